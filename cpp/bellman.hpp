@@ -1,0 +1,411 @@
+// Bellman operator of the SEZ firm-dynamics model (MODEL.md), pure C++.
+//
+// State at the end of a period: cash m, type t, shock s, zone r. Arrays are
+// C-ordered [zone][type][shock][cash] so that one value column (fixed r, t, s)
+// is contiguous in cash, the axis we interpolate along.
+//
+// With dividends at their floor (MODEL.md), the choice is one-dimensional:
+// k' in [0, Kbar_r(m)], b' = ((1 - tau_r) k' + xbar_r - m) / q.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+
+namespace sez {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+enum class Search : int { Grid = 0, Monotone = 1, Continuous = 2 };
+
+struct ZoneRules {
+    double tau;        // corporate tax
+    double theta;      // collateral: b' <= theta k'
+    double xi;         // fixed operating cost
+    double xbar;       // minimum dividend (eligibility floor)
+    double ell;        // liquidation X = ell (1 - delta) k - b  (ell = 1 - tau taxed, 1 untaxed)
+    double move_cost;  // cost of moving to the other zone at the end of a period
+    bool may_move;     // whether the move to the other zone exists
+    double lo;         // lowest cash at which V_r is finite (a cash-grid node)
+};
+
+struct Problem {
+    int T = 0, S = 0, M = 0, K = 0;
+    double beta = 0, q = 0, delta = 0, lam = 0, k_exponent = 0;
+    ZoneRules zone[2];
+    const double* cash = nullptr;     // [T][M] ascending, per type
+    const double* capital = nullptr;  // [T][K] ascending, capital[t][0] == 0
+    const double* zfac = nullptr;     // [T][S] profit pi = zfac * k^k_exponent
+    const double* P = nullptr;        // [S][S] shock transition
+    std::vector<double> kpow;         // [T][K] capital^k_exponent, filled by prepare()
+
+    void prepare() {
+        kpow.assign(static_cast<size_t>(T) * K, 0.0);
+        for (int t = 0; t < T; ++t)
+            for (int j = 0; j < K; ++j)
+                kpow[t * K + j] = std::pow(capital[t * K + j], k_exponent);
+    }
+    size_t n_states() const { return static_cast<size_t>(2) * T * S * M; }
+    size_t col(int r, int t, int s) const { return ((static_cast<size_t>(r) * T + t) * S + s) * M; }
+    const double* cash_of(int t) const { return cash + static_cast<size_t>(t) * M; }
+    const double* capital_of(int t) const { return capital + static_cast<size_t>(t) * K; }
+    // Capital bound from the collateral constraint with D = xbar; +inf when
+    // q theta >= 1 - tau (MODEL.md defect 1: only the capital grid bounds k').
+    double kbar(int r, double m) const {
+        const ZoneRules& z = zone[r];
+        double den = (1.0 - z.tau) - q * z.theta;
+        return den > 0 ? (m - z.xbar) / den : kInf;
+    }
+};
+
+// Linear interpolation of y(x) at xq on an ascending grid: -inf below lo (a
+// node), slope-one extrapolation above the top node (values have slope one above
+// the payout threshold). `j` is a bracket hint carried between calls.
+inline double interp(const double* x, const double* y, int n, double lo, double xq, int& j) {
+    if (!(xq >= lo)) return kNegInf;
+    if (xq >= x[n - 1]) return y[n - 1] + (xq - x[n - 1]);
+    if (j < 0) j = 0;
+    if (j > n - 2) j = n - 2;
+    if (x[j] <= xq) {
+        if (!(xq < x[j + 1])) {
+            if (j + 2 < n && xq < x[j + 2]) ++j;
+            else j = static_cast<int>(std::upper_bound(x + j + 1, x + n, xq) - x) - 1;
+        }
+    } else {
+        if (j > 0 && x[j - 1] <= xq) --j;
+        else j = static_cast<int>(std::upper_bound(x, x + j, xq) - x) - 1;
+    }
+    double w = (xq - x[j]) / (x[j + 1] - x[j]);
+    return y[j] + w * (y[j + 1] - y[j]);
+}
+
+// Continuation values C_r(k', b', v') for every next shock, given cash m today.
+// C = lam X + (1 - lam) max{X, V_r(m' - xi)}.
+struct Continuation {
+    const Problem& p;
+    const double* V;  // [2][T][S][M]
+    int r, t;
+    int hint[64];
+
+    Continuation(const Problem& p_, const double* V_, int r_, int t_) : p(p_), V(V_), r(r_), t(t_) {
+        for (int s = 0; s < 64; ++s) hint[s] = 0;
+    }
+    void operator()(double m, double k, double kp, double* C) {
+        const ZoneRules& z = p.zone[r];
+        double b = ((1.0 - z.tau) * k + z.xbar - m) / p.q;
+        double X = z.ell * (1.0 - p.delta) * k - b;
+        double base = (1.0 - z.tau) * (1.0 - p.delta) * k - b - z.xi;
+        const double* x = p.cash_of(t);
+        for (int s2 = 0; s2 < p.S; ++s2) {
+            double mp = base + (1.0 - z.tau) * p.zfac[t * p.S + s2] * kp;
+            double Vn = interp(x, V + p.col(r, t, s2), p.M, z.lo, mp, hint[s2]);
+            C[s2] = p.lam * X + (1.0 - p.lam) * std::max(X, Vn);
+        }
+    }
+};
+
+inline double expect(const Problem& p, int s, const double* C) {
+    const double* row = p.P + static_cast<size_t>(s) * p.S;
+    double acc = 0.0;
+    for (int s2 = 0; s2 < p.S; ++s2) acc += row[s2] * C[s2];
+    return acc;
+}
+
+// Brent's method for the maximum of a unimodal f on [a, b] (Brent 1973, ch. 5).
+template <class F>
+inline double brent_max(F f, double a, double b, double tol_rel, double& fbest) {
+    const double cgold = 0.3819660112501051;
+    double x = a + cgold * (b - a), w = x, v = x;
+    double fx = f(x), fw = fx, fv = fx;
+    double d = 0.0, e = 0.0;
+    for (int it = 0; it < 100; ++it) {
+        double xm = 0.5 * (a + b);
+        double tol1 = tol_rel * std::fabs(x) + 1e-300, tol2 = 2.0 * tol1;
+        if (std::fabs(x - xm) <= tol2 - 0.5 * (b - a)) break;
+        bool golden = true;
+        if (std::fabs(e) > tol1) {
+            double rr = (x - w) * (fx - fv), qq = (x - v) * (fx - fw);
+            double pp = (x - v) * qq - (x - w) * rr;
+            qq = 2.0 * (qq - rr);
+            if (qq > 0) pp = -pp; else qq = -qq;
+            double etemp = e;
+            e = d;
+            if (!(std::fabs(pp) >= std::fabs(0.5 * qq * etemp) || pp <= qq * (a - x) || pp >= qq * (b - x))) {
+                d = pp / qq;
+                double u = x + d;
+                if (u - a < tol2 || b - u < tol2) d = (xm >= x) ? tol1 : -tol1;
+                golden = false;
+            }
+        }
+        if (golden) {
+            e = (x >= xm) ? a - x : b - x;
+            d = cgold * e;
+        }
+        double u = (std::fabs(d) >= tol1) ? x + d : x + (d > 0 ? tol1 : -tol1);
+        double fu = f(u);
+        if (fu >= fx) {
+            if (u >= x) a = x; else b = x;
+            v = w; fv = fw; w = x; fw = fx; x = u; fx = fu;
+        } else {
+            if (u < x) a = u; else b = u;
+            if (fu >= fw || w == x) { v = w; fv = fw; w = u; fw = fu; }
+            else if (fu >= fv || v == x || v == w) { v = u; fv = fu; }
+        }
+    }
+    fbest = fx;
+    return x;
+}
+
+// Q_r(m_i, s) for all shocks at one (r, t, i) by searching k'. `klow[s]` is a
+// lower bound on k' per shock (monotone search), 0 otherwise.
+inline void improve_cell(const Problem& p, const double* V, int r, int t, int i, Search search,
+                         const double* klow, double* Qout, double* Kout) {
+    const int S = p.S, K = p.K;
+    const ZoneRules& z = p.zone[r];
+    const double m = p.cash_of(t)[i];
+    if (!(m >= z.xbar)) {  // eligibility: a firm that cannot pay the floor may not be in r
+        for (int s = 0; s < S; ++s) { Qout[s] = kNegInf; Kout[s] = std::nan(""); }
+        return;
+    }
+    const double* kg = p.capital_of(t);
+    const double* kp = p.kpow.data() + static_cast<size_t>(t) * K;
+    const double kb = p.kbar(r, m);
+    const double ktop = kg[K - 1];
+    double best[64], kbest[64];
+    int jbest[64];
+    for (int s = 0; s < S; ++s) { best[s] = kNegInf; kbest[s] = 0.0; jbest[s] = -1; }
+    double C[64];
+    Continuation cont(p, V, r, t);
+    double kmin = kInf;
+    for (int s = 0; s < S; ++s) kmin = std::min(kmin, klow[s]);
+    int j0 = static_cast<int>(std::lower_bound(kg, kg + K, kmin) - kg);
+    for (int j = j0; j < K && kg[j] <= kb; ++j) {
+        cont(m, kg[j], kp[j], C);
+        for (int s = 0; s < S; ++s) {
+            if (kg[j] < klow[s]) continue;
+            double f = z.xbar + p.beta * expect(p, s, C);
+            if (f > best[s]) { best[s] = f; kbest[s] = kg[j]; jbest[s] = j; }
+        }
+    }
+    if (kb < ktop) {  // the collateral-binding choice k' = Kbar(m), off the grid
+        cont(m, kb, std::pow(kb, p.k_exponent), C);
+        for (int s = 0; s < S; ++s) {
+            double f = z.xbar + p.beta * expect(p, s, C);
+            if (f > best[s]) { best[s] = f; kbest[s] = kb; jbest[s] = -1; }
+        }
+    }
+    if (search == Search::Continuous) {
+        for (int s = 0; s < S; ++s) {
+            int j = jbest[s];
+            if (j < 0 || j == K - 1) continue;  // corner: Kbar or the grid's top
+            double a = j > 0 ? kg[j - 1] : 0.0;
+            double b = std::min(kg[j + 1], kb);
+            if (!(b > a)) continue;
+            auto f = [&](double k) {
+                cont(m, k, std::pow(k, p.k_exponent), C);
+                return z.xbar + p.beta * expect(p, s, C);
+            };
+            double fb;
+            double kstar = brent_max(f, a, b, 1e-12, fb);
+            if (fb > best[s]) { best[s] = fb; kbest[s] = kstar; }
+        }
+    }
+    for (int s = 0; s < S; ++s) { Qout[s] = best[s]; Kout[s] = kbest[s]; }
+}
+
+// V_r(m) = max{Q_r(m), Q_o(m - c_{r->o})} (ties stay). move_out[idx] = 1 if moving.
+inline void zone_choice(const Problem& p, const double* Q, double* Vout, std::int8_t* move_out, int threads) {
+    const int T = p.T, S = p.S, M = p.M;
+    const long n = 2L * T * S;
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+    for (long c = 0; c < n; ++c) {
+        int r = static_cast<int>(c / (T * S));
+        int t = static_cast<int>((c / S) % T);
+        int s = static_cast<int>(c % S);
+        int o = 1 - r;
+        const ZoneRules& z = p.zone[r];
+        const double* x = p.cash_of(t);
+        const double* Qr = Q + p.col(r, t, s);
+        const double* Qo = Q + p.col(o, t, s);
+        double* Vr = Vout + p.col(r, t, s);
+        std::int8_t* mv = move_out + p.col(r, t, s);
+        int hint = 0;
+        for (int i = 0; i < M; ++i) {
+            double alt = kNegInf;
+            if (z.may_move) {
+                alt = z.move_cost == 0.0 ? Qo[i]
+                                         : interp(x, Qo, M, p.zone[o].xbar, x[i] - z.move_cost, hint);
+            }
+            bool move = alt > Qr[i];
+            Vr[i] = move ? alt : Qr[i];
+            mv[i] = move ? 1 : 0;
+        }
+    }
+}
+
+// One Bellman application: V -> (Q, k-policy, zone moves, TV).
+inline void bellman_apply(const Problem& p, const double* V, Search search, double* Q, double* Kpol,
+                          double* Vout, std::int8_t* move, int threads) {
+    const int T = p.T, S = p.S, M = p.M;
+    std::vector<double> zeros(S, 0.0);
+    if (search == Search::Monotone) {
+        // k'(m) is searched from the previous cash point's choice upward: sequential in
+        // cash, so the parallel unit is the (zone, type) pair.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))
+        for (int rt = 0; rt < 2 * T; ++rt) {
+            int r = rt / T, t = rt % T;
+            std::vector<double> klow(S, 0.0), Qc(S), Kc(S);
+            for (int i = 0; i < M; ++i) {
+                improve_cell(p, V, r, t, i, search, klow.data(), Qc.data(), Kc.data());
+                for (int s = 0; s < S; ++s) {
+                    size_t idx = p.col(r, t, s) + i;
+                    Q[idx] = Qc[s];
+                    Kpol[idx] = Kc[s];
+                    if (std::isfinite(Qc[s])) klow[s] = Kc[s];
+                }
+            }
+        }
+    } else {
+        const long n = 2L * T * M;
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+        for (long c = 0; c < n; ++c) {
+            int r = static_cast<int>(c / (T * M));
+            int t = static_cast<int>((c / M) % T);
+            int i = static_cast<int>(c % M);
+            double Qc[64], Kc[64];
+            improve_cell(p, V, r, t, i, search, zeros.data(), Qc, Kc);
+            for (int s = 0; s < S; ++s) {
+                size_t idx = p.col(r, t, s) + i;
+                Q[idx] = Qc[s];
+                Kpol[idx] = Kc[s];
+            }
+        }
+    }
+    zone_choice(p, Q, Vout, move, threads);
+}
+
+// Q under a fixed capital policy (Howard's policy-evaluation step).
+inline void evaluate_policy(const Problem& p, const double* V, const double* Kpol, double* Q, int threads) {
+    const int T = p.T, S = p.S, M = p.M;
+    const long n = 2L * T * S;
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+    for (long c = 0; c < n; ++c) {
+        int r = static_cast<int>(c / (T * S));
+        int t = static_cast<int>((c / S) % T);
+        int s = static_cast<int>(c % S);
+        const ZoneRules& z = p.zone[r];
+        const double* x = p.cash_of(t);
+        Continuation cont(p, V, r, t);
+        double C[64];
+        size_t base = p.col(r, t, s);
+        for (int i = 0; i < M; ++i) {
+            double k = Kpol[base + i];
+            if (!(x[i] >= z.xbar) || std::isnan(k)) { Q[base + i] = kNegInf; continue; }
+            cont(x[i], k, std::pow(k, p.k_exponent), C);
+            Q[base + i] = z.xbar + p.beta * expect(p, s, C);
+        }
+    }
+}
+
+// Apply fixed zone moves to Q: V_r = Q_r or Q_o(m - c).
+inline void apply_moves(const Problem& p, const double* Q, const std::int8_t* move, double* Vout, int threads) {
+    const int T = p.T, S = p.S, M = p.M;
+    const long n = 2L * T * S;
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+    for (long c = 0; c < n; ++c) {
+        int r = static_cast<int>(c / (T * S));
+        int t = static_cast<int>((c / S) % T);
+        int s = static_cast<int>(c % S);
+        int o = 1 - r;
+        const ZoneRules& z = p.zone[r];
+        const double* x = p.cash_of(t);
+        const double* Qr = Q + p.col(r, t, s);
+        const double* Qo = Q + p.col(o, t, s);
+        double* Vr = Vout + p.col(r, t, s);
+        const std::int8_t* mv = move + p.col(r, t, s);
+        int hint = 0;
+        for (int i = 0; i < M; ++i) {
+            if (!mv[i]) { Vr[i] = Qr[i]; continue; }
+            Vr[i] = z.move_cost == 0.0 ? Qo[i] : interp(x, Qo, M, p.zone[o].xbar, x[i] - z.move_cost, hint);
+        }
+    }
+}
+
+inline double sup_distance(const double* a, const double* b, size_t n) {
+    double d = 0.0;
+    for (size_t k = 0; k < n; ++k) {
+        bool fa = std::isfinite(a[k]), fb = std::isfinite(b[k]);
+        if (fa && fb) d = std::max(d, std::fabs(a[k] - b[k]));
+        else if (fa != fb || a[k] != b[k]) return kInf;
+    }
+    return d;
+}
+
+// Start of the next period for given end-of-period choices (k', b') at every
+// state: next cash m' (after the operating cost) for each next shock, the
+// liquidation value X, and whether the firm exits by choice (X > V_r(m')).
+inline void next_period(const Problem& p, const double* V, const double* Kpol, const double* Bpol,
+                        double* mnext, double* X, std::int8_t* exits, int threads) {
+    const int T = p.T, S = p.S, M = p.M;
+    const long n = 2L * T * S;
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+    for (long c = 0; c < n; ++c) {
+        int r = static_cast<int>(c / (T * S));
+        int t = static_cast<int>((c / S) % T);
+        const ZoneRules& z = p.zone[r];
+        const double* x = p.cash_of(t);
+        int hint[64] = {0};
+        size_t base = static_cast<size_t>(c) * M;
+        for (int i = 0; i < M; ++i) {
+            size_t idx = base + i;
+            double k = Kpol[idx], b = Bpol[idx];
+            X[idx] = z.ell * (1.0 - p.delta) * k - b;
+            double kp = std::pow(k, p.k_exponent);
+            for (int s2 = 0; s2 < S; ++s2) {
+                double mp = (1.0 - z.tau) * (p.zfac[t * S + s2] * kp + (1.0 - p.delta) * k) - b - z.xi;
+                double Vn = std::isnan(k) ? kNegInf : interp(x, V + p.col(r, t, s2), M, z.lo, mp, hint[s2]);
+                mnext[idx * S + s2] = mp;
+                exits[idx * S + s2] = !(Vn >= X[idx]);
+            }
+        }
+    }
+}
+
+struct SolveReport {
+    int iterations = 0;  // Bellman applications (policy improvements)
+    bool converged = false;
+    std::vector<double> history;  // sup-norm |TV - V| at each improvement
+};
+
+// Value iteration with optional Howard policy-evaluation steps between
+// improvements. Stops when the Bellman residual sup|TV - V| < tol.
+inline SolveReport solve(const Problem& p, double* V, Search search, int howard, double tol, int max_iter,
+                         double* Q, double* Kpol, std::int8_t* move, int threads) {
+    const size_t n = p.n_states();
+    std::vector<double> Vnew(n);
+    SolveReport rep;
+    for (int it = 1; it <= max_iter; ++it) {
+        bellman_apply(p, V, search, Q, Kpol, Vnew.data(), move, threads);
+        double d = sup_distance(V, Vnew.data(), n);
+        std::copy(Vnew.begin(), Vnew.end(), V);
+        rep.history.push_back(d);
+        rep.iterations = it;
+        if (d < tol) { rep.converged = true; break; }
+        std::vector<double> Qh(n);
+        for (int h = 0; h < howard; ++h) {
+            evaluate_policy(p, V, Kpol, Qh.data(), threads);
+            apply_moves(p, Qh.data(), move, Vnew.data(), threads);
+            std::copy(Vnew.begin(), Vnew.end(), V);
+        }
+    }
+    return rep;
+}
+
+}  // namespace sez

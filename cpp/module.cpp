@@ -1,0 +1,17 @@
+// The extension module sez._core: one bind_* function per kernel family.
+#include <pybind11/pybind11.h>
+
+#include "parallel.hpp"
+
+namespace py = pybind11;
+
+void bind_bellman(py::module_& m);
+void bind_growth(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "C++ kernels of sez (private: use the sez package)";
+    m.attr("have_openmp") = sez::have_openmp();
+    m.def("max_threads", []() { return sez::resolve_threads(0); }, "OpenMP's default thread count (1 without OpenMP)");
+    bind_bellman(m);
+    bind_growth(m);
+}

@@ -1,0 +1,13 @@
+"""Exceptions raised by sez. Each names the parameter, grid or state at fault."""
+
+
+class ParameterError(ValueError):
+    """A parameter set has no solution or a value is out of range."""
+
+
+class GridError(ValueError):
+    """A grid is malformed or too small for the problem it is asked to solve."""
+
+
+class SolverError(RuntimeError):
+    """A solver failed: no convergence, or a policy at the edge of its grid."""
