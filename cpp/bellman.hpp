@@ -382,6 +382,7 @@ struct SolveReport {
     int iterations = 0;  // Bellman applications (policy improvements)
     bool converged = false;
     std::vector<double> history;  // sup-norm |TV - V| at each improvement
+    bool monotone_failed = false;  // monotone search was not exact and grid search took over
 };
 
 // Value iteration with optional Howard policy-evaluation steps between
@@ -397,7 +398,24 @@ inline SolveReport solve(const Problem& p, double* V, Search search, int howard,
         std::copy(Vnew.begin(), Vnew.end(), V);
         rep.history.push_back(d);
         rep.iterations = it;
-        if (d < tol) { rep.converged = true; break; }
+        if (d < tol) {
+            // Monotone search assumes k'(m) nondecreasing, which discrete options
+            // (zone floors, exit) can break: verify the fixed point with the exact
+            // grid search and carry on with it if the check fails.
+            if (search == Search::Monotone) {
+                bellman_apply(p, V, Search::Grid, Q, Kpol, Vnew.data(), move, threads);
+                double dv = sup_distance(V, Vnew.data(), n);
+                if (dv >= tol) {
+                    search = Search::Grid;
+                    rep.monotone_failed = true;
+                    std::copy(Vnew.begin(), Vnew.end(), V);
+                    rep.history.push_back(dv);
+                    continue;
+                }
+            }
+            rep.converged = true;
+            break;
+        }
         std::vector<double> Qh(n);
         for (int h = 0; h < howard; ++h) {
             evaluate_policy(p, V, Kpol, Qh.data(), threads);

@@ -106,6 +106,7 @@ py::dict solve(darr cash, darr capital, darr zfac, darr P, darr zones, darr scal
     out["iterations"] = rep.iterations;
     out["converged"] = rep.converged;
     out["history"] = rep.history;
+    out["monotone_failed"] = rep.monotone_failed;
     return out;
 }
 

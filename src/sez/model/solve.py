@@ -19,7 +19,9 @@ from sez.model.params import Params
 #: method -> (k' search, default Howard evaluation steps between improvements)
 METHODS = {
     "grid": ("grid", 0),  # plain value iteration, k' searched over the whole grid
-    "monotone": ("monotone", 0),  # k'(m) searched from the previous cash point's choice up
+    # k'(m) searched from the previous cash point's choice up; verified at the end
+    # by the exact grid search, which takes over where k'(m) is not monotone
+    "monotone": ("monotone", 0),
     "howard": ("grid", 25),  # grid search with Howard policy-evaluation steps
     "continuous": ("continuous", 25),  # k' refined off the grid by Brent's method, Howard steps
 }
@@ -68,6 +70,7 @@ class Solution:
     method: str
     iterations: int
     converged: bool
+    monotone_failed: bool
     history: np.ndarray = field(repr=False)
     seconds: float
     threads: int
@@ -218,7 +221,8 @@ def solve(
         params=params, grid=grid, space=space, V=V, Q=Q, zone=zone.astype(np.int8), k_policy=k_pol,
         b_policy=b_pol, D_policy=D_pol, k_search=k_search, mbar=mbar, m_next=nxt["m_next"],
         liquidation_value=nxt["X"], exits=nxt["exit"].astype(bool), entry_zone=entry_zone, entry_gain=entry_gain,
-        method=method, iterations=int(out["iterations"]), converged=True, history=history, seconds=seconds,
+        method=method, iterations=int(out["iterations"]), converged=True,
+        monotone_failed=bool(out["monotone_failed"]), history=history, seconds=seconds,
         threads=nthreads or _core.max_threads(),
     )
 
