@@ -1,4 +1,4 @@
-"""A plain, slow, obviously-correct Bellman application of MODEL.md, for tests.
+"""A plain, slow, obviously-correct Bellman application of docs/model.md, for tests.
 
 It follows the specification line by line: labour chosen from its first-order
 condition, profit, cash-on-hand, the dividend floor, the collateral constraint,

@@ -226,7 +226,7 @@ def test_howard_needs_fewer_bellman_applications(solutions):
 
 
 def test_paper_values_every_solvent_firm_chooses_the_sez(solutions):
-    # MODEL.md defect 5: at the paper's values every firm with m >= xbar_S picks the SEZ.
+    # docs/model.md defect 5: at the paper's values every firm with m >= xbar_S picks the SEZ.
     sol = solutions["paper"]
     m = np.broadcast_to(sol.cash_grid[None, :, None, :], sol.V.shape)
     assert np.all(sol.zone[m >= sol.params.xbar_S] == 1)

@@ -1,4 +1,4 @@
-"""Discretisations of the productivity process z = A v (MODEL.md).
+"""Discretisations of the productivity process z = A v (docs/model.md).
 
 ``v`` is AR(1) in logs, discretised by Rouwenhorst (1995) or Tauchen (1986)
 with the conventions of QuantEcon's ``rouwenhorst`` and ``tauchen``; ``A`` is a

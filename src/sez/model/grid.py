@@ -23,7 +23,7 @@ DEFAULT_TYPE_EDGES = (0.0, 0.2, 0.4, 0.55, 0.7, 0.8, 0.88, 0.95, 0.98, 0.995, 1.
 
 @dataclass(frozen=True)
 class Grid:
-    """Sizes and bounds of the discretisation (MODEL.md, "Defaults").
+    """Sizes and bounds of the discretisation (docs/model.md, "Defaults").
 
     Bounds are multiples of the type's largest unconstrained capital Khat.
     """
@@ -85,7 +85,7 @@ class StateSpace:
 
 def profit_terms(params: Params) -> tuple[float, float, float]:
     """(scale, z power, k power) of operating profit with labour chosen optimally:
-    pi(k, z) = scale * z**z_power * k**k_power (MODEL.md, static choices)."""
+    pi(k, z) = scale * z**z_power * k**k_power (docs/model.md, static choices)."""
     eta = params.gamma * (1.0 - params.alpha)
     nu = params.alpha * params.gamma
     scale = (1.0 - eta) * (eta / params.w) ** (eta / (1.0 - eta))
@@ -95,7 +95,7 @@ def profit_terms(params: Params) -> tuple[float, float, float]:
 def required_marginal_profit(params: Params, r: int) -> float:
     """E[pi_k] at the unconstrained capital of zone r: the first-order condition of
     a firm that never exits by choice, with exogenous death lam and liquidation
-    X = ell (1 - delta) k - b (MODEL.md; (1/beta - 1 + delta)/(1 - lam) when taxed)."""
+    X = ell (1 - delta) k - b (docs/model.md; (1/beta - 1 + delta)/(1 - lam) when taxed)."""
     tau = params.zone(r)["tau"]
     ell = params.liquidation_factor(r)
     lam, d = params.lam, params.delta

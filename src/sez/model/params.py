@@ -1,4 +1,4 @@
-"""Parameters of the SEZ firm-dynamics model (MODEL.md), with validation.
+"""Parameters of the SEZ firm-dynamics model (docs/model.md), with validation.
 
 Names are flat: ``tau_N`` is the non-SEZ corporate tax, ``theta_S`` the SEZ
 collateral ratio, and so on. Zone N is index 0, zone S index 1 everywhere.
@@ -18,7 +18,7 @@ ENTRY_OUTSIDE_OPTION = ("cash", "zero")
 
 
 class CollateralWarning(UserWarning):
-    """q theta_r >= 1 - tau_r: the collateral constraint never binds (MODEL.md defect 1)."""
+    """q theta_r >= 1 - tau_r: the collateral constraint never binds (docs/model.md defect 1)."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class Params:
     xbar_S : SEZ minimum dividend ("minimal profit scale"); ``xbar_N = 0``.
     ce_N, ce_S : entry cost by zone, paid by the entrant's owners.
     cm, cm_out : moving cost N -> S and S -> N.
-    lam : exogenous death rate (an addition to the paper, MODEL.md).
+    lam : exogenous death rate (an addition to the paper, docs/model.md).
     Me : mass of potential entrants per period.
     m0_log_mean, m0_log_sd : entrants' initial cash, ``ln m0 ~ N(m0_log_mean, m0_log_sd)``.
     liquidation : "taxed" (default; liquidation taxed like cash) or "untaxed"
-        (the paper's reading, an arbitrage at its values: MODEL.md defect 2).
+        (the paper's reading, an arbitrage at its values: docs/model.md defect 2).
     entry_outside_option : "cash" (enter when ``Q_r(m0) - ce_r >= m0``) or
         "zero" (the paper's eq. 6, ``>= 0``).
     sez_exit_to_nsez : whether SEZ firms may move to the non-SEZ zone.
@@ -81,7 +81,7 @@ class Params:
 
     @classmethod
     def paper(cls, **changes) -> "Params":
-        """The paper's Tables 5 (external) and 6 (internal) values, with MODEL.md's
+        """The paper's Tables 5 (external) and 6 (internal) values, with docs/model.md's
         resolutions of its defects (taxed liquidation, exogenous death 0.05)."""
         return cls(**changes)
 
@@ -188,7 +188,7 @@ class Params:
                 raise ParameterError(
                     f"liquidation = {self.liquidation!r}: buying capital (expensed at tau_{z}) and "
                     f"liquidating it next period returns (1-delta)/(1-tau_{z}) = {ret:.4f} > 1/beta = "
-                    f"{1 / self.beta:.4f}, an arbitrage with no solution (MODEL.md defect 2); use "
+                    f"{1 / self.beta:.4f}, an arbitrage with no solution (docs/model.md defect 2); use "
                     f"liquidation='taxed' or check=False to see the failure"
                 )
         for r in (0, 1):
@@ -197,7 +197,7 @@ class Params:
                 warnings.warn(
                     f"q*theta_{z} = {self.q * self.zone(r)['theta']:.4f} >= 1 - tau_{z} = "
                     f"{1 - self.zone(r)['tau']:.4f}: the collateral constraint never binds in zone {z} "
-                    f"and capital is bounded only by the capital grid (MODEL.md defect 1)",
+                    f"and capital is bounded only by the capital grid (docs/model.md defect 1)",
                     CollateralWarning,
                     stacklevel=4,
                 )

@@ -1,4 +1,4 @@
-"""Solving the firm's problem by value function iteration in C++ (MODEL.md).
+"""Solving the firm's problem by value function iteration in C++ (docs/model.md).
 
 ``solve(params)`` returns a :class:`Solution`: values, policies, zone and exit
 choices, payout thresholds, entrants' decisions and convergence facts.
@@ -27,7 +27,7 @@ METHODS = {
 }
 
 #: A payout threshold is where Q's slope in cash falls to one; slopes within this
-#: of one count as one (MODEL.md: detect by tolerance, not equality).
+#: of one count as one (docs/model.md: detect by tolerance, not equality).
 SLOPE_TOL = 1e-6
 
 
@@ -114,30 +114,41 @@ class Solution:
         return out
 
     def summary(self) -> str:
-        """A short text summary: thresholds, zone shares, convergence."""
+        """A short text summary: payout thresholds, zone choices, entry, convergence."""
         lines = [
             f"sez model solution: method={self.method}, {self.iterations} Bellman applications, "
             f"residual {self.history[-1]:.2e}, {self.seconds:.3f} s on {self.threads} thread(s)",
             f"grid: {self.grid.n_types} types x {self.grid.n_shocks} shocks x {self.grid.n_cash} cash points, "
             f"{self.grid.n_capital} capital points",
+            "",
+            f"{'zone at end of period':<24}{'feasible':>10}{'-> SEZ':>10}{'constrained':>13}"
+            f"{'mbar/Khat: min':>16}{'median':>9}{'max':>9}",
         ]
         feasible = np.isfinite(self.V)
+        constrained = self.constrained()
         for r, name in ((0, "non-SEZ (N)"), (1, "SEZ (S)")):
             f = feasible[r]
-            to_s = (self.zone[r][f] == 1).mean() if f.any() else float("nan")
-            mb = self.mbar[r]
+            ratio = self.mbar[r] / self.khat[r]
             lines.append(
-                f"firms in {name}: {f.mean():.1%} of states feasible; {to_s:.1%} of feasible states choose the SEZ; "
-                f"payout threshold mbar/Khat median {np.nanmedian(mb / self.khat[r]):.3f} "
-                f"(range {np.nanmin(mb):.4g}-{np.nanmax(mb):.4g})"
+                f"{name:<24}{f.mean():>10.1%}{(self.zone[r][f] == 1).mean():>10.1%}"
+                f"{constrained[r][f].mean():>13.1%}{np.nanmin(ratio):>16.4f}{np.nanmedian(ratio):>9.4f}"
+                f"{np.nanmax(ratio):>9.4f}"
             )
-        enter = self.entry_zone
-        lines.append(
-            f"potential entrants (by state): {np.mean(enter == 0):.1%} enter N, {np.mean(enter == 1):.1%} enter S, "
-            f"{np.mean(enter == -1):.1%} stay out"
-        )
-        lines.append(f"constrained states: N {self.constrained()[0].mean():.1%}, S {self.constrained()[1].mean():.1%}")
+        p = self.params
+        lines += [
+            "",
+            f"SEZ eligibility floor xbar_S = {p.xbar_S:g}; lowest cash choosing the SEZ: "
+            + ", ".join(f"{'NS'[r]} {_lowest(self.cash_grid, self.zone[r] == 1):.4g}" for r in (0, 1)),
+            f"potential entrants by state: {np.mean(self.entry_zone == 0):.1%} enter N, "
+            f"{np.mean(self.entry_zone == 1):.1%} enter S, {np.mean(self.entry_zone == -1):.1%} stay out",
+        ]
         return "\n".join(lines)
+
+
+def _lowest(cash, mask):
+    """Lowest cash node where mask holds, over all types and shocks (nan if none)."""
+    m = np.broadcast_to(cash[:, None, :], mask.shape)
+    return float(m[mask].min()) if mask.any() else float("nan")
 
 
 def payout_thresholds(Q: np.ndarray, cash: np.ndarray, slope_tol: float = SLOPE_TOL) -> np.ndarray:
@@ -169,7 +180,7 @@ def solve(
     Parameters
     ----------
     params : model parameters.
-    grid : discretisation; ``Grid()`` (MODEL.md defaults) if None.
+    grid : discretisation; ``Grid()`` (docs/model.md defaults) if None.
     method : "grid" (plain VFI, k' on the grid), "monotone" (plain VFI searching
         k' from the previous cash point's choice upward), "howard" (grid search
         with Howard policy-evaluation steps) or "continuous" (k' refined off the
@@ -181,7 +192,7 @@ def solve(
     Raises
     ------
     SolverError : no convergence within max_iter, or a capital policy at the top
-        of the capital grid (raise ``Grid.capital_high``; see MODEL.md defect 1).
+        of the capital grid (raise ``Grid.capital_high``; see docs/model.md defect 1).
     """
     if method not in METHODS:
         raise ValueError(f"method = {method!r}: use one of {sorted(METHODS)}")
@@ -228,7 +239,7 @@ def solve(
 
 
 def initial_values(space: StateSpace) -> np.ndarray:
-    """V0 = m where the zone's value exists, -inf below its floor (MODEL.md)."""
+    """V0 = m where the zone's value exists, -inf below its floor (docs/model.md)."""
     m = np.broadcast_to(space.cash[None, :, None, :], (2, *space.cash.shape[:1], space.zfac.shape[1],
                                                         space.cash.shape[1]))
     return np.where(m >= space.floors[:, None, None, None], m, -np.inf).copy()
@@ -275,6 +286,6 @@ def _check_capital_top(k_search, space, Q):
         raise SolverError(
             f"the capital policy reaches the top of the capital grid ({space.capital[t, -1]:.4g}) in zone "
             f"{'NS'[r]}, type {t}, shock {s}, cash {space.cash[t, i]:.4g} ({int(hit.sum())} states): capital is "
-            f"not bounded by the constraints (MODEL.md defects 1, 4) or the grid is too small; raise "
+            f"not bounded by the constraints (docs/model.md defects 1, 4) or the grid is too small; raise "
             f"Grid.capital_high"
         )
