@@ -1,10 +1,10 @@
-// Bellman operator of the SEZ firm-dynamics model (MODEL.md), pure C++.
+// Bellman operator of the SEZ firm-dynamics model (docs/model.md), pure C++.
 //
 // State at the end of a period: cash m, type t, shock s, zone r. Arrays are
 // C-ordered [zone][type][shock][cash] so that one value column (fixed r, t, s)
 // is contiguous in cash, the axis we interpolate along.
 //
-// With dividends at their floor (MODEL.md), the choice is one-dimensional:
+// With dividends at their floor (docs/model.md), the choice is one-dimensional:
 // k' in [0, Kbar_r(m)], b' = ((1 - tau_r) k' + xbar_r - m) / q.
 #pragma once
 
@@ -57,7 +57,7 @@ struct Problem {
     const double* cash_of(int t) const { return cash + static_cast<size_t>(t) * M; }
     const double* capital_of(int t) const { return capital + static_cast<size_t>(t) * K; }
     // Capital bound from the collateral constraint with D = xbar; +inf when
-    // q theta >= 1 - tau (MODEL.md defect 1: only the capital grid bounds k').
+    // q theta >= 1 - tau (docs/model.md defect 1: only the capital grid bounds k').
     double kbar(int r, double m) const {
         const ZoneRules& z = zone[r];
         double den = (1.0 - z.tau) - q * z.theta;
