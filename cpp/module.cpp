@@ -7,6 +7,8 @@ namespace py = pybind11;
 
 void bind_bellman(py::module_& m);
 void bind_growth(py::module_& m);
+void bind_distribution(py::module_& m);
+void bind_simulate(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ kernels of sez (private: use the sez package)";
@@ -14,4 +16,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("max_threads", []() { return sez::resolve_threads(0); }, "OpenMP's default thread count (1 without OpenMP)");
     bind_bellman(m);
     bind_growth(m);
+    bind_distribution(m);
+    bind_simulate(m);
 }

@@ -1,11 +1,15 @@
 """The SEZ firm-dynamics model: parameters, discretisation and the Bellman solver."""
 
+from sez.model.distribution import Distribution, Entrants, entrants, stationary
+from sez.model.aggregates import DEFINITIONS, Aggregates, aggregates
 from sez.model.discretise import MarkovChain, pareto_types, rouwenhorst, tauchen
 from sez.model.grid import Grid, StateSpace, build_state_space
 from sez.model.params import CollateralWarning, Params
+from sez.model.simulate import simulate
 from sez.model.solve import METHODS, Solution, solve
 
 __all__ = [
-    "CollateralWarning", "Grid", "METHODS", "MarkovChain", "Params", "Solution", "StateSpace",
-    "build_state_space", "pareto_types", "rouwenhorst", "solve", "tauchen",
+    "Aggregates", "DEFINITIONS", "aggregates",
+    "CollateralWarning", "Distribution", "Entrants", "entrants", "stationary", "Grid", "METHODS", "MarkovChain", "Params", "Solution", "StateSpace",
+    "build_state_space", "simulate", "pareto_types", "rouwenhorst", "solve", "tauchen",
 ]

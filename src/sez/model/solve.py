@@ -266,16 +266,36 @@ def apply_payout_rule(params, space, Q, k_search, mbar):
 
 
 def entrant_decisions(params: Params, space: StateSpace, Q: np.ndarray):
-    """Zone entered by a potential entrant holding initial cash m0 at each cash node:
-    enter r when Q_r(m0) - ce_r >= outside option (m0, or 0 under the paper's eq. 6)."""
-    ce = np.array([params.ce_N, params.ce_S])[:, None, None, None]
-    net = Q - ce  # (2, T, S, M)
+    """Entry decision of a potential entrant holding initial cash m0 at each cash node:
+    zone (T, S, M) entered (-1: stays out) and the gain over the outside option."""
+    m = np.broadcast_to(space.cash[:, None, :], Q.shape[1:])
+    return entry_choice(params, Q, m), entry_gain(params, Q, m)
+
+
+def entry_gain(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndarray:
+    """max_r Q_r(m0) - ce_r less the outside option (m0, or 0 under the paper's eq. 6)."""
+    ce = np.array([params.ce_N, params.ce_S]).reshape((2,) + (1,) * (Q_at_m0.ndim - 1))
+    outside = m0 if params.entry_outside_option == "cash" else 0.0
+    return (Q_at_m0 - ce).max(axis=0) - outside
+
+
+def entry_choice(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndarray:
+    """Zone a potential entrant with initial cash m0 enters: the zone maximising
+    Q_r(m0) - ce_r (ties: N) when that is at least the outside option; -1 otherwise."""
+    ce = np.array([params.ce_N, params.ce_S]).reshape((2,) + (1,) * (Q_at_m0.ndim - 1))
+    net = Q_at_m0 - ce
     best = np.where(net[1] > net[0], 1, 0)
-    best_val = np.maximum(net[0], net[1])
-    outside = space.cash[:, None, :] if params.entry_outside_option == "cash" else 0.0
-    gain = best_val - outside
-    zone = np.where(gain >= 0, best, -1).astype(np.int8)
-    return zone, gain
+    return np.where(entry_gain(params, Q_at_m0, m0) >= 0, best, -1).astype(np.int8)
+
+
+def value_at(cash: np.ndarray, values: np.ndarray, floor: float, x: np.ndarray) -> np.ndarray:
+    """A value column at arbitrary cash, as the kernels read it: -inf below the floor
+    (a node), linear between nodes, slope one above the top node."""
+    x = np.asarray(x, dtype=float)
+    keep = cash >= floor
+    inside = np.interp(x, cash[keep], values[keep])
+    out = np.where(x > cash[-1], values[-1] + (x - cash[-1]), inside)
+    return np.where(x >= floor, out, -np.inf)
 
 
 def _check_capital_top(k_search, space, Q):

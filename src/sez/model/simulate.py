@@ -1,0 +1,102 @@
+"""A Monte Carlo panel of individual firms in the firm-year schema of ``sez.panel``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sez import _core, panel
+from sez.model.distribution import Distribution, stationary
+from sez.model.solve import Solution
+
+#: Schema columns a model panel cannot fill (no geography, industry, ownership,
+#: trade, intermediates or balance sheet beyond capital and bonds).
+NOT_PRODUCED = ("province", "city", "county", "cic4", "cic3", "cic2", "ownership", "foreign_invested", "exporter",
+                "exports", "sez_evidence", "intermediate_input", "capital_nominal", "total_assets")
+
+
+def simulate(
+    solution: Solution,
+    n_firms: int = 10_000,
+    years: int = 20,
+    burn_in: int = 50,
+    seed: int = 0,
+    distribution: Distribution | None = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Simulate a panel of firms under the solved model.
+
+    ``n_firms`` investors are drawn from the stationary distribution at the end of
+    year 0; potential entrants arrive each year at the stationary rate scaled to
+    that population (``Me * n_firms / mass``); the economy runs ``burn_in`` years
+    before ``years`` are recorded (years 1..years). Each firm's draws come from its
+    own counter-based stream keyed by (seed, firm, year), so the panel is the same
+    for any thread count. Firms present at the start have unknown birth year (NA),
+    like the incumbents of a survey's first wave.
+
+    Returns a DataFrame in the ``sez.panel`` schema, one row per firm and year of
+    production, with model-only columns ``cash`` (cash on hand after production)
+    and ``dividends``; ``attrs`` lists the schema columns the model does not produce.
+    """
+    for name, value, least in (("n_firms", n_firms, 1), ("years", years, 1), ("burn_in", burn_in, 0)):
+        if int(value) != value or value < least:
+            raise ValueError(f"{name} = {value!r}: need an integer >= {least}")
+    if not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise ValueError(f"seed = {seed!r}: need a non-negative integer")
+    dist = stationary(solution, threads=threads) if distribution is None else distribution
+    if dist.solution is not solution:
+        raise ValueError("distribution was computed from another solution")
+    p, space = solution.params, solution.space
+    nu = dist.nu.ravel()
+    init_cdf = np.cumsum(nu) / nu.sum()
+    eta = p.gamma * (1 - p.alpha)
+    key = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0])
+    out = _core.simulate_panel(
+        *space.kernel_args(), solution.V, solution.Q, solution.k_policy, solution.mbar,
+        np.outer(space.types, space.shocks.values), eta, p.w, np.cumsum(space.type_mass),
+        np.cumsum(space.shocks.stationary()), p.m0_log_mean, p.m0_log_sd, np.array([p.ce_N, p.ce_S]),
+        p.entry_outside_option == "cash", init_cdf, int(n_firms), p.Me * n_firms / nu.sum(), int(burn_in + years),
+        int(burn_in + 1), key, threads=0 if threads is None else int(threads),
+    )
+    df = _to_frame(out, p, burn_in)
+    df.attrs.update(source="model", not_produced=list(NOT_PRODUCED), seed=seed, n_firms=n_firms, burn_in=burn_in,
+                    potential_entrants=int(out["n_potential"]))
+    return panel.validate(df, "simulated panel")
+
+
+def _to_frame(out: dict, p, burn_in: int) -> pd.DataFrame:
+    shift = burn_in  # recorded years become 1..years
+
+    def nullable_year(a):  # -1 codes "unknown" / "never"
+        return pd.arrays.IntegerArray(np.where(a >= 0, a - shift, 0).astype(np.int64), a < 0)
+
+    zone_cat = pd.CategoricalDtype(["N", "S"])
+    birth_zone = pd.Categorical.from_codes(out["birth_zone"].astype(np.int64), dtype=zone_cat)
+    year = out["year"] - shift
+    birth_year = nullable_year(out["birth_year"])
+    df = pd.DataFrame({
+        "firm_id": out["firm"],
+        "year": year,
+        "sez": out["zone"] == 1,
+        "birth_year": birth_year,
+        "birth_zone": birth_zone,
+        "mover": out["moved"] == 1,
+        "move_year": nullable_year(out["move_year"]),
+        "employees": out["labour"],
+        "wage_bill": p.w * out["labour"],
+        "output": out["output"],
+        "value_added": out["output"],  # the model has no intermediate inputs
+        "sales": out["output"],
+        "profit": out["profit"],
+        "capital": out["capital"],
+        "debt": out["debt"],
+        "ln_tfp": np.log(out["z"]),
+        "age": pd.array(year, dtype="Int64") - birth_year,
+        "exit": out["exits"] == 1,
+        "cash": out["cash"],
+        "dividends": out["dividends"],
+    }, copy=False)  # no consolidation copy of millions of rows
+    df["entry"] = (df["age"] == 0).fillna(False).astype(bool)
+    df["depreciation"] = p.delta * df["capital"]
+    df["investment"] = out["investment"]  # NaN where next year's capital is not observed
+    return df

@@ -1,0 +1,138 @@
+"""The firm-year schema: one place for column names, dtypes, units and meaning.
+
+Every analysis reads a firm-year table in this schema, whether it was harmonised
+from ASIE files or simulated from the model, so a moment is computed by one piece
+of code for both. A model panel holds the columns the model produces and lists
+the others in ``df.attrs["not_produced"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class SchemaError(ValueError):
+    """A firm-year table breaks the schema; the message names the column and rows."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # "int", "float", "bool", "str", "Int" (nullable integer), "category"
+    unit: str
+    meaning: str
+    required: bool = False
+    nonnegative: bool = False
+
+
+COLUMNS = (
+    Column("firm_id", "int", "", "stable firm identifier across years", required=True),
+    Column("year", "int", "year", "calendar year (model: simulated year)", required=True),
+    Column("province", "str", "", "province, 2013 administrative code (2 digits)"),
+    Column("city", "str", "", "prefecture, 2013 administrative code (4 digits)"),
+    Column("county", "str", "", "county/district, 2013 administrative code (6 digits)"),
+    Column("cic4", "str", "", "4-digit industry, GB/T 4754-2002"),
+    Column("cic3", "str", "", "3-digit industry, GB/T 4754-2002"),
+    Column("cic2", "str", "", "2-digit industry, GB/T 4754-2002"),
+    Column("ownership", "category", "", "registration type group (state, collective, private, HMT, foreign)"),
+    Column("foreign_invested", "bool", "", "foreign or Hong Kong/Macau/Taiwan invested"),
+    Column("exporter", "bool", "", "exports > 0"),
+    Column("exports", "float", "1000 yuan (real)", "export delivery value", nonnegative=True),
+    Column("sez", "bool", "", "located in a special economic zone this year", required=True),
+    Column("sez_evidence", "category", "", "how SEZ status was established (address keyword, zone list, ...)"),
+    Column("birth_year", "Int", "year", "founding year (model: first year of production)"),
+    Column("birth_zone", "category", "", "zone at birth: 'S' (SEZ) or 'N'"),
+    Column("mover", "bool", "", "has moved between zones"),
+    Column("move_year", "Int", "year", "year of the first move between zones"),
+    Column("employees", "float", "persons (model: labour units)", "employment", nonnegative=True),
+    Column("wage_bill", "float", "1000 yuan (model: w l)", "wages paid", nonnegative=True),
+    Column("output", "float", "1000 yuan, real (model units)", "gross output", nonnegative=True),
+    Column("value_added", "float", "1000 yuan, real (model units)", "value added"),
+    Column("intermediate_input", "float", "1000 yuan, real", "intermediate inputs", nonnegative=True),
+    Column("sales", "float", "1000 yuan (model units)", "main business revenue", nonnegative=True),
+    Column("profit", "float", "1000 yuan (model: operating profit y - w l)", "profit before tax"),
+    Column("capital", "float", "1000 yuan, real (model units)", "real capital stock", nonnegative=True),
+    Column("capital_nominal", "float", "1000 yuan", "net fixed assets at book value", nonnegative=True),
+    Column("investment", "float", "1000 yuan, real (model units)", "k_{t+1} - (1 - delta) k_t"),
+    Column("depreciation", "float", "1000 yuan, real (model units)", "depreciation"),
+    Column("debt", "float", "1000 yuan (model: bonds b, negative = savings)", "total liabilities"),
+    Column("total_assets", "float", "1000 yuan", "total assets", nonnegative=True),
+    Column("ln_tfp", "float", "log", "firm log TFP (model: ln z)"),
+    Column("age", "Int", "years", "year - birth_year"),
+    Column("entry", "bool", "", "first year of the firm in the panel is its birth year"),
+    Column("exit", "bool", "", "last year before the firm leaves (not the end of the panel)"),
+)
+
+SCHEMA = {c.name: c for c in COLUMNS}
+REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+
+
+def validate(df: pd.DataFrame, name: str = "panel") -> pd.DataFrame:
+    """Check a firm-year table against the schema; return it unchanged.
+
+    Raises SchemaError naming the column (and the first offending rows) for a
+    missing required column, a wrong dtype, a negative value where none may be,
+    or a duplicate (firm_id, year).
+    """
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{name}: required column(s) missing: {', '.join(missing)}")
+    for col in df.columns:
+        spec = SCHEMA.get(col)
+        if spec is None:
+            continue  # extra columns are allowed (model-only quantities, user variables)
+        s = df[col]
+        if not _dtype_ok(s, spec.dtype):
+            raise SchemaError(f"{name}: column {col!r} has dtype {s.dtype}, expected {spec.dtype}")
+        if spec.nonnegative:
+            bad = np.flatnonzero(s.to_numpy(dtype=float, na_value=np.nan) < 0)
+            if len(bad):
+                raise SchemaError(f"{name}: column {col!r} is negative in {len(bad)} row(s), e.g. rows "
+                                  f"{df.index[bad[:5]].tolist()}")
+    dup = _duplicate_firm_years(df)
+    if dup.any():
+        rows = df.index[np.flatnonzero(dup)[:5]].tolist()
+        raise SchemaError(f"{name}: (firm_id, year) is not unique in {int(dup.sum())} row(s), e.g. rows {rows}")
+    return df
+
+
+def _duplicate_firm_years(df: pd.DataFrame) -> np.ndarray:
+    firm, year = df["firm_id"].to_numpy(), df["year"].to_numpy()
+    if len(firm) > 1 and np.all(firm[1:] >= firm[:-1]):
+        # sorted by firm (simulated panels are): neighbours suffice, O(n)
+        order = np.lexsort((year, firm)) if not _years_sorted_within(firm, year) else None
+        f, y = (firm, year) if order is None else (firm[order], year[order])
+        same = (f[1:] == f[:-1]) & (y[1:] == y[:-1])
+        dup = np.zeros(len(f), dtype=bool)
+        dup[1:] |= same
+        dup[:-1] |= same
+        if order is not None:
+            out = np.empty_like(dup)
+            out[order] = dup
+            return out
+        return dup
+    return df.duplicated(["firm_id", "year"], keep=False).to_numpy()
+
+
+def _years_sorted_within(firm, year) -> bool:
+    same = firm[1:] == firm[:-1]
+    return bool(np.all(year[1:][same] >= year[:-1][same]))
+
+
+def _dtype_ok(s: pd.Series, kind: str) -> bool:
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(s) and not s.isna().any()
+    if kind == "Int":
+        return pd.api.types.is_integer_dtype(s)
+    if kind == "float":
+        return pd.api.types.is_float_dtype(s)
+    if kind == "bool":
+        return pd.api.types.is_bool_dtype(s)
+    if kind == "category":
+        return isinstance(s.dtype, pd.CategoricalDtype)
+    if kind == "str":
+        return pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
+    raise ValueError(kind)
