@@ -4,31 +4,81 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
+from pathlib import Path
+
+
+def _step(console, text, func, *args, **kw):
+    t = time.perf_counter()
+    with console.status(text):
+        out = func(*args, **kw)
+    console.print(f"[green]done[/green] {text} ({time.perf_counter() - t:.2f} s)")
+    return out
 
 
 def _demo(args) -> int:
-    from sez.model import CollateralWarning, Grid, Params, solve
+    from rich.console import Console
 
+    from sez.model import CollateralWarning, Grid, Params, counterfactual, solve
+    from sez.model import figures
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CollateralWarning)
-        params = Params.paper()
+        params = Params.paper() if args.params == "paper" else Params.paper(xbar_S=0.3, theta_S=0.7)
     for w in caught:
-        print(f"note: {w.message}")
+        console.print(f"note: {w.message}")
+    warnings.simplefilter("ignore", CollateralWarning)  # noted once above
     grid = Grid(n_cash=args.n_cash, n_capital=args.n_capital)
-    sol = solve(params, grid, method=args.method, threads=args.threads)
-    print(sol.summary())
+    sol = _step(console, f"solving the firm problem ({args.method})", solve, params, grid, method=args.method,
+                threads=args.threads)
+    console.print(sol.summary())
+    cf = _step(console, "benchmark and no-SEZ economies (distributions, panels, aggregates)", counterfactual,
+               params, "no_sez", grid, closure=args.closure, n_firms=args.n_firms, threads=args.threads)
+    console.print(_table(cf.table(), f"SEZ effects: no-SEZ counterfactual ({cf.closure} equilibrium); "
+                                     "the paper's Table 8 beside ours"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bench = cf.benchmark
+    figures.decision_rules(bench.solution, path=out / "decision_rules.png")
+    figures.location_map(bench.solution, path=out / "location_map.png")
+    figures.lifecycle(bench.panel, path=out / "lifecycle.png")
+    figures.tfp_density(bench.panel, path=out / "tfp_density.png")
+    cf.table().to_csv(out / "no_sez_counterfactual.csv")
+    console.print(f"figures and table written to {out}/")
     return 0
+
+
+def _table(df, title):
+    from rich.table import Table
+
+    short = {"benchmark N": "N", "benchmark S": "S", "benchmark overall": "overall",
+             "counterfactual overall": "no-SEZ", "effect (%)": "effect %", "paper benchmark overall": "paper",
+             "paper counterfactual overall": "paper no-SEZ", "paper effect (%)": "paper effect %"}
+    table = Table(title=title)
+    table.add_column("")
+    for col in df.columns:
+        table.add_column(short.get(col, col), justify="right")
+    for label, row in df.iterrows():
+        table.add_row(label, *(f"{v:.4f}" if abs(v) < 1e4 else f"{v:.4g}" for v in row))
+    return table
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="sez", description="Special Economic Zones: data, estimation and model.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="solve the paper's firm model on the default grid and summarise it")
+    demo = sub.add_parser("demo", help="solve the paper's firm model, its stationary economy and the no-SEZ "
+                                       "counterfactual; write figures and the table")
+    demo.add_argument("--params", choices=("paper", "populated"), default="paper",
+                      help="paper: Tables 5-6; populated: xbar_S = 0.3, theta_S = 0.7 (both zones hold firms)")
     demo.add_argument("--method", default="howard", help="grid, monotone, howard or continuous")
+    demo.add_argument("--closure", choices=("partial", "general"), default="partial")
     demo.add_argument("--n-cash", type=int, default=120)
     demo.add_argument("--n-capital", type=int, default=200)
+    demo.add_argument("--n-firms", type=int, default=20_000, help="firms in the simulated panels")
     demo.add_argument("--threads", type=int, default=None)
+    demo.add_argument("--out", default="sez-demo", help="folder for figures and tables")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     try:
