@@ -171,6 +171,9 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
     const std::int64_t n_firms = next;
     const int nthreads = resolve_threads(threads);
     std::vector<std::vector<FirmYear>> parts(nthreads);
+    // a stationary population of about n_init producing firms in each recorded year
+    const size_t expect = static_cast<size_t>(
+        1.05 * static_cast<double>(sp.n_init) * (sp.years - sp.record_from + 1) / nthreads) + 16;
     const int T = p.T, S = p.S, M = p.M;
 #pragma omp parallel num_threads(nthreads)
     {
@@ -179,6 +182,7 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
 #else
         std::vector<FirmYear>& out = parts[0];
 #endif
+        out.reserve(expect);
 #pragma omp for schedule(static)
         for (std::int64_t id = 0; id < n_firms; ++id) {
             if (id < sp.n_init) {

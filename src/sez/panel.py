@@ -101,25 +101,10 @@ def validate(df: pd.DataFrame, name: str = "panel") -> pd.DataFrame:
 
 def _duplicate_firm_years(df: pd.DataFrame) -> np.ndarray:
     firm, year = df["firm_id"].to_numpy(), df["year"].to_numpy()
-    if len(firm) > 1 and np.all(firm[1:] >= firm[:-1]):
-        # sorted by firm (simulated panels are): neighbours suffice, O(n)
-        order = np.lexsort((year, firm)) if not _years_sorted_within(firm, year) else None
-        f, y = (firm, year) if order is None else (firm[order], year[order])
-        same = (f[1:] == f[:-1]) & (y[1:] == y[:-1])
-        dup = np.zeros(len(f), dtype=bool)
-        dup[1:] |= same
-        dup[:-1] |= same
-        if order is not None:
-            out = np.empty_like(dup)
-            out[order] = dup
-            return out
-        return dup
+    # a table sorted strictly by (firm_id, year) has no duplicates: one O(n) pass
+    if len(firm) < 2 or np.all((firm[1:] > firm[:-1]) | ((firm[1:] == firm[:-1]) & (year[1:] > year[:-1]))):
+        return np.zeros(len(firm), dtype=bool)
     return df.duplicated(["firm_id", "year"], keep=False).to_numpy()
-
-
-def _years_sorted_within(firm, year) -> bool:
-    same = firm[1:] == firm[:-1]
-    return bool(np.all(year[1:][same] >= year[:-1][same]))
 
 
 def _dtype_ok(s: pd.Series, kind: str) -> bool:

@@ -91,12 +91,13 @@ def _to_frame(out: dict, p, burn_in: int) -> pd.DataFrame:
         "capital": out["capital"],
         "debt": out["debt"],
         "ln_tfp": np.log(out["z"]),
-        "age": pd.array(year, dtype="Int64") - birth_year,
+        "age": pd.arrays.IntegerArray(year - np.where(out["birth_year"] >= 0, out["birth_year"] - shift, 0),
+                                      out["birth_year"] < 0),
         "exit": out["exits"] == 1,
         "cash": out["cash"],
         "dividends": out["dividends"],
     }, copy=False)  # no consolidation copy of millions of rows
-    df["entry"] = (df["age"] == 0).fillna(False).astype(bool)
+    df["entry"] = (out["birth_year"] >= 0) & (out["birth_year"] == out["year"])
     df["depreciation"] = p.delta * df["capital"]
     df["investment"] = out["investment"]  # NaN where next year's capital is not observed
     return df
