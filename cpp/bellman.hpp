@@ -224,7 +224,7 @@ inline void improve_cell(const Problem& p, const double* V, int r, int t, int i,
 inline void zone_choice(const Problem& p, const double* Q, double* Vout, std::int8_t* move_out, int threads) {
     const int T = p.T, S = p.S, M = p.M;
     const long n = 2L * T * S;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
     for (long c = 0; c < n; ++c) {
         int r = static_cast<int>(c / (T * S));
         int t = static_cast<int>((c / S) % T);
@@ -258,7 +258,7 @@ inline void bellman_apply(const Problem& p, const double* V, Search search, doub
     if (search == Search::Monotone) {
         // k'(m) is searched from the previous cash point's choice upward: sequential in
         // cash, so the parallel unit is the (zone, type) pair.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_for(2L * T * M * p.K * S, threads))
         for (int rt = 0; rt < 2 * T; ++rt) {
             int r = rt / T, t = rt % T;
             std::vector<double> klow(S, 0.0), Qc(S), Kc(S);
@@ -274,7 +274,7 @@ inline void bellman_apply(const Problem& p, const double* V, Search search, doub
         }
     } else {
         const long n = 2L * T * M;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * p.K * S, threads))
         for (long c = 0; c < n; ++c) {
             int r = static_cast<int>(c / (T * M));
             int t = static_cast<int>((c / M) % T);
@@ -295,7 +295,7 @@ inline void bellman_apply(const Problem& p, const double* V, Search search, doub
 inline void evaluate_policy(const Problem& p, const double* V, const double* Kpol, double* Q, int threads) {
     const int T = p.T, S = p.S, M = p.M;
     const long n = 2L * T * S;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
         int r = static_cast<int>(c / (T * S));
         int t = static_cast<int>((c / S) % T);
@@ -318,7 +318,7 @@ inline void evaluate_policy(const Problem& p, const double* V, const double* Kpo
 inline void apply_moves(const Problem& p, const double* Q, const std::int8_t* move, double* Vout, int threads) {
     const int T = p.T, S = p.S, M = p.M;
     const long n = 2L * T * S;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
     for (long c = 0; c < n; ++c) {
         int r = static_cast<int>(c / (T * S));
         int t = static_cast<int>((c / S) % T);
@@ -355,7 +355,7 @@ inline void next_period(const Problem& p, const double* V, const double* Kpol, c
                         double* mnext, double* X, std::int8_t* exits, int threads) {
     const int T = p.T, S = p.S, M = p.M;
     const long n = 2L * T * S;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
         int r = static_cast<int>(c / (T * S));
         int t = static_cast<int>((c / S) % T);

@@ -93,7 +93,7 @@ inline void spread(double* dest, const Lottery& l, double mass) {
 
 // mu -> nu: zone moves (split when a moving cost puts cash off the grid), then entrants.
 inline void choose_zones(const DistProblem& p, const DistMaps& d, const double* mu, double* nu, int threads) {
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(2L * p.T * p.S * p.M * p.S * 4, threads))
     for (int t = 0; t < p.T; ++t) {
         for (int r = 0; r < 2; ++r)
             for (int s = 0; s < p.S; ++s)
@@ -112,7 +112,7 @@ inline void choose_zones(const DistProblem& p, const DistMaps& d, const double* 
 
 // nu -> mu': next shock, exogenous death (lam), exit by choice, next cash.
 inline void produce(const DistProblem& p, const DistMaps& d, const double* nu, double* mu, int threads) {
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(2L * p.T * p.S * p.M * p.S * 4, threads))
     for (int t = 0; t < p.T; ++t) {
         for (int r = 0; r < 2; ++r)
             for (int s = 0; s < p.S; ++s) std::fill(mu + p.cell(r, t, s, 0), mu + p.cell(r, t, s, 0) + p.M, 0.0);

@@ -17,6 +17,15 @@ inline int resolve_threads(int threads) {
 #endif
 }
 
+// Threads for a loop of about `work` elementary steps: a parallel region costs a
+// barrier, which on a busy machine (other processes, more threads than cores)
+// can take a scheduler time slice, so loops under about a millisecond run on one
+// thread. Results never depend on the count.
+inline int threads_for(long work, int threads) {
+    constexpr long kMinParallelWork = 1000000;
+    return work < kMinParallelWork ? 1 : resolve_threads(threads);
+}
+
 constexpr bool have_openmp() { return SEZ_HAVE_OPENMP != 0; }
 
 }  // namespace sez

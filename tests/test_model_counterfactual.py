@@ -83,3 +83,14 @@ def test_sez_size_sweep_reports_share_and_maximiser():
 def test_bad_closure():
     with pytest.raises(ValueError, match="closure"):
         economy(POPULATED, GRID, closure="walrasian")
+
+
+def test_decomposition_matches_the_scenarios():
+    from sez.model import decomposition
+
+    table = decomposition(POPULATED, GRID, **FAST)
+    assert len(table) == 6 and set(table["measure"]) == {"aggregate_tfp", "avg_firm_tfp"}
+    cf = counterfactual(POPULATED, "credit", GRID, **FAST)
+    row = table[(table["measure"] == "aggregate_tfp") & (table["policy removed"] == "collateral theta")].iloc[0]
+    assert row["effect (%)"] == cf.table().loc["Aggregate TFP (Z)", "effect (%)"]
+    assert row["counterfactual (benchmark = 100)"] == pytest.approx(100 * row["counterfactual"] / row["benchmark"])
