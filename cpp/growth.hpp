@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -91,11 +90,16 @@ inline void validate_growth(const GrowthProblem& g) {
 
 namespace growth_detail {
 
+// Work estimates for threads_for, in elementary steps: a logarithm, and the
+// few objective evaluations a monotone search makes per capital point.
+constexpr long kLogWork = 16;
+constexpr long kSearchWork = 3 * kLogWork;
+
 // EV[z][j] = beta sum_{z'} P[z][z'] V[z'][j]; a fixed summation order per
 // element keeps the result independent of the thread count.
 inline void expectation(const GrowthProblem& g, const double* V, double* EV, int threads) {
     const int nk = g.n_k, nz = g.n_z;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(static_cast<long>(nk) * nz * nz, threads))
     for (int j = 0; j < nk; ++j) {
         for (int s = 0; s < nz; ++s) {
             const double* row = g.P + static_cast<size_t>(s) * nz;
@@ -112,14 +116,14 @@ inline bool is_concave(const double* f, int n) {
     return true;
 }
 
-// Best k' for output y among indices >= j0 (j0 must be feasible). With
-// `stop_at_decline` the search ends at the first non-improvement; otherwise it
-// scans every feasible k'. Ties keep the lowest index, as brute force does.
-inline int search(const double* k, int nk, const double* EV, double y, double scale, int j0, bool stop_at_decline,
+// Lowest-index best k' for output y among indices j0..j1 (j0 must be
+// feasible). With `stop_at_decline` the search ends at the first
+// non-improvement, which is exact only for an objective concave in k'.
+inline int search(const double* k, const double* EV, double y, double scale, int j0, int j1, bool stop_at_decline,
                   double& best) {
     int jbest = j0;
     best = scale * std::log(y - k[j0]) + EV[j0];
-    for (int j = j0 + 1; j < nk; ++j) {
+    for (int j = j0 + 1; j <= j1; ++j) {
         double c = y - k[j];
         if (!(c > 0)) break;  // k' beyond output: infeasible here and above
         double f = scale * std::log(c) + EV[j];
@@ -133,57 +137,84 @@ inline int search(const double* k, int nk, const double* EV, double y, double sc
     return jbest;
 }
 
+// Binary monotonicity (Gordon & Qiu 2018): solve the middle capital point by a
+// full scan of [j0, j1], then each half within the bracket that monotonicity
+// leaves. Exact without concavity, O(n_k log n_k) evaluations.
+inline void search_bisect(const double* k, const double* EV, const double* y, double scale, int i0, int i1, int j0,
+                          int j1, double* TV, std::int32_t* pol) {
+    if (i0 > i1) return;
+    const int i = i0 + (i1 - i0) / 2;
+    double best;
+    const int j = search(k, EV, y[i], scale, j0, j1, false, best);
+    TV[i] = best;
+    pol[i] = j;
+    search_bisect(k, EV, y, scale, i0, i - 1, j0, j, TV, pol);
+    search_bisect(k, EV, y, scale, i + 1, i1, j, j1, TV, pol);
+}
+
 }  // namespace growth_detail
 
 // One Bellman improvement: TV and the policy index from EV = beta P V.
-// Grid: brute force at every (z, k), parallel over both. Monotone: each state's
-// sweep over k starts at the previous point's policy, so it is sequential in k
-// and parallel over productivity states. `exact[z]` (monotone only) disables the
-// concavity stop for state z.
+// Grid: brute force at every (z, k), parallel over both. Otherwise each
+// state's sweep over k is sequential (it starts at the previous point's
+// policy), so the parallel unit is the productivity state; the sweep stops at
+// the first decline where concave[z] is set and uses binary monotonicity where
+// it is not. Every element is computed the same way whatever the thread count.
 inline void growth_improve(const GrowthProblem& g, const double* Y, const double* EV, GrowthMethod method,
-                           const std::vector<char>& exact, double* TV, std::int32_t* pol, int threads) {
+                           const std::vector<char>& concave, double* TV, std::int32_t* pol, int threads) {
     const int nk = g.n_k, nz = g.n_z;
     const double scale = 1.0 - g.beta;
     if (method == GrowthMethod::Grid) {
         const long n = static_cast<long>(nz) * nk;
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(n * nk, threads))
         for (long c = 0; c < n; ++c) {
-            const size_t col = static_cast<size_t>(c / nk) * nk;
             double best;
-            pol[c] = growth_detail::search(g.k, nk, EV + col, Y[c], scale, 0, false, best);
+            pol[c] = growth_detail::search(g.k, EV + (c / nk) * nk, Y[c], scale, 0, nk - 1, false, best);
             TV[c] = best;
         }
         return;
     }
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+#pragma omp parallel for schedule(static) num_threads(threads_for(static_cast<long>(nz) * nk * growth_detail::kSearchWork, threads))
     for (int s = 0; s < nz; ++s) {
         const size_t col = static_cast<size_t>(s) * nk;
-        const bool stop = !exact[s];
+        if (!concave[s]) {
+            growth_detail::search_bisect(g.k, EV + col, Y + col, scale, 0, nk - 1, 0, nk - 1, TV + col, pol + col);
+            continue;
+        }
         int j = 0;
         for (int i = 0; i < nk; ++i) {
             double best;
-            j = growth_detail::search(g.k, nk, EV + col, Y[col + i], scale, j, stop, best);
+            j = growth_detail::search(g.k, EV + col, Y[col + i], scale, j, nk - 1, true, best);
             TV[col + i] = best;
             pol[col + i] = j;
         }
     }
 }
 
-// Value iteration on the grid from V = 0, as in the published codes. The
-// outputs are (n_k, n_z) row-major.
+// Value iteration on the grid from V = 0, as in the published codes; the
+// outputs are (n_k, n_z) row-major. "grid" and "monotone" stop when an
+// improvement moves V by less than tol.
 //
-// "howard": policy improvements (monotone search, concavity stop) each followed
-// by `howard_steps` evaluations V <- u(policy) + beta P V(policy) (Howard 1960).
-// Evaluated values need not be concave, and then the concavity stop can miss
-// the maximum. So once an improvement moves V by less than tol, the solver
-// switches to plain value iteration, and in that phase it checks each state's
-// EV for concavity before every search, scanning all k' >= the monotone start
-// for any state where the check fails. Convergence is declared only by such a
-// guarded sweep: the returned V is then a fixed point of the true Bellman
-// operator to within tol, and the policy its exact grid maximiser.
+// "howard": policy improvements, each followed by `howard_steps` evaluations
+// V <- u(policy) + beta P V(policy) (Howard 1960). Two guards keep it exact:
+//  * evaluated values need not be concave (a policy that is not yet optimal
+//    leaves convex kinks in V; on the default grid EV is non-concave from the
+//    third improvement on), and there the first-decline stop can end on a
+//    local maximum, so the improvement is no longer the Bellman operator. So
+//    every improvement checks each state's EV for concavity and uses the
+//    first-decline stop only where it holds, binary monotonicity elsewhere:
+//    each improvement is the exact grid maximisation;
+//  * Howard's values approach the fixed point with errors that vary with k,
+//    and the objective is so flat in k' on a fine grid that a residual below
+//    tol can hide policy errors of a dozen grid steps (16 on the default grid). So it stops only at an
+//    improvement that both moves V by less than tol and leaves the policy
+//    unchanged, and no evaluation follows that improvement: the returned V is
+//    T V_old with sup|T V_old - V_old| < tol and its policy the argmax of T.
+// Near the fixed point V is concave, so the final improvements use the cheap
+// first-decline search.
 inline GrowthReport solve_growth(const GrowthProblem& g, GrowthMethod method, int howard_steps, double tol,
-                                 int max_iter, int threads, double* V_out,
-                                 std::int64_t* policy_out, double* kprime_out) {
+                                 int max_iter, int threads, double* V_out, std::int64_t* policy_out,
+                                 double* kprime_out) {
     validate_growth(g);
     if (howard_steps < 0) throw std::invalid_argument("howard_steps must be >= 0");
     if (max_iter < 1) throw std::invalid_argument("max_iter must be >= 1");
@@ -191,51 +222,45 @@ inline GrowthReport solve_growth(const GrowthProblem& g, GrowthMethod method, in
 
     const int nk = g.n_k, nz = g.n_z;
     const size_t n = static_cast<size_t>(nk) * nz;
-    std::vector<double> Y(n), V(n, 0.0), TV(n), EV(n), U;
-    std::vector<std::int32_t> pol(n, 0);
-    std::vector<char> exact(nz, 0);
+    const bool howard = method == GrowthMethod::Howard;
+    std::vector<double> Y(n), V(n, 0.0), TV(n), EV(n), U(howard ? n : 0);
+    std::vector<std::int32_t> pol(n, 0), pol_prev(howard ? n : 0, 0);
+    std::vector<char> concave(nz, 1);
     for (int s = 0; s < nz; ++s)
         for (int i = 0; i < nk; ++i) Y[static_cast<size_t>(s) * nk + i] = g.z[s] * std::pow(g.k[i], g.alpha);
 
-    const bool howard = method == GrowthMethod::Howard;
-    bool guarded = howard && howard_steps == 0;  // plain VFI phase of "howard"
     GrowthReport rep;
     for (int it = 1; it <= max_iter; ++it) {
         growth_detail::expectation(g, V.data(), EV.data(), threads);
-        if (guarded)
-            for (int s = 0; s < nz; ++s) exact[s] = !growth_detail::is_concave(EV.data() + static_cast<size_t>(s) * nk, nk);
-        growth_improve(g, Y.data(), EV.data(), method, exact, TV.data(), pol.data(), threads);
+        if (howard) {
+            for (int s = 0; s < nz; ++s)
+                concave[s] = growth_detail::is_concave(EV.data() + static_cast<size_t>(s) * nk, nk);
+            pol_prev.swap(pol);
+        }
+        growth_improve(g, Y.data(), EV.data(), method, concave, TV.data(), pol.data(), threads);
         double d = 0.0;
         for (size_t c = 0; c < n; ++c) d = std::max(d, std::fabs(TV[c] - V[c]));
         V.swap(TV);
         rep.history.push_back(d);
         rep.iterations = it;
-        if (!(d < tol)) {
-            if (howard && !guarded) {
-                // Policy evaluation: u(policy) once, then the fixed-policy operator.
-                U.resize(n);
-                for (size_t c = 0; c < n; ++c) U[c] = (1.0 - g.beta) * std::log(Y[c] - g.k[pol[c]]);
-                for (int h = 0; h < howard_steps; ++h) {
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
-                    for (long c = 0; c < static_cast<long>(n); ++c) {
-                        const int s = static_cast<int>(c / nk);
-                        const double* row = g.P + static_cast<size_t>(s) * nz;
-                        const size_t j = static_cast<size_t>(pol[c]);
-                        double acc = 0.0;
-                        for (int t = 0; t < nz; ++t) acc += row[t] * V[static_cast<size_t>(t) * nk + j];
-                        TV[c] = U[c] + g.beta * acc;
-                    }
-                    V.swap(TV);
-                }
+        if (d < tol && (!howard || (it > 1 && pol == pol_prev))) {
+            rep.converged = true;
+            break;
+        }
+        if (!howard || howard_steps == 0) continue;
+#pragma omp parallel for schedule(static) num_threads(threads_for(static_cast<long>(n) * growth_detail::kLogWork, threads))
+        for (long c = 0; c < static_cast<long>(n); ++c) U[c] = (1.0 - g.beta) * std::log(Y[c] - g.k[pol[c]]);
+        for (int h = 0; h < howard_steps; ++h) {
+#pragma omp parallel for schedule(static) num_threads(threads_for(static_cast<long>(n) * nz, threads))
+            for (long c = 0; c < static_cast<long>(n); ++c) {
+                const double* row = g.P + static_cast<size_t>(c / nk) * nz;
+                const size_t j = static_cast<size_t>(pol[c]);
+                double acc = 0.0;
+                for (int t = 0; t < nz; ++t) acc += row[t] * V[static_cast<size_t>(t) * nk + j];
+                TV[c] = U[c] + g.beta * acc;
             }
-            continue;
+            V.swap(TV);
         }
-        if (howard && !guarded) {
-            guarded = true;  // confirm with guarded plain sweeps
-            continue;
-        }
-        rep.converged = true;
-        break;
     }
 
     for (int s = 0; s < nz; ++s)
