@@ -59,7 +59,7 @@ py::dict growth_solve(darr k_grid, darr z, darr P, double alpha, double beta, co
 
 void bind_growth(py::module_& m) {
     m.def("growth_solve", &growth_solve, py::arg("k_grid"), py::arg("z"), py::arg("P"), py::arg("alpha"),
-          py::arg("beta"), py::arg("method") = "howard", py::arg("howard_steps") = 50, py::arg("tol") = 1e-7,
+          py::arg("beta"), py::arg("method") = "howard", py::arg("howard_steps") = 20, py::arg("tol") = 1e-7,
           py::arg("max_iter") = 5000, py::arg("threads") = 0,
           "Value iteration for the stochastic growth model of Aruoba & Fernandez-Villaverde (2015).\n\n"
           "V(k,z) = max_k' (1-beta) log(z k^alpha - k') + beta sum_z' P[z,z'] V(k',z'), k' on the grid.\n"

@@ -2,6 +2,8 @@
 against the closed-form policy, against each other and against a brute-force
 Bellman operator written here in NumPy."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from sez.errors import GridError, ParameterError, SolverError
 from sez.model.growth import GrowthModel, solve_growth
 
 SMALL = GrowthModel(n_capital=500)
+HOWARD_STEPS = inspect.signature(solve_growth).parameters["howard_steps"].default
 
 
 def brute_force(model, V):
@@ -115,7 +118,7 @@ def test_howard_needs_the_concavity_guard(small_solutions):
         misses.append((first_decline(SMALL, EV) != pol).mean())
         u = (1 - SMALL.beta) * np.log(y - k[pol])
         V = TV
-        for _ in range(50):
+        for _ in range(HOWARD_STEPS):
             V = u + SMALL.beta * (V @ P.T)[pol, cols]
     # From the third improvement on, the evaluated values are not concave in
     # k', and the published first-decline search misses the maximum at most

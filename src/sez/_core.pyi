@@ -23,5 +23,5 @@ def bellman_next_period(
 ) -> dict: ...
 def growth_solve(
     k_grid: NDArray[np.float64], z: NDArray[np.float64], P: NDArray[np.float64], alpha: float, beta: float,
-    method: str = "howard", howard_steps: int = 50, tol: float = 1e-7, max_iter: int = 5000, threads: int = 0,
+    method: str = "howard", howard_steps: int = 20, tol: float = 1e-7, max_iter: int = 5000, threads: int = 0,
 ) -> dict: ...

@@ -195,7 +195,7 @@ class GrowthSolution:
 def solve_growth(
     model: GrowthModel = GrowthModel(),
     method: str = "howard",
-    howard_steps: int = 50,
+    howard_steps: int = 20,
     tol: float = 1e-7,
     max_iter: int = 5000,
     threads: int | None = None,
