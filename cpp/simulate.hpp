@@ -98,9 +98,8 @@ inline bool zone_switch(const SimProblem& sp, FirmState& f) {
     const ZoneRules& z = p.zone[f.r];
     if (!z.may_move) return false;
     int o = 1 - f.r, h = 0;
-    const double* x = p.cash_of(f.t);
-    double stay = interp(x, sp.Q + p.col(f.r, f.t, f.s), p.M, z.xbar, f.m, h);
-    double alt = interp(x, sp.Q + p.col(o, f.t, f.s), p.M, p.zone[o].xbar, f.m - z.move_cost, h);
+    double stay = interp(p.axis(f.t), sp.Q + p.col(f.r, f.t, f.s), z.xbar, f.m, h);
+    double alt = interp(p.axis(f.t), sp.Q + p.col(o, f.t, f.s), p.zone[o].xbar, f.m - z.move_cost, h);
     if (!(alt > stay)) return false;
     f.r = o;
     f.m -= z.move_cost;
@@ -132,7 +131,7 @@ inline void live(const SimProblem& sp, std::int64_t id, int start, FirmState f, 
         double m_next = (1.0 - z.tau) * (profit + (1.0 - p.delta) * k) - b - z.xi;
         double X = z.ell * (1.0 - p.delta) * k - b;
         int h = 0;
-        double Vn = interp(p.cash_of(f.t), sp.V + p.col(f.r, f.t, s2), p.M, z.lo, m_next, h);
+        double Vn = interp(p.axis(f.t), sp.V + p.col(f.r, f.t, s2), z.lo, m_next, h);
         if (!(Vn >= X)) { left = true; break; }  // exit by choice: liquidation beats producing
         if (y >= sp.record_from) {
             double output = profit / (1.0 - sp.eta);
@@ -215,12 +214,11 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
             FirmState f{0, draw_index(sp.type_cdf, T, uniform(sp.seed, id, y, kType)),
                         draw_index(sp.shock_cdf, S, uniform(sp.seed, id, y, kShock)), 0.0};
             f.m = std::exp(sp.m0_log_mean + sp.m0_log_sd * normal(sp.seed, id, y));
-            const double* x = p.cash_of(f.t);
             double best = kNegInf;
             int zone = -1;
             for (int r = 0; r < 2; ++r) {
                 int h = 0;
-                double net = interp(x, sp.Q + p.col(r, f.t, f.s), M, p.zone[r].xbar, f.m, h) - sp.ce[r];
+                double net = interp(p.axis(f.t), sp.Q + p.col(r, f.t, f.s), p.zone[r].xbar, f.m, h) - sp.ce[r];
                 if (net > best) { best = net; zone = r; }
             }
             if (!(best - (sp.outside_is_cash ? f.m : 0.0) >= 0.0)) continue;  // stays out
