@@ -9,6 +9,7 @@ void bind_bellman(py::module_& m);
 void bind_growth(py::module_& m);
 void bind_distribution(py::module_& m);
 void bind_simulate(py::module_& m);
+void bind_stats(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ kernels of sez (private: use the sez package)";
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     bind_growth(m);
     bind_distribution(m);
     bind_simulate(m);
+    bind_stats(m);
 }
