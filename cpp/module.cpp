@@ -1,6 +1,8 @@
 // The extension module sez._core: one bind_* function per kernel family.
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
+
 #include "parallel.hpp"
 
 namespace py = pybind11;
@@ -15,6 +17,12 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ kernels of sez (private: use the sez package)";
     m.attr("have_openmp") = sez::have_openmp();
     m.def("max_threads", []() { return sez::resolve_threads(0); }, "OpenMP's default thread count (1 without OpenMP)");
+    m.def("set_max_threads", [](int n) {
+        if (n < 1) throw std::invalid_argument("threads must be >= 1");
+#if SEZ_HAVE_OPENMP
+        omp_set_num_threads(n);
+#endif
+    }, py::arg("threads"), "Set OpenMP's default thread count for kernels called with threads=None");
     bind_bellman(m);
     bind_growth(m);
     bind_distribution(m);

@@ -1,0 +1,16 @@
+"""Module-level grid functions for the tests (process pools import them by name)."""
+
+import time
+
+import numpy as np
+
+
+def square(point, seed):
+    time.sleep(point.get("sleep", 0.0))
+    return {"y": point["x"] ** 2, "draw": float(np.random.default_rng(seed).uniform())}
+
+
+def fails_at_two(point, seed):
+    if point["x"] == 2:
+        raise ValueError("no solution at x = 2")
+    return square(point, seed)
