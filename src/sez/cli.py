@@ -50,6 +50,69 @@ def _demo(args) -> int:
     return 0
 
 
+def _spec(cfg, moments=None):
+    from sez.smm import ModelSpec
+
+    sim = cfg.simulation
+    kw = {k: sim[k] for k in ("n_firms", "years", "burn_in", "method") if k in sim}
+    if moments is not None:
+        kw["moments"] = tuple(moments)
+    elif "moments" in sim:
+        kw["moments"] = tuple(sim["moments"])
+    return ModelSpec(grid=cfg.grid, **kw)
+
+
+def _executor(args):
+    from sez.parallel import local_executor
+
+    if args.executor == "local":
+        return local_executor(workers=args.workers)
+    from distributed import Client  # the cluster executor: Dask
+
+    client = Client(args.scheduler) if args.scheduler else Client(n_workers=args.workers, threads_per_worker=1)
+    return client.get_executor()
+
+
+def _grid(args) -> int:
+    from sez import config
+    from sez.smm import evaluate_grid
+
+    cfg = config.load(args.config)
+    if not cfg.points:
+        raise config.ConfigError(f"{cfg.path}: [points] is empty: nothing to evaluate")
+    checkpoint = cfg.output.get("checkpoint", str(cfg.path.with_suffix(".jsonl")))
+    with _executor(args) as ex:
+        table = evaluate_grid(cfg.points, base=cfg.params, spec=_spec(cfg), executor=ex, checkpoint=checkpoint,
+                              seed=int(cfg.simulation.get("seed", 0)), progress=True)
+    out = cfg.output.get("table", str(cfg.path.with_suffix(".csv")))
+    table.to_csv(out)
+    failed = int(table["error"].notna().sum())
+    print(f"{len(table)} points ({failed} failed) written to {out}; checkpoint {checkpoint}")
+    return 0
+
+
+def _calibrate(args) -> int:
+    import pandas as pd
+
+    from sez import config
+    from sez.smm import estimate
+
+    cfg = config.load(args.config)
+    free = cfg.calibrate.get("free")
+    if not free:
+        raise config.ConfigError(f"{cfg.path}: [calibrate] needs free = [...] parameter names")
+    data = pd.Series(cfg.targets, dtype=float)
+    with _executor(args) as ex:
+        res = estimate(data, cfg.params, free, spec=_spec(cfg, data.index), executor=ex,
+                       seed=int(cfg.simulation.get("seed", 0)), global_points=int(cfg.calibrate.get("global_points", 16)),
+                       local_maxiter=int(cfg.calibrate.get("local_maxiter", 200)), progress=True)
+    print(res.summary())
+    out = cfg.output.get("table")
+    if out:
+        res.params_table().to_csv(out)
+    return 0
+
+
 def _table(df, title):
     from rich.table import Table
 
@@ -80,6 +143,16 @@ def main(argv=None) -> int:
     demo.add_argument("--threads", type=int, default=None)
     demo.add_argument("--out", default="sez-demo", help="folder for figures and tables")
     demo.set_defaults(func=_demo)
+    for name, func, text in (("grid", _grid, "evaluate model moments over the [points] grid of a TOML config, "
+                                                 "checkpointed (rerun to resume)"),
+                             ("calibrate", _calibrate, "estimate the [calibrate] free parameters by SMM against "
+                                                       "[targets]")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("config", help="TOML file (see sez.config)")
+        cmd.add_argument("--executor", choices=("local", "dask"), default="local")
+        cmd.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
+        cmd.add_argument("--workers", type=int, default=None, help="worker processes (default: available cores)")
+        cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

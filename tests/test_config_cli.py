@@ -1,0 +1,82 @@
+"""Run configurations and the grid/calibrate commands."""
+
+import pandas as pd
+import pytest
+
+from sez import cli, config
+
+BASE = """
+[model]
+xbar_S = 0.3
+theta_S = 0.7
+[grid]
+n_cash = 40
+n_capital = 60
+n_shocks = 3
+type_edges = [0.0, 0.5, 1.0]
+[simulation]
+n_firms = 1500
+years = 4
+burn_in = 20
+moments = ["sez_share", "leverage_sez"]
+"""
+
+
+def write(tmp_path, text, name="run.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_command_writes_table_and_resumes(tmp_path, capsys):
+    path = write(tmp_path, BASE + f"""
+[points]
+xbar_S = [0.1, 0.6]
+[output]
+checkpoint = "{tmp_path / 'g.jsonl'}"
+table = "{tmp_path / 'g.csv'}"
+""")
+    assert cli.main(["grid", str(path), "--workers", "1"]) == 0
+    table = pd.read_csv(tmp_path / "g.csv", index_col=0)
+    assert table["xbar_S"].tolist() == [0.1, 0.6]
+    assert table.loc[0, "sez_share"] > table.loc[1, "sez_share"]  # a higher floor, a smaller SEZ
+    lines = (tmp_path / "g.jsonl").read_text().splitlines()
+    assert cli.main(["grid", str(path), "--workers", "1"]) == 0  # all done: nothing recomputed
+    assert (tmp_path / "g.jsonl").read_text().splitlines() == lines
+
+
+def test_calibrate_command(tmp_path, capsys):
+    path = write(tmp_path, BASE + """
+[calibrate]
+free = ["xbar_S"]
+global_points = 0
+local_maxiter = 15
+[targets]
+sez_share = 0.5
+""")
+    assert cli.main(["calibrate", str(path), "--workers", "1"]) == 0
+    assert "xbar_S" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("[modle]\nx = 1\n", r"unknown section\(s\) \['modle'\]"),
+        ("[model]\nbeta = 2.0\n", "beta = 2.0 is outside"),
+        ("[grid]\nn_cahs = 10\n", r"\[grid\] has unknown key\(s\) \['n_cahs'\]"),
+        ("[points]\nxbar_S = 0.3\n", r"\[points\] xbar_S must be a non-empty list"),
+        ("[calibrate]\nfree = ['zeta']\n", r"unknown parameter\(s\) \['zeta'\]"),
+        ("[targets]\ntfp = 1.0\n", r"\[targets\] has unknown key"),
+        ("model = [", "not valid TOML"),
+    ],
+)
+def test_bad_configs_name_file_section_and_key(tmp_path, text, pattern):
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError, match=pattern):
+        config.load(path)
+    assert cli.main(["grid", str(path)]) == 2  # the command reports it and exits 2
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(config.ConfigError, match="no such file"):
+        config.load(tmp_path / "nope.toml")
