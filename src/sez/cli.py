@@ -128,6 +128,26 @@ def _table(df, title):
     return table
 
 
+def _quiet_collateral(func):
+    """Model commands evaluate many parameter sets: say the collateral note once."""
+
+    def run(args):
+        from sez.model import CollateralWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CollateralWarning)
+            from sez import config
+
+            config.load(args.config)  # validates; records the note for the base parameters
+        for w in {str(w.message) for w in caught}:
+            print(f"note: {w}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CollateralWarning)
+            return func(args)
+
+    return run
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="sez", description="Special Economic Zones: data, estimation and model.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,7 +172,7 @@ def main(argv=None) -> int:
         cmd.add_argument("--executor", choices=("local", "dask"), default="local")
         cmd.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
         cmd.add_argument("--workers", type=int, default=None, help="worker processes (default: available cores)")
-        cmd.set_defaults(func=func)
+        cmd.set_defaults(func=_quiet_collateral(func))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -26,11 +26,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sez.model import CollateralWarning, Grid, Params
+from sez.model import Grid, Params
 from sez.moments import MOMENTS, TABLE7
 
 SECTIONS = ("model", "grid", "simulation", "points", "calibrate", "targets", "output")
@@ -81,9 +80,7 @@ def load(path: str | Path) -> RunConfig:
     check_keys("targets", list(MOMENTS))
     check_keys("output", OUTPUT_KEYS)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CollateralWarning)
-            params = Params.paper(**raw.get("model", {}))
+        params = Params.paper(**raw.get("model", {}))  # a CollateralWarning reaches the caller
         grid_kw = dict(raw.get("grid", {}))
         if "type_edges" in grid_kw:
             grid_kw["type_edges"] = tuple(grid_kw["type_edges"])

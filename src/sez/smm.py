@@ -335,7 +335,8 @@ def estimate(
         raise ValueError(f"weights must be {k} x {k}")
     lo_hi = [(bounds or {}).get(n, default_bounds(start, n)) for n in free]
     obj = _Objective(data, start, free, spec, W, seed)
-    x0 = np.array([getattr(start, n) for n in free], dtype=float)
+    # a start outside the bounds (the paper's theta_S breaks q theta < 1 - tau) is moved inside
+    x0 = np.clip([getattr(start, n) for n in free], [b[0] for b in lo_hi], [b[1] for b in lo_hi]).astype(float)
     best_x, best_f = x0, obj(x0)
     if global_points:
         sob = qmc.Sobol(p, scramble=True, seed=seed).random(global_points)
