@@ -1,0 +1,399 @@
+"""Kolmogorov-Smirnov kernel, Stata's p-values and the dominance table (Table 2 of the agglomeration paper)."""
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from sez import _core
+from sez.agglo import DroppedRowsWarning, is_agglomerated
+from sez.stats import (
+    GROUP_LABELS,
+    dominance_table,
+    dominance_verdict,
+    ks_2samp,
+    ks_batch,
+    ks_pvalue_one_sided,
+    ks_pvalue_two_sided,
+    plot_tfp_by_zone_and_agglomeration,
+    plot_tfp_densities,
+    sorted_groups,
+)
+
+# Statistics are ratios of integers: ours is the correctly rounded rational
+# (numerator / (m n)); scipy's is i/m - j/n in floating point, a few ulps off.
+STAT_ATOL = 1e-12
+
+
+def random_case(rng):
+    """Two samples of unequal random sizes; about half the cases are heavily tied."""
+    m, n = rng.integers(1, 300, size=2)
+    shift = rng.normal(scale=0.5)
+    a, b = rng.normal(size=m), rng.normal(loc=shift, size=n)
+    if rng.random() < 0.5:  # ties within and across samples
+        grid = rng.choice([0.5, 0.25, 1.0])
+        a, b = np.round(a / grid) * grid, np.round(b / grid) * grid
+    return a, b
+
+
+# ---------------------------------------------------------------------------
+# statistics
+
+
+def test_statistics_equal_scipy_on_random_cases_with_ties():
+    rng = np.random.default_rng(20240601)
+    tied_cases = 0
+    for _ in range(300):
+        a, b = random_case(rng)
+        tied_cases += np.unique(np.concatenate([a, b])).size < a.size + b.size
+        res = ks_2samp(a, b, exact=False)
+        two = scipy.stats.ks_2samp(a, b, method="asymp")
+        greater = scipy.stats.ks_2samp(a, b, alternative="greater", method="asymp")
+        less = scipy.stats.ks_2samp(a, b, alternative="less", method="asymp")
+        assert res.d == pytest.approx(two.statistic, abs=STAT_ATOL)
+        # scipy's 'greater' statistic is max(F1 - F2) = D+; its 'less' statistic is
+        # max(F2 - F1) returned unsigned, i.e. -D-
+        assert res.d_plus == pytest.approx(greater.statistic, abs=STAT_ATOL)
+        assert res.d_minus == pytest.approx(-less.statistic, abs=STAT_ATOL)
+        assert res.d_plus >= 0 >= res.d_minus
+        assert res.d == max(res.d_plus, -res.d_minus)
+    assert tied_cases > 100  # the ties branch of the merge walk was exercised
+
+
+def test_sign_convention_follows_stata():
+    # sample 1 holds smaller values: F1 lies above F2, so D+ is large and D- is 0
+    rng = np.random.default_rng(1)
+    low, high = rng.normal(size=500), rng.normal(loc=1.0, size=400)
+    res = ks_2samp(low, high)
+    assert res.d_plus > 0.3
+    assert res.d_minus == pytest.approx(0.0, abs=0.01)
+    assert res.p_plus < 1e-10 and res.p_minus > 0.9
+    swapped = ks_2samp(high, low)
+    assert swapped.d_minus == pytest.approx(-res.d_plus, abs=STAT_ATOL)
+    assert swapped.d_plus == pytest.approx(-res.d_minus, abs=STAT_ATOL)
+
+
+def test_ties_evaluated_at_distinct_values():
+    # By hand: at 1: F1 = 1/2, F2 = 1/3; at 2: F1 = 1, F2 = 2/3; at 3: both 1.
+    # Evaluating inside a run of ties would give the spurious D+ = 1/2 - 0 at 1.
+    res = ks_2samp([1.0, 2.0], [1.0, 2.0, 3.0], exact=False)
+    assert res.d_plus == pytest.approx(1 / 3, abs=1e-15)
+    assert res.d_minus == 0.0
+    same = ks_2samp([1.0, 1.0, 2.0], [2.0, 1.0, 1.0], exact=False)
+    assert same.d == 0.0 and same.p_value == 1.0
+
+
+def test_batch_matches_single_comparisons_and_ignores_thread_count():
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 3000, size=12)
+    values = np.concatenate([np.round(rng.normal(loc=rng.normal(), size=s), 2) for s in sizes])
+    group = np.repeat(np.arange(12), sizes)
+    group[rng.random(group.size) < 0.05] = -1  # rows left out
+    order = rng.permutation(group.size)
+    values, group = values[order], group[order]
+    first = rng.integers(0, 12, size=40)
+    second = rng.integers(0, 12, size=40)
+    sorted_values, offsets = sorted_groups(values, group, 12)
+    assert np.array_equal(np.diff(offsets), np.bincount(group[group >= 0], minlength=12))
+    for g in range(12):
+        np.testing.assert_array_equal(sorted_values[offsets[g]:offsets[g + 1]], np.sort(values[group == g]))
+    results = [_core.ks_batch(sorted_values, offsets, first, second, threads) for threads in (1, 2, 3)]
+    for other in results[1:]:
+        for key in ("d", "d_plus", "d_minus", "plus_num", "minus_num"):
+            np.testing.assert_array_equal(results[0][key], other[key])  # bit-identical
+    table = ks_batch(sorted_values, offsets, first, second)
+    for c in range(40):
+        single = ks_2samp(values[group == first[c]], values[group == second[c]], exact=False)
+        assert results[0]["d_plus"][c] == single.d_plus
+        assert results[0]["d_minus"][c] == single.d_minus
+        assert table["p"][c] == single.p_value and table["p_minus"][c] == single.p_minus
+
+
+# ---------------------------------------------------------------------------
+# p-values
+
+
+def stata_two_sided(d, m, n):
+    """Stata's combined p-value, written out term by term."""
+    A = m * n / (m + n)
+    total = 0.0
+    for i in range(1, 6):
+        total += (-1) ** (i - 1) * math.exp(-2 * i * i * A * d * d)
+    return min(1.0, 2 * total)
+
+
+def stata_corrected(p, m, n):
+    A = m * n / (m + n)
+    z = scipy.stats.norm.ppf(p) + 1.04 / min(m, n) + 2.09 / max(m, n) - 1.35 / math.sqrt(A)
+    return scipy.stats.norm.cdf(z)
+
+
+def test_pvalues_follow_statas_formulas():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        a, b = random_case(rng)
+        m, n = a.size, b.size
+        res = ks_2samp(a, b, exact=False)
+        # the formulas are evaluated independently in double precision; 1e-12
+        # allows for the different order of the same floating-point operations
+        assert res.p_value == pytest.approx(stata_two_sided(res.d, m, n), rel=1e-12, abs=1e-15)
+        assert res.p_plus == pytest.approx(math.exp(-2 * m * n / (m + n) * res.d_plus**2), rel=1e-12)
+        assert res.p_minus == pytest.approx(math.exp(-2 * m * n / (m + n) * res.d_minus**2), rel=1e-12)
+        if 0 < res.p_value < 1:
+            assert res.p_corrected == pytest.approx(stata_corrected(res.p_value, m, n), rel=1e-10)
+
+
+# Table 2 of the agglomeration paper: panel, year, n_A, n_B, D, D+, D-, p, p+, p-
+PAPER_TABLE2 = """
+a 2001 110737 36455 0.026 0.026 -0.002 0.000 0.000 0.800
+a 2002 116730 40991 0.014 0.014 -0.007 0.000 0.000 0.081
+a 2003 125958 46469 0.014 0.003 -0.014 0.000 0.578 0.000
+a 2004 179820 72039 0.042 0 -0.042 0.000 0.998 0.000
+a 2005 176499 70514 0.03 0 -0.03 0.000 0.996 0.000
+a 2006 202338 74299 0.038 0 -0.038 0.000 0.998 0.000
+a 2007 236211 74820 0.075 0 -0.075 0.000 0.999 0.000
+b 2001 17452 4180 0.037 0.005 -0.037 0.000 0.825 0.000
+b 2002 17379 4178 0.042 0.013 -0.042 0.000 0.349 0.000
+b 2003 18397 4340 0.049 0 -0.049 0.000 1.000 0.000
+b 2004 18283 4729 0.078 0 -0.078 0.000 1.000 0.000
+b 2005 18534 4987 0.071 0 -0.071 0.000 1.000 0.000
+b 2006 18973 4863 0.087 0 -0.087 0.000 1.000 0.000
+b 2007 20085 4147 0.161 0.001 -0.161 0.000 0.997 0.000
+c 2001 36455 4180 0.108 0.108 -0.008 0.000 0.000 0.606
+c 2002 40991 4178 0.132 0.132 -0.013 0.000 0.000 0.276
+c 2003 46469 4340 0.142 0.142 -0.011 0.000 0.000 0.384
+c 2004 72039 4729 0.168 0.168 -0.017 0.000 0.000 0.082
+c 2005 70514 4987 0.181 0.181 -0.013 0.000 0.000 0.201
+c 2006 74299 4863 0.188 0.188 -0.011 0.000 0.000 0.345
+c 2007 74820 4147 0.181 0.181 -0.014 0.000 0.000 0.195
+d 2001 110737 17452 0.131 0.131 0 0.000 0.000 1.000
+d 2002 116730 17379 0.123 0.123 0 0.000 0.000 1.000
+d 2003 125958 18397 0.145 0.145 0 0.000 0.000 1.000
+d 2004 179820 18283 0.188 0.188 0 0.000 0.000 1.000
+d 2005 176499 18534 0.209 0.209 0 0.000 0.000 1.000
+d 2006 202338 18973 0.229 0.229 0 0.000 0.000 1.000
+d 2007 236211 20085 0.257 0.257 0 0.000 0.000 1.000
+"""
+
+
+def paper_table2():
+    rows = [line.split() for line in PAPER_TABLE2.strip().splitlines()]
+    df = pd.DataFrame(rows, columns=["panel", "year", "n_a", "n_b", "d", "d_plus", "d_minus", "p", "p_plus", "p_minus"])
+    return df.astype({c: float for c in df.columns[2:]}).astype({"year": int, "n_a": int, "n_b": int})
+
+
+def test_hand_checked_cell_of_table2():
+    # panel (a) 2001: D- = -0.002, groups of 110,737 and 36,455, printed p = 0.800
+    m, n = 110_737, 36_455
+    p = float(ks_pvalue_one_sided(-0.002, m, n))
+    assert p == pytest.approx(math.exp(-2 * (m * n / (m + n)) * 0.002**2), rel=1e-14)
+    assert p == pytest.approx(0.803, abs=0.0005)  # what the formula gives at the rounded D
+    # the printed p is consistent with the printed D: the D behind p = 0.800 rounds to 0.002
+    d_behind = math.sqrt(-math.log(0.800) / (2 * m * n / (m + n)))
+    assert round(d_behind, 3) == 0.002
+
+
+def test_one_sided_pvalues_of_table2_fit_the_formula_within_rounding():
+    """Every printed one-sided p-value lies in the range our formula gives over the
+    statistic's rounding interval [|D| - 0.0005, |D| + 0.0005] (p printed to 3 decimals)."""
+    table = paper_table2()
+    misfits = []
+    for row in table.itertuples():
+        for d, p_printed in ((row.d_plus, row.p_plus), (row.d_minus, row.p_minus)):
+            low = ks_pvalue_one_sided(abs(d) + 0.0005, row.n_a, row.n_b)
+            high = ks_pvalue_one_sided(max(abs(d) - 0.0005, 0.0), row.n_a, row.n_b)
+            if not low - 0.0005 <= p_printed <= high + 0.0005:
+                misfits.append((row.panel, row.year, d, p_printed))
+        # two-sided: every D in the table is far out in the tail
+        assert ks_pvalue_two_sided(row.d - 0.0005, row.n_a, row.n_b) < 0.0005
+    # One printed cell does not fit: panel (a) 2002, D- = -0.007 with p = 0.081; p = 0.081
+    # needs |D| = 0.0064 (printed as 0.006), while |D| in [0.0065, 0.0075] gives p in [0.033, 0.077].
+    assert misfits == [("a", 2002, -0.007, 0.081)]
+
+
+def test_verdicts_reproduce_the_papers_reading_of_table2():
+    table = paper_table2()
+    verdict = dominance_verdict(table["p"], table["p_plus"], table["p_minus"], alpha=0.05)
+    table["verdict"] = verdict
+    by_panel = table.groupby("panel")["verdict"].apply(list).to_dict()
+    # (a) domestic firms dominate exporters in non-agglomerated regions except in 2001 and 2002
+    assert by_panel["a"] == ["B dominates A"] * 2 + ["A dominates B"] * 5
+    # (b) domestic firms dominate exporters in agglomerated regions
+    assert by_panel["b"] == ["A dominates B"] * 7
+    # (c), (d) firms in agglomerated regions dominate those in non-agglomerated regions
+    assert by_panel["c"] == ["B dominates A"] * 7
+    assert by_panel["d"] == ["B dominates A"] * 7
+
+
+def test_verdict_rule_cases():
+    verdict = dominance_verdict([0.2, 0.01, 0.01, 0.01, 0.01], [0.1, 0.5, 0.001, 0.001, 0.3],
+                                [0.3, 0.001, 0.5, 0.001, 0.3], alpha=0.05)
+    assert verdict.tolist() == ["no difference", "A dominates B", "B dominates A", "crossing", "inconclusive"]
+
+
+def test_exact_pvalues_equal_scipy_without_ties():
+    rng = np.random.default_rng(5)
+    compared = 0
+    for _ in range(120):
+        m, n = rng.integers(1, 40, size=2)
+        if rng.random() < 0.2:
+            n = m  # scipy takes another route for equal sizes
+        a, b = rng.normal(size=m), rng.normal(loc=rng.normal(scale=0.7), size=n)
+        res = ks_2samp(a, b, exact=True)
+        # the same null distribution computed by two algorithms: agreement to rounding
+        for ours, alternative in ((res.p_exact, "two-sided"), (res.p_plus_exact, "greater"),
+                                  (res.p_minus_exact, "less")):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                theirs = scipy.stats.ks_2samp(a, b, alternative=alternative, method="exact").pvalue
+            if caught:  # scipy fell back to its asymptotic p-value: not a comparison of exact values
+                continue
+            compared += 1
+            assert ours == pytest.approx(theirs, abs=1e-12)
+    assert compared > 300
+
+
+def test_exact_pvalue_by_enumeration():
+    # m = n = 2: the C(4, 2) = 6 splits of the pooled values are equally likely under
+    # H0; the exact p is the share of splits whose D reaches the observed one
+    from itertools import combinations
+    a, b = [1.0, 3.0], [2.0, 4.0]
+    observed = ks_2samp(a, b, exact=True)
+    pooled = np.array(a + b)
+    reach = 0
+    orders = list(combinations(range(4), 2))
+    for idx in orders:
+        rest = [k for k in range(4) if k not in idx]
+        reach += ks_2samp(pooled[list(idx)], pooled[rest], exact=False).d >= observed.d - 1e-12
+    assert observed.p_exact == pytest.approx(reach / len(orders), abs=1e-14)
+    assert ks_2samp(a, b).exact  # small samples get exact p-values by default
+    assert not ks_2samp(np.arange(200.0), np.arange(100.0)).exact
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="sample a is empty"):
+        ks_2samp([], [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"sample b holds 1 NaN value\(s\), first at position \[2\]"):
+        ks_2samp([1.0, 2.0], [1.0, 2.0, np.nan])
+    with pytest.raises(ValueError, match="not sorted"):
+        _core.ks_sorted(np.array([2.0, 1.0]), np.array([1.0]))
+    with pytest.raises(ValueError, match="NaN at index 1"):
+        sorted_groups(np.array([1.0, np.nan]), np.array([0, 0]), 1)
+    with pytest.raises(ValueError, match="group code 2 at index 0 is outside"):
+        sorted_groups(np.array([1.0]), np.array([2]), 2)
+    sorted_values, offsets = sorted_groups(np.array([1.0, 2.0]), np.array([0, 0]), 2)
+    with pytest.raises(ValueError, match="empty group"):
+        ks_batch(sorted_values, offsets, [0], [1])
+    with pytest.raises(ValueError, match="group 0 is not sorted"):
+        ks_batch(np.array([2.0, 1.0]), offsets, [0], [0])
+
+
+# ---------------------------------------------------------------------------
+# dominance table
+
+
+def synthetic_panel(seed=3, firms_per_year=4000, years=(2001, 2002, 2003)):
+    """Firm-years with industries concentrated in some cities, exporters less productive
+    and firms in agglomerated cells more productive (the signs of the paper)."""
+    rng = np.random.default_rng(seed)
+    n = firms_per_year * len(years)
+    industry = rng.integers(0, 12, size=n)
+    # industry k favours city k % 8: concentration gives some cells LQ > 1
+    city = np.where(rng.random(n) < 0.5, industry % 8, rng.integers(0, 8, size=n))
+    output = rng.lognormal(mean=3.0, sigma=1.0, size=n)
+    exporter = rng.random(n) < 0.3
+    df = pd.DataFrame({
+        "firm_id": np.arange(n),
+        "year": np.repeat(years, firms_per_year),
+        "city": [f"C{c:02d}" for c in city],
+        "cic3": [f"{300 + k}" for k in industry],
+        "exporter": exporter,
+        "output": output,
+        "sez": rng.random(n) < 0.3,
+    })
+    agglomerated = is_agglomerated(df).to_numpy()
+    df["ln_tfp"] = rng.normal(size=n) - 0.3 * exporter + 0.4 * agglomerated + 0.2 * df["sez"].to_numpy()
+    return df
+
+
+def test_dominance_table_equals_single_tests_on_the_groups():
+    df = synthetic_panel()
+    df.loc[df.index[:25], "ln_tfp"] = np.nan  # left out, counted and reported
+    with pytest.warns(DroppedRowsWarning, match="25 with missing 'ln_tfp'"):
+        table = dominance_table(df)
+    assert table.attrs["dropped_rows"] == {"ln_tfp": 25}
+    assert list(table.index.get_level_values("panel").unique()) == ["a", "b", "c", "d"]
+    assert len(table) == 4 * 3
+    flag = is_agglomerated(df).to_numpy()
+    usable = df["ln_tfp"].notna().to_numpy()
+    exporter = df["exporter"].to_numpy()
+    members = {
+        GROUP_LABELS[0]: ~exporter & ~flag, GROUP_LABELS[1]: exporter & ~flag,
+        GROUP_LABELS[2]: ~exporter & flag, GROUP_LABELS[3]: exporter & flag,
+    }
+    for (panel, year), row in table.iterrows():
+        in_year = (df["year"].to_numpy() == year) & usable
+        a = df["ln_tfp"].to_numpy()[in_year & members[row["group_a"]]]
+        b = df["ln_tfp"].to_numpy()[in_year & members[row["group_b"]]]
+        single = ks_2samp(a, b, exact=False)
+        assert (row["n_a"], row["n_b"]) == (a.size, b.size)
+        assert row["d"] == single.d and row["d_plus"] == single.d_plus and row["d_minus"] == single.d_minus
+        assert row["p"] == pytest.approx(single.p_value, rel=1e-14)
+        assert row["p_minus"] == pytest.approx(single.p_minus, rel=1e-14)
+        assert row["share_a"] == pytest.approx(100 * a.size / in_year.sum(), rel=1e-12)
+    # the shares of the four groups of a year add up to 100
+    shares = table.xs("a", level="panel")[["share_a", "share_b"]].sum(axis=1) + \
+        table.xs("b", level="panel")[["share_a", "share_b"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 100.0, rtol=1e-12)
+    # built in: domestic firms more productive than exporters, agglomerated cells more than others
+    assert (table.loc["a", "verdict"] == "A dominates B").all()
+    assert (table.loc["c", "verdict"] == "B dominates A").all()
+
+
+def test_dominance_table_with_a_given_flag_and_years():
+    df = synthetic_panel(seed=4)
+    df["agg_flag"] = is_agglomerated(df)
+    given = dominance_table(df, agglomerated="agg_flag", years=[2002])
+    computed = dominance_table(df).xs(2002, level="year", drop_level=False)
+    pd.testing.assert_frame_equal(given, computed)
+
+
+def test_dominance_table_bad_input():
+    df = synthetic_panel(seed=5, firms_per_year=500)
+    with pytest.raises(ValueError, match="column\\(s\\) missing: 'ln_tfp'"):
+        dominance_table(df.drop(columns="ln_tfp"))
+    with pytest.raises(ValueError, match="the table is empty"):
+        dominance_table(df.iloc[:0])
+    nan_year = df.astype({"year": float})
+    nan_year.loc[7, "year"] = np.nan
+    with pytest.raises(ValueError, match="key column 'year' is missing in 1 row\\(s\\), e.g. index \\[7\\]"):
+        dominance_table(nan_year)
+    no_exporters = df.copy()
+    no_exporters.loc[no_exporters["year"] == 2002, "exporter"] = False
+    with pytest.raises(ValueError, match="group 'Export, No-agglomeration' is empty in year 2002"):
+        dominance_table(no_exporters)
+    with pytest.raises(ValueError, match="year\\(s\\) \\[1999\\] not in column 'year'"):
+        dominance_table(df, years=[1999])
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+
+def test_figures_are_written(tmp_path):
+    df = synthetic_panel(seed=6, firms_per_year=1500)
+    df["province"] = "P1"
+    df["county"] = df["city"] + np.where(np.arange(len(df)) % 3 == 0, "a", "b")
+    df["employees"] = np.round(df["output"] * 2)
+    first = plot_tfp_densities(df, tmp_path / "tfp_groups.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedRowsWarning)  # cells where EG is undefined
+        second = plot_tfp_by_zone_and_agglomeration(df, tmp_path / "tfp_zones.png", year=2003)
+    for path in (first, second):
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real plot, not an empty canvas
+    with pytest.raises(ValueError, match="no row has year == 1990"):
+        plot_tfp_densities(df, tmp_path / "none.png", year=1990)
