@@ -132,3 +132,31 @@ def test_perpetual_inventory_by_hand():
     k99 = 0.91 * k98 + 20 / P[1999]
     k00 = 0.91 * k99 - 10 / P[2000]
     np.testing.assert_allclose(K.to_numpy(), [k98, k99, k00], rtol=1e-12)
+
+
+def test_harmonise_end_to_end_small():
+    from sez import panel as schema
+    from sez.data import harmonise
+
+    def year(y, codes, address):
+        n = len(codes)
+        return pd.DataFrame({"法人代码": codes, "企业名称": [f"企业{c}" for c in codes], "行政区划代码": ["110101"] * n,
+                             "行业代码": ["1311"] * n, "从业人数": [20, 20, 5], "工业总产值": [100.0] * n,
+                             "固定资产净值": [50.0] * n, "地址": address, "开业年份": [1995] * n,
+                             "出口交货值": [0.0, 10.0, 0.0], "登记注册类型": ["110", "173", "310"]})
+
+    address = ["北京经济技术开发区1号", "经济路5号", "某街"]
+    raw = read_asie({2001: year(2001, ["A", "B", "C"], address), 2002: year(2002, ["A", "B", "C"], address)})
+    with pytest.warns(UserWarning, match="no output deflators"):
+        p = harmonise(raw)
+    schema.validate(p.data)
+    # firm C has 5 employees: both its rows dropped, and the audit says so
+    assert p.audit.set_index("reason").loc["fewer than 8 employees", "rows"] == 2
+    assert p.audit.attrs["rows_in"] == 6 and p.audit.attrs["rows_out"] == 4
+    d = p.data.set_index(["firm_id", "year"])
+    assert d["sez"].tolist() == [True, True, False, False]  # a zone name; 经济路 is a street
+    assert d["sez_evidence"].tolist()[:2] == ["zone_name", "zone_name"]
+    assert d["exporter"].tolist() == [False, False, True, True]
+    assert d["ownership"].tolist() == ["state", "state", "private", "private"]
+    assert (p.data["county"] == "110101").all() and (p.data["city"] == "1101").all()
+    assert p.links.set_index("rule").loc["code", "links"] == 3  # C is linked before it is cleaned away

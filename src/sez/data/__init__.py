@@ -2,5 +2,7 @@
 panel (``sez.panel`` schema), and a synthetic generator of realistic raw files."""
 
 from sez.data.columns import canonical_columns, known_names, name_map
+from sez.data.harmonise import Panel, harmonise
+from sez.data.read import InputError, read_asie
 
-__all__ = ["canonical_columns", "known_names", "name_map"]
+__all__ = ["InputError", "Panel", "canonical_columns", "harmonise", "known_names", "name_map", "read_asie"]

@@ -1,0 +1,303 @@
+"""Special Economic Zone status of firms from their addresses.
+
+The SEZ paper flags a firm-year as inside a zone when its address holds one of 16
+keywords (kaifa, gaoxin, jingkai, ...), checked against postal codes of the zones
+in the Development Zone Review. This module does the same with the Chinese forms
+of the keywords (``reference/keywords``), graded by false-positive risk, and with
+exact zone names from the 2018 China Development Zone Review Announcement List
+(``reference/devzones/devzones_2018.csv``), matched within the firm's province.
+
+Evidence, strongest first:
+
+``zone_name``
+    the address, street, town or firm name contains the full name of a catalogue
+    zone of the firm's province (``苏州工业园区`` in Jiangsu);
+``strong_keyword``
+    a zone form such as 开发区, 高新区, 经开区, 保税区, 出口加工区,
+    边境经济合作区, 火炬园/火炬区 in the address, street, town or firm name;
+``postcode``
+    the firm's postal code is one the catalogue gives for a zone of its province
+    (only for catalogues with a ``postcode`` column; the 2018 list has none);
+``weak_keyword``
+    a park form such as 工业园, 园区, 工业区, 工业小区, 产业园, 科技园, 创业园,
+    经济区 in the address, street or town. Many such parks were never approved
+    (about 4,800 were revoked in 2003-2006), so by default a weak hit is reported
+    but does not make ``sez`` true (``weak_sets_sez=True`` changes that);
+``none``
+    none of the above.
+
+False-positive guards: keyword forms followed directly by a street suffix
+(开发路, 开发区路, 经济路, 高新大道, 工业园路, 火炬路, ...) are street names and are
+removed before matching; keywords are matched only in their zone form, so
+房地产开发 in a firm name, 保税仓库 (a bonded warehouse) or 边境贸易 do not count.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from sez.data.codes import province_code_of
+
+__all__ = ["identify_sez", "classify_firms", "EVIDENCE", "REQUIRED_COLUMNS", "default_catalogue"]
+
+#: Categories of ``sez_evidence``, strongest first.
+EVIDENCE = ("zone_name", "strong_keyword", "postcode", "weak_keyword", "none")
+#: Columns ``identify_sez`` needs (values may be missing, the columns may not).
+REQUIRED_COLUMNS = ("province", "address", "street", "town", "firm_name", "postcode")
+
+# Keyword stems followed directly by a street suffix are street names (经济路, 开发大道).
+_STREET_NAME = re.compile(
+    r"(?:开发区?|高新区?|经开区?|经济|工业园区?|园区|工业小?区|科技园|产业园|创业园|火炬|保税区?|边境|京开)"
+    r"(?:路|大道|大街|街|巷|胡同|道)")
+# Zone forms: each one names an approved zone type.
+_STRONG = re.compile(
+    r"开发区|高新区|高新技术产业园区?|高新技术园区|经开区|综合保税区|保税港区|保税物流园区|保税区"
+    r"|出口加工区|(?:边境|跨境)经济合作区|火炬(?:园|区)")
+# Park forms: often unapproved township parks or branding.
+_WEAK = re.compile(r"工业园|园区|工业小区|工业区|产业园|科技园|创业园|软件园|经济(?:技术)?(?:合作|协作)?区|经济城")
+
+
+def _reference_csv(relative: str) -> pd.DataFrame:
+    with resources.files("sez.data").joinpath(f"reference/{relative}").open("r", encoding="utf-8-sig") as f:
+        return pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
+
+
+@lru_cache(maxsize=1)
+def default_catalogue() -> pd.DataFrame:
+    """The 2018 development-zone list shipped with the package (2,543 zones).
+
+    Its ``approved`` dates are approvals at the zone's current level, not founding
+    dates: they are evidence, never a treatment date or a reason to rule a firm out.
+    """
+    return _reference_csv("devzones/devzones_2018.csv")
+
+
+class _ZoneNames:
+    """Exact zone names per province, looked up by the names' last characters."""
+
+    def __init__(self, catalogue: pd.DataFrame):
+        prov = province_code_of(catalogue["province"])
+        # Zone codes carry the province in digits 3-4 (G111001: Beijing).
+        from_code = catalogue["code"].astype(str).str[1:3]
+        prov = prov.where(prov.notna(), province_code_of(from_code.where(from_code.str.isdigit())))
+        self.by_province: dict[str, dict[str, str]] = {}
+        for p, name, code in zip(prov, catalogue["name"], catalogue["code"]):
+            if p is None or pd.isna(name):
+                continue
+            self.by_province.setdefault(p, {})[str(name).strip()] = str(code)
+        self.lengths = {p: sorted({len(n) for n in names}, reverse=True) for p, names in self.by_province.items()}
+        self.last_chars = {p: {n[-1] for n in names} for p, names in self.by_province.items()}
+
+    def find(self, province: str | None, text: str) -> tuple[str | None, str | None]:
+        """(zone code, zone name) of the longest catalogue name of ``province`` in ``text``."""
+        names = self.by_province.get(province) if province else None
+        if not names or not text:
+            return None, None
+        best = None
+        ends = self.last_chars[province]
+        for pos, ch in enumerate(text):
+            if ch not in ends:
+                continue
+            for length in self.lengths[province]:
+                if best is not None and length <= len(best):
+                    break
+                if length > pos + 1:
+                    continue
+                piece = text[pos + 1 - length:pos + 1]
+                if piece in names:
+                    best = piece
+                    break
+        return (names[best], best) if best else (None, None)
+
+
+def _text(frame: pd.DataFrame, columns) -> np.ndarray:
+    parts = [frame[c].astype(object).where(frame[c].notna(), "").astype(str).to_numpy(dtype=object)
+             for c in columns]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " " + p
+    return out
+
+
+def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, keywords: pd.DataFrame | None = None,
+                 weak_sets_sez: bool = False) -> pd.DataFrame:
+    """SEZ status of each firm-year from its address, town, street, firm name and postcode.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Firm-years with columns ``province`` (2- or 6-digit code, or name: 广东,
+        广东省), ``address``, ``street``, ``town``, ``firm_name``, ``postcode``.
+        Values may be missing; a missing column is an error.
+    catalogue : DataFrame, optional
+        Zone list in the format of ``devzones_2018.csv`` (at least ``code, name,
+        province``; an optional ``postcode`` column enables postcode evidence).
+        Default: the 2018 list shipped with the package.
+    keywords : DataFrame, optional
+        The keyword table (``reference/keywords/dz_address_keywords.csv``); only
+        checked for its ``hanzi`` column and kept for the record: the zone-form
+        regular expressions of this module encode its guidance.
+    weak_sets_sez : bool
+        Whether a weak keyword alone makes ``sez`` true (default False: reported
+        in ``sez_evidence`` only).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``frame``: ``sez`` (bool), ``sez_evidence`` (category, see
+        :data:`EVIDENCE`), ``sez_zone_code`` (catalogue code of a name or postcode
+        match, else missing), ``sez_match`` (the matched text).
+
+    Notes
+    -----
+    The catalogue's approval dates are approvals at the zone's *current* level
+    (596 zones dated 2006 are re-approvals after the 2003-2006 clean-up; many are
+    upgrades dated 2010 or later), not founding dates. They are never used to rule
+    a firm out of a zone, nor as treatment dates.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"identify_sez: expected a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"identify_sez: frame lacks column(s) {missing}; needed: {list(REQUIRED_COLUMNS)}")
+    catalogue = default_catalogue() if catalogue is None else catalogue
+    lacking = [c for c in ("code", "name", "province") if c not in catalogue.columns]
+    if lacking:
+        raise ValueError(f"identify_sez: catalogue lacks column(s) {lacking}")
+    if keywords is not None and "hanzi" not in keywords.columns:
+        raise ValueError("identify_sez: keywords table lacks column 'hanzi'")
+
+    n = len(frame)
+    province = province_code_of(frame["province"]).to_numpy(dtype=object)
+    location = _text(frame, ["address", "street", "town"])
+    firm_name = _text(frame, ["firm_name"])
+
+    # Each distinct (province, location, firm name) is examined once.
+    keys = pd.DataFrame({"p": province, "loc": location, "name": firm_name})
+    key_of_row, key_table = pd.factorize(pd.MultiIndex.from_frame(keys.fillna({"p": ""})))
+    zones = _ZoneNames(catalogue)
+    results = []
+    for p, loc, name in key_table:
+        loc_clean = _STREET_NAME.sub("#", loc)
+        name_clean = _STREET_NAME.sub("#", name)
+        code, zone = zones.find(p, loc_clean)
+        if code is None:
+            code, zone = zones.find(p, name_clean)
+        if code is not None:
+            results.append(("zone_name", code, zone))
+            continue
+        hit = _STRONG.search(loc_clean) or _STRONG.search(name_clean)
+        if hit:
+            results.append(("strong_keyword", None, hit.group(0)))
+            continue
+        weak = _WEAK.search(loc_clean)
+        results.append(("weak_keyword", None, weak.group(0)) if weak else ("none", None, None))
+    table = np.array(results, dtype=object).reshape(-1, 3)
+    evidence = table[key_of_row, 0] if n else np.array([], dtype=object)
+    zone_code = table[key_of_row, 1] if n else np.array([], dtype=object)
+    matched = table[key_of_row, 2] if n else np.array([], dtype=object)
+
+    if "postcode" in catalogue.columns and n:
+        post = _postcode_zones(catalogue)
+        firm_post = frame["postcode"].astype(object).where(frame["postcode"].notna(), "").astype(str).str.strip()
+        firm_post = firm_post.str.replace(r"\.0$", "", regex=True).to_numpy(dtype=object)
+        for pos in np.flatnonzero(np.isin(evidence, ["weak_keyword", "none"])):
+            code = post.get((province[pos], firm_post[pos]))
+            if code is not None:
+                evidence[pos], zone_code[pos], matched[pos] = "postcode", code, firm_post[pos]
+
+    sez = np.isin(evidence, ["zone_name", "strong_keyword", "postcode"])
+    if weak_sets_sez:
+        sez |= evidence == "weak_keyword"
+    return pd.DataFrame({
+        "sez": sez.astype(bool),
+        "sez_evidence": pd.Categorical(evidence, categories=EVIDENCE),
+        "sez_zone_code": pd.Series(zone_code, dtype=object).to_numpy(),
+        "sez_match": pd.Series(matched, dtype=object).to_numpy(),
+    }, index=frame.index)
+
+
+def _postcode_zones(catalogue: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(province, postcode) -> zone code, for postcodes that name one zone only."""
+    prov = province_code_of(catalogue["province"])
+    seen: dict[tuple[str, str], set] = {}
+    for p, pc, code in zip(prov, catalogue["postcode"], catalogue["code"]):
+        if p is None or pd.isna(pc):
+            continue
+        seen.setdefault((p, str(pc).strip()), set()).add(str(code))
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def classify_firms(panel: pd.DataFrame, birth_window: int = 0) -> pd.DataFrame:
+    """Birth zone and moves between SEZ and non-SEZ, per firm.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Firm-years with ``firm_id``, ``year``, ``sez`` (bool; missing years are
+        skipped) and the founding year as ``birth_year`` (or ``founding_year``).
+    birth_window : int
+        Years after founding within which the first observation still counts as
+        the birth (0: the first observed year must be the founding year).
+
+    Returns
+    -------
+    DataFrame
+        One row per firm: ``firm_id, first_year, birth_year, birth_observed,
+        birth_zone, mover, move_year, move_direction, stayer``.
+
+        - ``birth_zone`` is ``'S'`` when the firm's first observed year is its
+          founding year (``birth_observed``) and it is in an SEZ that year, else
+          ``'N'``; filter on ``birth_observed`` to compare births only (firms
+          founded before 1998, or before they reached the survey threshold, are
+          ``'N'`` with ``birth_observed`` false).
+        - ``mover`` is true when the firm's SEZ status changes between two of its
+          observed years; ``move_year`` is the first year with the new status and
+          ``move_direction`` its direction (``into_sez`` or ``out_of_sez``).
+        - ``stayer`` is ``not mover`` (in either zone type; combine with ``sez``
+          for the paper's non-SEZ stayers).
+    """
+    if not isinstance(panel, pd.DataFrame):
+        raise TypeError(f"classify_firms: expected a DataFrame, got {type(panel).__name__}")
+    missing = [c for c in ("firm_id", "year", "sez") if c not in panel.columns]
+    birth_col = "birth_year" if "birth_year" in panel.columns else "founding_year" \
+        if "founding_year" in panel.columns else None
+    if birth_col is None:
+        missing.append("birth_year (or founding_year)")
+    if missing:
+        raise ValueError(f"classify_firms: panel lacks column(s) {missing}")
+    data = panel[["firm_id", "year", "sez", birth_col]].rename(columns={birth_col: "birth_year"})
+    data = data[data["sez"].notna()].copy()
+    data["sez"] = data["sez"].astype(bool)
+    data["year"] = pd.to_numeric(data["year"], errors="raise").astype(np.int64)
+    data["birth_year"] = pd.to_numeric(data["birth_year"], errors="coerce")
+    if data.duplicated(["firm_id", "year"]).any():
+        dup = data.loc[data.duplicated(["firm_id", "year"], keep=False), ["firm_id", "year"]].head(5)
+        raise ValueError(f"classify_firms: duplicate (firm_id, year) rows, e.g. {dup.to_dict('records')}")
+    data = data.sort_values(["firm_id", "year"])
+
+    first = data.groupby("firm_id", sort=True).agg(first_year=("year", "first"), first_sez=("sez", "first"),
+                                                   birth_year=("birth_year", "min"))
+    gap = first["first_year"] - first["birth_year"]
+    birth_observed = (gap >= 0) & (gap <= birth_window)
+    changed = data["sez"].ne(data.groupby("firm_id")["sez"].shift()) & data["firm_id"].duplicated()
+    moves = data[changed].groupby("firm_id").agg(move_year=("year", "first"), moved_to=("sez", "first"))
+
+    out = first.join(moves)
+    out["birth_observed"] = birth_observed.fillna(False).astype(bool)
+    out["birth_zone"] = pd.Categorical(np.where(out["birth_observed"] & out["first_sez"], "S", "N"),
+                                       categories=["S", "N"])
+    out["mover"] = out["move_year"].notna()
+    out["move_year"] = out["move_year"].astype("Int64")
+    out["move_direction"] = pd.Categorical(
+        np.where(out["mover"], np.where(out["moved_to"].fillna(False).astype(bool), "into_sez", "out_of_sez"), None),
+        categories=["into_sez", "out_of_sez"])
+    out["stayer"] = ~out["mover"]
+    out["birth_year"] = out["birth_year"].astype("Int64")
+    return out.reset_index()[["firm_id", "first_year", "birth_year", "birth_observed", "birth_zone", "mover",
+                              "move_year", "move_direction", "stayer"]]
