@@ -161,6 +161,8 @@ def _derive(df: pd.DataFrame, deflators, audit: cl.Audit) -> pd.DataFrame:
         "link_type": df["link_type"].astype("category"),
         "high_tech": (df["cic2"].isin(cl.HIGH_TECH_CIC2) | df["cic3"].isin(cl.HIGH_TECH_CIC3)).astype(bool),
         "coastal": df["province"].astype("string").str[:2].isin(cl.COASTAL).fillna(False).astype(bool),
+        "source": df["source"].astype("category"),  # where each row came from: file and row
+        "source_row": df["source_row"].astype(np.int64),
     })
     out["exit"] = out["exit"] & ~next_same.fillna(False).astype(bool)
     return out
