@@ -1,0 +1,825 @@
+"""Binary-choice econometrics: a probit with high-dimensional fixed effects.
+
+The export-entry model of the agglomeration paper (after Greenaway and Kneller,
+2008) is a probit of a firm's export status on its lagged characteristics, its
+lagged export status and counts of neighbouring exporters, with year, 3-digit
+industry and county dummies. At the paper's scale (1.28 million firm-years,
+~900 dummies) a dense dummy matrix does not fit in memory, so :func:`probit`
+absorbs the fixed effects instead: a Newton iteration on the observed
+information in which every weighted least-squares step is solved by
+within-transforming the data with the alternating-projections kernel of
+pyfixest (Guimaraes and Portugal, 2010; Gaure, 2013; Berge, 2018).
+
+Conventions follow Stata's ``probit`` with explicit dummies, the papers' tool:
+
+- standard errors from the observed information (the Hessian of the
+  log-likelihood), not the expected (Fisher) information that GLM software
+  reports; ``"robust"`` multiplies the sandwich by n/(n-1), clustered
+  standard errors by G/(G-1);
+- observations in fixed-effect groups whose outcome is all 0 or all 1 are
+  perfectly predicted, carry no information on the slopes and are dropped
+  (iteratively, over all fixed-effect dimensions), with counts by reason;
+- the null log-likelihood is that of an intercept-only probit on the
+  estimation sample, and the pseudo R-squared is McFadden's (1974)
+  ``1 - loglik / loglik_null``;
+- marginal effects "at means" evaluate the index at the sample mean of every
+  regressor *and* of every dummy, so the fixed effects enter at their
+  estimated values averaged with sample-share weights, i.e. at the mean of the
+  fitted fixed-effect index (what ``margins, dydx(*) atmeans`` and ``mfx``
+  report after a probit with explicit dummies); 0/1 regressors get discrete
+  changes from 0 to 1; standard errors by the delta method over all
+  parameters, fixed effects included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+__all__ = [
+    "ProbitResults",
+    "MarginalEffects",
+    "probit",
+    "lag_within_firm",
+    "probit_table",
+]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------------------
+# lags
+
+
+def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "firm_id",
+                    time: str = "year", periods: int = 1) -> pd.DataFrame:
+    """Values of ``columns`` in year ``t - periods`` of the same firm, aligned with ``data``.
+
+    A lag exists only when the firm is observed exactly ``periods`` years
+    earlier: across a gap in the firm's years the lag is missing, never the
+    value of an older year.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Firm-year table with one row per (firm, time).
+    columns : sequence of str
+        Columns to lag.
+    firm, time : str
+        Firm identifier and integer year columns.
+    periods : int
+        Lag length in years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Lagged columns named ``"L.<column>"`` (``"L<periods>.<column>"`` for
+        longer lags), with ``data``'s index; missing where no lag exists.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a key has missing values, or (firm, time) is not unique.
+    """
+    _require_columns(data, [firm, time, *columns], "lag_within_firm")
+    firm_values = data[firm].to_numpy()
+    years = data[time].to_numpy()
+    if pd.isna(firm_values).any() or pd.isna(years).any():
+        raise ValueError(f"lag_within_firm: columns {firm!r} and {time!r} must not have missing values")
+    order = np.lexsort((years, firm_values))
+    sorted_firm, sorted_year = firm_values[order], years[order]
+    same_firm = sorted_firm[1:] == sorted_firm[:-1]
+    duplicate = same_firm & (sorted_year[1:] == sorted_year[:-1])
+    if duplicate.any():
+        rows = data.index[order[1:][duplicate][:5]].tolist()
+        raise ValueError(f"lag_within_firm: ({firm}, {time}) is not unique in {int(duplicate.sum())} row(s), "
+                         f"e.g. rows {rows}")
+    # row r's lag is the sorted predecessor when it is the same firm exactly `periods` years earlier;
+    # for periods > 1 search the firm's own years
+    if periods == 1:
+        has_lag_sorted = np.zeros(len(order), dtype=bool)
+        has_lag_sorted[1:] = same_firm & (sorted_year[1:] - sorted_year[:-1] == 1)
+        source_sorted = np.arange(len(order)) - 1
+    else:
+        keys = pd.MultiIndex.from_arrays([sorted_firm, sorted_year])
+        wanted = pd.MultiIndex.from_arrays([sorted_firm, sorted_year - periods])
+        source_sorted = keys.get_indexer(wanted)
+        has_lag_sorted = source_sorted >= 0
+    prefix = "L." if periods == 1 else f"L{periods}."
+    source_row = np.full(len(order), -1, dtype=np.int64)
+    source_row[order] = np.where(has_lag_sorted, order[np.clip(source_sorted, 0, None)], -1)
+    has_lag = source_row >= 0
+    out = {}
+    for column in columns:
+        values = data[column].astype(_nullable_dtype(data[column])).reset_index(drop=True)
+        lagged = values.iloc[np.where(has_lag, source_row, 0)].reset_index(drop=True)
+        lagged[~has_lag] = np.nan if lagged.dtype == float else pd.NA
+        out[prefix + column] = lagged.set_axis(data.index)
+    return pd.DataFrame(out, index=data.index)
+
+
+def _nullable_dtype(series: pd.Series):
+    # a lag needs a missing value: booleans and integers move to their nullable or float kinds
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "Int64"
+    if pd.api.types.is_float_dtype(series):
+        return float
+    return series.dtype
+
+
+# ---------------------------------------------------------------------------
+# probit pieces
+
+
+def _require_columns(data: pd.DataFrame, columns: Sequence[str], func: str) -> None:
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise KeyError(f"{func}: column(s) not in the data: {', '.join(map(repr, missing))}")
+
+
+def _probit_pieces(eta: np.ndarray, q: np.ndarray):
+    """Log-likelihood terms, score and observed-information weight per observation.
+
+    With q = 2y - 1 and lambda = phi(q eta) / Phi(q eta), the score in the index
+    is q lambda and minus the second derivative is lambda (lambda + q eta),
+    which is positive for every eta (the probit log-likelihood is strictly
+    concave), so the observed information is a valid set of WLS weights.
+    """
+    signed = q * eta
+    log_cdf = special.log_ndtr(signed)
+    mills = np.exp(-0.5 * signed * signed - _LOG_SQRT_2PI - log_cdf)
+    score = q * mills
+    weight = mills * (mills + signed)
+    # guard the far tail where rounding can make the weight vanish
+    np.maximum(weight, 1e-300, out=weight)
+    return log_cdf, score, weight
+
+
+class _Absorber:
+    """Weighted within-transformation for a set of integer-coded fixed effects."""
+
+    def __init__(self, codes: np.ndarray, tol: float, maxiter: int):
+        self.codes = codes
+        self.tol = tol
+        self.maxiter = maxiter
+
+    def demean(self, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        from pyfixest.estimation import demean  # imported lazily: a heavy import
+
+        matrix = np.ascontiguousarray(values.reshape(len(weights), -1), dtype=np.float64)
+        demeaned, converged = demean(matrix, self.codes, weights, tol=self.tol, maxiter=self.maxiter)
+        if not converged:
+            raise RuntimeError("probit: the fixed-effect projection did not converge; "
+                               "raise fe_maxiter or loosen fe_tol")
+        return demeaned
+
+
+def _drop_perfect_predictions(y: np.ndarray, codes: np.ndarray, fe_names: Sequence[str]):
+    """Iteratively drop fixed-effect groups whose outcome does not vary.
+
+    Returns the mask of kept rows, counts by reason and a table of the
+    dropped groups (fixed effect, level code, outcome, observations).
+    """
+    keep = np.ones(len(y), dtype=bool)
+    counts = {"singleton": 0, "fe_all_0": 0, "fe_all_1": 0}
+    groups = []
+    changed = True
+    while changed:
+        changed = False
+        for dim, name in enumerate(fe_names):
+            code = codes[:, dim]
+            n_levels = int(code.max()) + 1 if len(code) else 0
+            size = np.bincount(code[keep], minlength=n_levels)
+            ones = np.bincount(code[keep], weights=y[keep], minlength=n_levels)
+            constant = (size > 0) & ((ones == 0) | (ones == size))
+            if not constant.any():
+                continue
+            drop = keep & constant[code]
+            for level in np.flatnonzero(constant):
+                outcome = int(ones[level] > 0)
+                reason = "singleton" if size[level] == 1 else f"fe_all_{outcome}"
+                counts[reason] += int(size[level])
+                groups.append((name, int(level), outcome, int(size[level]), reason))
+            keep &= ~drop
+            changed = True
+    table = pd.DataFrame(groups, columns=["fixed_effect", "level_code", "outcome", "observations", "reason"])
+    return keep, counts, table
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class MarginalEffects:
+    """Marginal effects of a probit with delta-method standard errors.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per regressor: ``effect``, ``std_err``, ``z``, ``p_value``, and
+        ``kind`` ("derivative" or "discrete change 0->1").
+    at : str
+        "mean", "average" (average partial effects) or a description of the point.
+    point : pandas.Series or None
+        Regressor values of the evaluation point (None for average effects).
+    index : float or None
+        Probit index at the point, fixed-effect part included.
+    """
+
+    frame: pd.DataFrame
+    at: str
+    point: pd.Series | None = None
+    index: float | None = None
+
+    def __repr__(self) -> str:
+        return f"MarginalEffects(at={self.at!r})\n{self.frame.to_string()}"
+
+
+@dataclass
+class ProbitResults:
+    """A fitted probit with absorbed fixed effects.
+
+    Attributes
+    ----------
+    params : pandas.Series
+        Slope coefficients (the fixed effects are absorbed and not reported).
+    cov : pandas.DataFrame
+        Covariance of ``params`` of type ``vcov_type``.
+    loglik, loglik_null : float
+        Log-likelihood and that of an intercept-only probit on the same sample.
+    nobs : int
+        Observations used.
+    dropped : dict
+        Rows removed before estimation, by reason: ``missing`` (a missing value
+        in y, a regressor, a fixed effect or the cluster), ``no_lag`` (no
+        observation of the firm in the previous year), ``singleton``,
+        ``fe_all_0`` and ``fe_all_1`` (fixed-effect groups whose outcome is all
+        0 or all 1, which predict it perfectly).
+    perfect_prediction : pandas.DataFrame
+        The dropped fixed-effect groups (fixed effect, level, outcome, observations).
+    n_fe_levels : dict
+        Levels of each fixed effect in the estimation sample.
+    mean_fe_index : float
+        Sample mean of the fitted fixed-effect part of the index (the
+        constant when there are no fixed effects).
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+    vcov_type: str
+    loglik: float
+    loglik_null: float
+    nobs: int
+    dropped: dict
+    perfect_prediction: pd.DataFrame
+    y_name: str
+    fe: list
+    n_fe_levels: dict
+    mean_fe_index: float
+    iterations: int
+    n_clusters: int | None = None
+    _state: dict = field(default_factory=dict, repr=False)
+
+    # -- inference ---------------------------------------------------------
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    @property
+    def zvalues(self) -> pd.Series:
+        return self.params / self.bse
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.params.index)
+
+    @property
+    def stars(self) -> pd.Series:
+        return self.pvalues.map(significance_stars)
+
+    @property
+    def pseudo_r2(self) -> float:
+        """McFadden's (1974) pseudo R-squared against the intercept-only model."""
+        return 1.0 - self.loglik / self.loglik_null
+
+    @property
+    def n_dropped(self) -> int:
+        return int(sum(self.dropped.values()))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"coef": self.params, "std_err": self.bse, "z": self.zvalues,
+                             "p_value": self.pvalues, "stars": self.stars})
+
+    def summary(self) -> str:
+        lines = [f"Probit of {self.y_name}; fixed effects: {', '.join(self.fe) or 'none'}",
+                 f"Observations: {self.nobs}   dropped: {self.n_dropped} {self.dropped}",
+                 f"Log-likelihood: {self.loglik:.4f}   null (intercept only): {self.loglik_null:.4f}   "
+                 f"McFadden pseudo R2: {self.pseudo_r2:.4f}",
+                 f"Standard errors: {self.vcov_type}", self.to_frame().to_string(float_format="{:.6g}".format)]
+        return "\n".join(lines)
+
+    # -- marginal effects --------------------------------------------------
+    def marginal_effects(self, at: str = "mean", values: Mapping[str, float | str] | None = None,
+                         discrete: bool = True) -> MarginalEffects:
+        """Marginal effects of every regressor with delta-method standard errors.
+
+        Parameters
+        ----------
+        at : {"mean", "average"}
+            ``"mean"``: at the sample means of the regressors and of the
+            fixed-effect dummies (the index is the mean fitted index, shifted by
+            any ``values``); ``"average"``: average partial effects over the
+            estimation sample.
+        values : mapping, optional
+            With ``at="mean"``, regressors held at other values than their
+            means: a number, ``"min"`` or ``"max"`` (for a 0/1 regressor, 0 and 1).
+        discrete : bool
+            Discrete change Phi(index at 1) - Phi(index at 0) for 0/1
+            regressors (Stata's convention) instead of the derivative.
+
+        Returns
+        -------
+        MarginalEffects
+        """
+        if at not in ("mean", "average"):
+            raise ValueError(f"marginal_effects: at must be 'mean' or 'average', got {at!r}")
+        if at == "average" and values:
+            raise ValueError("marginal_effects: values are only used with at='mean'")
+        state = self._state
+        beta = self.params.to_numpy()
+        names = list(self.params.index)
+        k = len(beta)
+        binary = state["binary"] if discrete else np.zeros(k, dtype=bool)
+        n = self.nobs
+        if at == "mean":
+            point = state["x_mean"].copy()
+            for name, value in (values or {}).items():
+                if name not in names:
+                    raise KeyError(f"marginal_effects: {name!r} is not a regressor; regressors: {names}")
+                j = names.index(name)
+                if isinstance(value, str):
+                    if value not in ("min", "max"):
+                        raise ValueError(f"marginal_effects: value for {name!r} must be a number, 'min' or 'max'")
+                    value = state["x_min"][j] if value == "min" else state["x_max"][j]
+                point[j] = float(value)
+            shift = point - state["x_mean"]
+            index = float(state["eta_mean"] + shift @ beta)
+            density = stats.norm.pdf(index)
+            # gradients: a-part (coefficients on the mean design row, one basis vector 1/n) and b-part
+            coef_a = np.empty((1, k))
+            grad_b = np.empty((k, k))
+            effect = np.empty(k)
+            for j in range(k):
+                if binary[j]:
+                    index_1 = index + beta[j] * (1.0 - point[j])
+                    index_0 = index - beta[j] * point[j]
+                    d1, d0 = stats.norm.pdf(index_1), stats.norm.pdf(index_0)
+                    effect[j] = stats.norm.cdf(index_1) - stats.norm.cdf(index_0)
+                    coef_a[0, j] = d1 - d0
+                    grad_b[:, j] = (d1 - d0) * shift
+                    grad_b[j, j] += d1 * (1.0 - point[j]) + d0 * point[j]
+                else:
+                    effect[j] = density * beta[j]
+                    coef_a[0, j] = -density * index * beta[j]
+                    grad_b[:, j] = -density * index * beta[j] * shift
+                    grad_b[j, j] += density
+            basis = np.full((n, 1), 1.0 / n)
+            cov = self._functional_cov(basis, coef_a, grad_b)
+            label = "mean" if not values else "mean, " + ", ".join(f"{a}={b}" for a, b in values.items())
+            point_series = pd.Series(point, index=names)
+        else:
+            eta = state["eta"]
+            x = state["x"]
+            density = stats.norm.pdf(eta)
+            columns = [density * eta / n]
+            coef_a = np.zeros((1 + int(binary.sum()), k))
+            grad_b = np.zeros((k, k))
+            effect = np.empty(k)
+            extra = 0
+            for j in range(k):
+                if binary[j]:
+                    index_1 = eta + beta[j] * (1.0 - x[:, j])
+                    index_0 = eta - beta[j] * x[:, j]
+                    d1, d0 = stats.norm.pdf(index_1), stats.norm.pdf(index_0)
+                    effect[j] = float(np.mean(stats.norm.cdf(index_1) - stats.norm.cdf(index_0)))
+                    extra += 1
+                    columns.append((d1 - d0) / n)
+                    coef_a[extra, j] = 1.0
+                    grad_b[j, j] = float(np.mean(d1 * (1.0 - x[:, j]) + d0 * x[:, j]))
+                else:
+                    effect[j] = float(np.mean(density)) * beta[j]
+                    coef_a[0, j] = -beta[j]
+                    grad_b[j, j] = float(np.mean(density))
+            cov = self._functional_cov(np.column_stack(columns), coef_a, grad_b)
+            label, point_series, index = "average", None, None
+        std_err = np.sqrt(np.diag(cov))
+        z = effect / std_err
+        frame = pd.DataFrame({"effect": effect, "std_err": std_err, "z": z,
+                              "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+                              "kind": np.where(binary, "discrete change 0->1", "derivative")}, index=names)
+        return MarginalEffects(frame=frame, at=label, point=point_series, index=index)
+
+    def marginal_effects_at_extremes(self, of: Sequence[str] | None = None,
+                                     by: Sequence[str] | None = None) -> pd.DataFrame:
+        """Marginal effects of ``of`` when one regressor in ``by`` is at its minimum or maximum.
+
+        All other regressors stay at their means (a 0/1 regressor's minimum and
+        maximum are 0 and 1): the layout of the paper's Table 7.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows (regressor, "Min"/"Max"), columns ``by``; the values are
+            marginal effects. Standard errors are in ``.attrs["std_err"]``.
+        """
+        names = list(self.params.index)
+        of = list(of or names)
+        by = list(by or names)
+        effects, errors = {}, {}
+        for held in by:
+            for bound, label in (("min", "Min"), ("max", "Max")):
+                me = self.marginal_effects(at="mean", values={held: bound}).frame
+                effects[(held, label)] = me.loc[of, "effect"]
+                errors[(held, label)] = me.loc[of, "std_err"]
+
+        def arrange(parts):
+            frame = pd.DataFrame(parts)  # columns (held, bound), rows regressor
+            frame = frame.stack(level=1, future_stack=True)
+            frame.index.names = ["regressor", "at"]
+            return frame.reindex(columns=by)
+
+        table = arrange(effects)
+        table.attrs["std_err"] = arrange(errors)
+        return table
+
+    def _functional_cov(self, basis: np.ndarray, coef_a: np.ndarray, grad_b: np.ndarray) -> np.ndarray:
+        """Covariance of smooth functions of all parameters (fixed effects included).
+
+        The gradients are ``g_m = Z' (basis @ coef_a[:, m]) + [grad_b[:, m]; 0]``
+        with ``Z = [X, D]`` the full design. ``H^{-1} g`` is a weighted
+        least-squares fit of ``basis / w`` on ``Z``, solved by absorbing the
+        dummies, so no dense dummy matrix or full inverse is formed. ``F`` holds
+        ``z_i' H^{-1} g`` for each observation: the observed-information
+        covariance is ``g' H^{-1} g``, the sandwich uses the per-observation
+        influence ``score_i F_i``.
+        """
+        state = self._state
+        weight, x_tilde, inv_info = state["weight"], state["x_tilde"], state["inv_info"]
+        scaled = basis / weight[:, None]
+        scaled_tilde = state["absorber"].demean(scaled, weight)
+        # X~' W v~ for each basis vector, then combine
+        cross = x_tilde.T @ (weight[:, None] * scaled_tilde)  # k x r
+        coef_beta = inv_info @ (cross @ coef_a + grad_b)  # beta-part of H^{-1} g, k x m
+        fitted = (scaled - scaled_tilde) @ coef_a + x_tilde @ coef_beta  # n x m
+        if self.vcov_type == "observed":
+            return coef_a.T @ (basis.T @ fitted) + grad_b.T @ coef_beta
+        return _sandwich(fitted * state["score"][:, None], state.get("cluster"))
+
+
+def _sandwich(influence: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Sum of outer products of influence sums (per observation or cluster), Stata's small-sample factor."""
+    n = influence.shape[0]
+    if cluster is None:
+        return influence.T @ influence * (n / (n - 1.0))
+    n_clusters = int(cluster.max()) + 1
+    sums = np.zeros((n_clusters, influence.shape[1]))
+    np.add.at(sums, cluster, influence)
+    return sums.T @ sums * (n_clusters / (n_clusters - 1.0))
+
+
+def significance_stars(p_value: float) -> str:
+    """``***``, ``**``, ``*`` at the 1, 5 and 10 percent levels, as in the paper's tables."""
+    if not np.isfinite(p_value):
+        return ""
+    return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
+
+
+# ---------------------------------------------------------------------------
+# estimation
+
+
+def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | None = None,
+           lags: Sequence[str] | None = None, vcov: str | Mapping[str, str] = "observed",
+           firm: str = "firm_id", time: str = "year", tol: float = 1e-10, maxiter: int = 100,
+           fe_tol: float = 1e-10, fe_maxiter: int = 100_000) -> ProbitResults:
+    """Probit of a binary outcome with absorbed high-dimensional fixed effects.
+
+    Maximises the probit log-likelihood in the slopes and all fixed effects by
+    Newton's method on the observed information; each Newton step is a
+    weighted least-squares fit whose dummies are absorbed by a weighted
+    within-transformation, so the dummy matrix is never formed.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Firm-year table (:mod:`sez.panel` schema) or any table with the columns named.
+    y : str
+        Binary outcome (bool or 0/1; missing values are dropped and counted).
+    x : sequence of str
+        Regressors. Those also listed in ``lags`` enter as their one-year lag
+        within firm and are named ``"L.<column>"`` in the results.
+    fe : sequence of str, optional
+        Fixed-effect columns (e.g. ``["year", "cic3", "county"]``). Without
+        fixed effects an intercept is estimated (``mean_fe_index``).
+    lags : sequence of str, optional
+        Members of ``x`` to lag by one year within ``firm``; a lag exists only
+        if the firm is observed in year t-1 (see :func:`lag_within_firm`).
+    vcov : {"observed", "robust"} or {"cluster": column}
+        Observed-information (Stata's ``probit`` default), heteroskedasticity-
+        robust sandwich (factor n/(n-1)), or clustered (factor G/(G-1)).
+    firm, time : str
+        Panel keys for the lags.
+    tol : float
+        Convergence: relative change of the log-likelihood and largest
+        absolute coefficient change, both below ``tol`` (coefficients at 1e3*tol).
+    maxiter : int
+        Newton iterations allowed.
+    fe_tol, fe_maxiter : float, int
+        Tolerance and iteration cap of the fixed-effect projections.
+
+    Returns
+    -------
+    ProbitResults
+
+    Raises
+    ------
+    KeyError
+        A named column is missing.
+    ValueError
+        y is not binary or does not vary, a regressor does not vary or is
+        collinear with other regressors or the fixed effects, ``vcov`` is unknown,
+        or no observation is left.
+    RuntimeError
+        Newton's method did not converge (e.g. a regressor separates the outcome).
+    """
+    func = "probit"
+    x = list(x)
+    fe = list(fe or [])
+    lags = list(lags or [])
+    if not x:
+        raise ValueError(f"{func}: at least one regressor is needed")
+    if len(set(x)) != len(x):
+        raise ValueError(f"{func}: regressors are listed twice: {sorted({c for c in x if x.count(c) > 1})}")
+    not_in_x = [c for c in lags if c not in x]
+    if not_in_x:
+        raise ValueError(f"{func}: lags {not_in_x} are not among the regressors x")
+    cluster_column = None
+    if isinstance(vcov, Mapping):
+        if set(vcov) != {"cluster"}:
+            raise ValueError(f"{func}: vcov must be 'observed', 'robust' or {{'cluster': column}}, got {vcov!r}")
+        cluster_column = vcov["cluster"]
+        vcov_type = f"cluster({cluster_column})"
+    elif vcov in ("observed", "robust"):
+        vcov_type = vcov
+    else:
+        raise ValueError(f"{func}: vcov must be 'observed', 'robust' or {{'cluster': column}}, got {vcov!r}")
+    needed = [y, *x, *fe] + ([cluster_column] if cluster_column else []) + ([firm, time] if lags else [])
+    _require_columns(data, needed, func)
+
+    # design columns: lagged where asked
+    columns = {}
+    if lags:
+        lagged = lag_within_firm(data, lags, firm=firm, time=time)
+    names = []
+    for column in x:
+        if column in lags:
+            name = "L." + column
+            columns[name] = lagged[name]
+        else:
+            name = column
+            columns[name] = data[column]
+        names.append(name)
+
+    dropped = {"missing": 0, "no_lag": 0}
+    outcome = data[y]
+    observed_y = outcome.notna().to_numpy()
+    y_values = outcome.to_numpy(dtype=float, na_value=np.nan)
+    bad = observed_y & ~np.isin(y_values, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{func}: outcome {y!r} must be 0/1 (or boolean); values "
+                         f"{sorted(set(y_values[bad].tolist()))[:5]} in rows {data.index[bad][:5].tolist()}")
+    present = observed_y.copy()
+    for column in [*fe] + ([cluster_column] if cluster_column else []):
+        present &= data[column].notna().to_numpy()
+    x_matrix = np.empty((len(data), len(names)))
+    no_lag = np.zeros(len(data), dtype=bool)
+    if lags:
+        # 'no_lag': the firm has no row in t-1; a row there with a missing value counts as 'missing'
+        prior = lag_within_firm(data[[firm, time]].assign(_observed=True), ["_observed"], firm, time)
+        no_lag = prior["L._observed"].isna().to_numpy()
+    for j, name in enumerate(names):
+        series = columns[name]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+            raise ValueError(f"{func}: regressor {name!r} is not numeric (dtype {series.dtype})")
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        x_matrix[:, j] = values
+    finite = np.isfinite(x_matrix).all(axis=1)
+    no_lag = no_lag & present  # count each removed row once, first by missing y/fe, then by the lag
+    dropped["no_lag"] = int(no_lag.sum())
+    usable = present & finite & ~no_lag
+    dropped["missing"] = int(len(data) - usable.sum() - dropped["no_lag"])
+    if not usable.any():
+        raise ValueError(f"{func}: no observation has y, all regressors and fixed effects")
+
+    y_values = y_values[usable]
+    x_matrix = x_matrix[usable]
+    if fe:
+        codes = np.column_stack([pd.factorize(data[c].to_numpy()[usable])[0] for c in fe]).astype(np.int64)
+        keep, perfect_counts, perfect_table = _drop_perfect_predictions(y_values, codes, fe)
+        # name the dropped levels by their values rather than codes
+        if len(perfect_table):
+            level_values = {c: pd.factorize(data[c].to_numpy()[usable])[1] for c in fe}
+            perfect_table["level"] = [level_values[f][code] for f, code in
+                                      zip(perfect_table["fixed_effect"], perfect_table["level_code"])]
+            perfect_table = perfect_table.drop(columns="level_code")[
+                ["fixed_effect", "level", "outcome", "observations", "reason"]]
+    else:
+        codes = np.zeros((len(y_values), 1), dtype=np.int64)
+        keep = np.ones(len(y_values), dtype=bool)
+        perfect_counts = {"singleton": 0, "fe_all_0": 0, "fe_all_1": 0}
+        perfect_table = pd.DataFrame(columns=["fixed_effect", "level", "outcome", "observations", "reason"])
+    dropped.update(perfect_counts)
+    y_values, x_matrix, codes = y_values[keep], x_matrix[keep], codes[keep]
+    if len(y_values) == 0:
+        raise ValueError(f"{func}: every observation is perfectly predicted by the fixed effects {dropped}")
+    share = y_values.mean()
+    if share in (0.0, 1.0):
+        raise ValueError(f"{func}: outcome {y!r} does not vary in the estimation sample (all {int(share)})")
+    # re-code the remaining levels densely for the projection kernel
+    codes = np.column_stack([pd.factorize(codes[:, d])[0] for d in range(codes.shape[1])]).astype(np.uint64)
+    absorber = _Absorber(codes, fe_tol, fe_maxiter)
+    cluster = None
+    if cluster_column:
+        cluster_all = data[cluster_column].to_numpy()[usable][keep]
+        cluster = pd.factorize(cluster_all)[0]
+        if cluster.max() < 1:
+            raise ValueError(f"{func}: clustered standard errors need at least two clusters in {cluster_column!r}")
+
+    _check_regressors(x_matrix, names, absorber, func)
+
+    eta, iterations, loglik = _newton(y_values, x_matrix, absorber, tol, maxiter, func)
+    q = 2.0 * y_values - 1.0
+    _, score, weight = _probit_pieces(eta, q)
+    stacked = absorber.demean(np.column_stack([eta, x_matrix]), weight)
+    x_tilde = stacked[:, 1:]
+    beta = np.linalg.solve((x_tilde * weight[:, None]).T @ x_tilde, (x_tilde * weight[:, None]).T @ stacked[:, 0])
+    inv_info = np.linalg.inv((x_tilde * weight[:, None]).T @ x_tilde)
+    inv_info = 0.5 * (inv_info + inv_info.T)
+
+    n = len(y_values)
+    loglik_null = float(n * (share * math.log(share) + (1.0 - share) * math.log(1.0 - share)))
+    x_mean = x_matrix.mean(axis=0)
+    fe_index = eta - x_matrix @ beta
+    binary = np.array([bool(np.isin(np.unique(col), (0.0, 1.0)).all()) for col in x_matrix.T])
+    result = ProbitResults(
+        params=pd.Series(beta, index=names, name="coef"),
+        cov=pd.DataFrame(np.zeros((len(names), len(names))), index=names, columns=names),
+        vcov_type=vcov_type, loglik=loglik, loglik_null=loglik_null, nobs=n, dropped=dropped,
+        perfect_prediction=perfect_table.reset_index(drop=True), y_name=y, fe=fe,
+        n_fe_levels={c: int(codes[:, d].max()) + 1 for d, c in enumerate(fe)},
+        mean_fe_index=float(fe_index.mean()), iterations=iterations,
+        n_clusters=int(cluster.max()) + 1 if cluster is not None else None,
+        _state={"weight": weight, "score": score, "x_tilde": x_tilde, "inv_info": inv_info,
+                "absorber": absorber, "cluster": cluster, "eta": eta, "x": x_matrix,
+                "eta_mean": float(eta.mean()), "x_mean": x_mean, "x_min": x_matrix.min(axis=0),
+                "x_max": x_matrix.max(axis=0), "binary": binary},
+    )
+    if vcov_type == "observed":
+        cov = inv_info
+    else:
+        cov = _sandwich(x_tilde @ inv_info * score[:, None], cluster)
+    result.cov = pd.DataFrame(cov, index=names, columns=names)
+    return result
+
+
+def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Absorber, func: str) -> None:
+    """Raise for a regressor without variation, absorbed by the fixed effects, or collinear with others."""
+    unit = np.ones(len(x_matrix))
+    centred = x_matrix - x_matrix.mean(axis=0)
+    scale = np.sqrt((centred ** 2).sum(axis=0))
+    constant = scale <= 1e-12 * np.maximum(1.0, np.abs(x_matrix).max(axis=0)) * math.sqrt(len(x_matrix))
+    if constant.any():
+        raise ValueError(f"{func}: regressor(s) {[n for n, c in zip(names, constant) if c]} do not vary "
+                         f"in the estimation sample")
+    within = absorber.demean(x_matrix, unit)
+    within_scale = np.sqrt((within ** 2).sum(axis=0))
+    absorbed = within_scale <= 1e-8 * scale
+    if absorbed.any():
+        raise ValueError(f"{func}: regressor(s) {[n for n, a in zip(names, absorbed) if a]} are collinear "
+                         f"with the fixed effects")
+    normalised = within / within_scale
+    gram = normalised.T @ normalised
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    if eigenvalues[0] < 1e-10:
+        involved = [n for n, v in zip(names, eigenvectors[:, 0]) if abs(v) > 1e-3]
+        raise ValueError(f"{func}: regressors {involved} are collinear (given the fixed effects)")
+
+
+def _newton(y: np.ndarray, x_matrix: np.ndarray, absorber: _Absorber, tol: float, maxiter: int, func: str):
+    """Newton iterations on the observed information with absorbed fixed effects.
+
+    Each step regresses the working response eta + score / weight on the
+    regressors and all dummies by weighted least squares with the observed
+    information as weights (the full Newton step in all parameters); a step
+    that lowers the log-likelihood is halved.
+    """
+    q = 2.0 * y - 1.0
+    eta = np.full(len(y), stats.norm.ppf(np.clip(y.mean(), 1e-6, 1 - 1e-6)))
+    beta = np.zeros(x_matrix.shape[1])
+    log_cdf, score, weight = _probit_pieces(eta, q)
+    loglik = float(log_cdf.sum())
+    for iteration in range(1, maxiter + 1):
+        working = eta + score / weight
+        stacked = absorber.demean(np.column_stack([working, x_matrix]), weight)
+        x_tilde, working_tilde = stacked[:, 1:], stacked[:, 0]
+        weighted = x_tilde * weight[:, None]
+        beta_new = np.linalg.solve(weighted.T @ x_tilde, weighted.T @ working_tilde)
+        eta_new = working - (working_tilde - x_tilde @ beta_new)
+        step = 1.0
+        while True:
+            eta_try = eta + step * (eta_new - eta)
+            log_cdf, score_try, weight_try = _probit_pieces(eta_try, q)
+            loglik_try = float(log_cdf.sum())
+            if loglik_try >= loglik - 1e-12 * abs(loglik) or step < 1e-6:
+                break
+            step *= 0.5
+        beta_try = beta + step * (beta_new - beta)
+        change = float(np.max(np.abs(beta_try - beta)))
+        gain = abs(loglik_try - loglik) / (abs(loglik) + 1.0)
+        eta, beta, score, weight, loglik = eta_try, beta_try, score_try, weight_try, loglik_try
+        if gain < tol and change < 1e3 * tol:
+            return eta, iteration, loglik
+        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
+            break
+    raise RuntimeError(f"{func}: Newton's method did not converge in {maxiter} iterations (last coefficient "
+                       f"change {change:.3g}); a regressor may separate the outcome perfectly")
+
+
+# ---------------------------------------------------------------------------
+# tables
+
+
+def probit_table(results: Sequence[ProbitResults] | ProbitResults, labels: Mapping[str, str] | None = None,
+                 column_names: Sequence[str] | None = None, digits: int = 4, at: str = "mean"):
+    """Coefficients with stars, z-scores in parentheses and marginal effects: the paper's Table 3 layout.
+
+    Parameters
+    ----------
+    results : ProbitResults or sequence of them
+        One model per column pair (Coef., M.E.).
+    labels : mapping, optional
+        Display names of regressors (e.g. ``{"L.exporter": "Export status(t-1)"}``).
+    column_names : sequence of str, optional
+        Model titles, default "[1]", "[2]", ...
+    digits : int
+        Decimals of coefficients and z-scores.
+    at : {"mean", "average"}
+        Marginal effects at means (the paper) or average partial effects.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: each regressor followed by its z-score row, then fixed effects,
+        pseudo R-squared and observations; columns (model, "Coef.") and
+        (model, "M.E."). ``table.to_string()`` gives text, ``table.to_csv()`` CSV.
+    """
+    if isinstance(results, ProbitResults):
+        results = [results]
+    labels = dict(labels or {})
+    column_names = list(column_names or [f"[{i + 1}]" for i in range(len(results))])
+    regressors = list(dict.fromkeys(name for res in results for name in res.params.index))
+    all_fe = list(dict.fromkeys(f for res in results for f in res.fe))
+    rows = []
+    for name in regressors:
+        rows += [labels.get(name, name), ""]
+    rows += [f"{f} fixed effects" for f in all_fe] + ["Pseudo R2", "Number of obs"]
+    columns = pd.MultiIndex.from_product([column_names, ["Coef.", "M.E."]])
+    table = pd.DataFrame("", index=pd.Index(rows, name=""), columns=columns)
+    table.index = pd.Index([f"{r}#{i}" for i, r in enumerate(rows)])  # rows are unique during filling
+    for res, title in zip(results, column_names):
+        me = res.marginal_effects(at=at).frame
+        for position, name in enumerate(regressors):
+            row = table.index[2 * position]
+            if name not in res.params.index:
+                continue
+            table.loc[row, (title, "Coef.")] = f"{res.params[name]:.{digits}f}{res.stars[name]}"
+            table.loc[row, (title, "M.E.")] = f"{me.loc[name, 'effect']:.6g}"
+            table.loc[table.index[2 * position + 1], (title, "Coef.")] = f"({res.zvalues[name]:.2f})"
+        base = 2 * len(regressors)
+        for offset, f in enumerate(all_fe):
+            table.loc[table.index[base + offset], (title, "Coef.")] = "Yes" if f in res.fe else "No"
+        table.loc[table.index[base + len(all_fe)], (title, "Coef.")] = f"{res.pseudo_r2:.4f}"
+        table.loc[table.index[base + len(all_fe) + 1], (title, "Coef.")] = f"{res.nobs}"
+    table.index = pd.Index(rows)
+    table.attrs["notes"] = ("z-scores in parentheses; *, ** and *** indicate significance at 10, 5 and 1 percent; "
+                            f"M.E.: marginal effects {'at means' if at == 'mean' else '(average partial effects)'}; "
+                            "pseudo R2: McFadden's, against an intercept-only probit")
+    return table
