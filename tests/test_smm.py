@@ -76,6 +76,7 @@ def test_recovers_all_seven_internal_parameters():
     data = smm.model_moments(truth, spec, seed=3)
     start = truth.replace(**{n: 1.2 * getattr(truth, n) for n in internal})
     res = smm.estimate(data, start, internal, spec=spec, seed=3, global_points=32, local_maxiter=1500)
+    print(res.summary())
     for n in internal:
         if res.identified[n]:
             assert res.estimate[n] == pytest.approx(getattr(truth, n), rel=0.05), n

@@ -347,9 +347,17 @@ def estimate(
         i = int(grid["objective"].astype(float).idxmin())
         if grid.loc[i, "objective"] < best_f:
             best_x, best_f = pts[i], float(grid.loc[i, "objective"])
-    res = optimize.minimize(obj, best_x, method="Nelder-Mead", bounds=lo_hi,
-                            options={"maxiter": local_maxiter, "xatol": 1e-6, "fatol": 1e-12, "adaptive": p > 3})
-    theta = res.x if res.fun <= best_f else best_x
+    # Nelder-Mead stalls on the step-shaped objectives of simulated moments: restart
+    # from the best point with a fresh simplex while that still improves (at most 4 runs)
+    x, f, converged = best_x, best_f, False
+    for _ in range(4):
+        res = optimize.minimize(obj, x, method="Nelder-Mead", bounds=lo_hi,
+                                options={"maxiter": local_maxiter, "xatol": 1e-6, "fatol": 1e-12, "adaptive": p > 3})
+        converged = bool(res.success)
+        if not res.fun < f - 1e-12 * max(1.0, abs(f)):
+            break
+        x, f = res.x, float(res.fun)
+    theta = x
     m_hat = obj.moments(theta)
     jac = _jacobian(obj, theta, lo_hi, m_hat)
     scale = np.maximum(np.abs(theta), 1e-3)
@@ -374,7 +382,7 @@ def estimate(
         data_moments=data, model_moments=m_hat[data.index], objective=float(obj.gap(m_hat) @ W @ obj.gap(m_hat)),
         jacobian=pd.DataFrame(jac, index=data.index, columns=free), identified=pd.Series(identified, index=free),
         j_stat=j_stat, j_df=j_df, j_pvalue=j_p, evaluations=obj.evaluations,
-        params=start.replace(**est.to_dict()), converged=bool(res.success),
+        params=start.replace(**est.to_dict()), converged=converged,
     )
 
 
