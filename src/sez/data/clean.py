@@ -9,12 +9,11 @@ reason in the audit table.
 from __future__ import annotations
 
 import warnings
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 
 from sez.data.columns import MONEY
+from sez.data.refdata import reference_csv
 
 #: Provinces on the coast (2-digit codes): Beijing, Tianjin, Hebei, Liaoning,
 #: Shanghai, Jiangsu, Zhejiang, Fujian, Shandong, Guangdong, Guangxi, Hainan.
@@ -123,9 +122,8 @@ def value_added(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def investment_deflator(years) -> pd.Series:
     """Brandt and Rawski's investment deflator (1998 = 100), extended after 2007
     at its 2003-2007 mean growth (a stated extrapolation)."""
-    with resources.files("sez.data").joinpath(
-            "reference/bvz/brandt_rawski_investment_deflator_1978_2007.csv").open("r") as f:
-        d = pd.read_csv(f).set_index("year")["br_investment_deflator_1998eq100"]
+    d = reference_csv("bvz/brandt_rawski_investment_deflator_1978_2007.csv", dtype=None).set_index("year")[
+        "br_investment_deflator_1998eq100"]
     growth = (d.loc[2007] / d.loc[2003]) ** (1 / 4)
     out = {}
     for y in sorted(set(int(v) for v in years)):

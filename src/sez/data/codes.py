@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import resources
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+
+from sez.data.refdata import reference_csv
 
 __all__ = [
     "district_crosswalk",
@@ -50,11 +51,6 @@ _MAIN_SUCCESSOR = re.compile(r"^(\d{6})$")
 _DATED_SUCCESSOR = re.compile(r"^(\d{6})\[(\d{4})\]$")
 
 
-def _reference_csv(relative: str) -> pd.DataFrame:
-    with resources.files("sez.data").joinpath(f"reference/{relative}").open("r", encoding="utf-8-sig") as f:
-        return pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
-
-
 # ----------------------------------------------------------------------------------------------
 # Administrative division records
 # ----------------------------------------------------------------------------------------------
@@ -62,7 +58,7 @@ def _reference_csv(relative: str) -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def _area_records() -> pd.DataFrame:
     """All records of the code history, with integer periods and parsed successors."""
-    raw = _reference_csv("areacodes/result.csv")
+    raw = reference_csv("areacodes/result.csv")
     expected = ["代码", "一级行政区", "二级行政区", "名称", "级别", "状态", "启用时间", "变更/弃用时间", "新代码"]
     missing = [c for c in expected if c not in raw.columns]
     if missing:
@@ -563,9 +559,9 @@ def cic_vintage(year) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _cic_maps() -> dict[int, dict[str, tuple[str, ...]]]:
     """vintage -> {4-digit code of that vintage: 2002 candidates}."""
-    fwd = _reference_csv("gbcrosswalk/gb_1994_2002.csv")
+    fwd = reference_csv("gbcrosswalk/gb_1994_2002.csv")
     fwd = fwd[fwd["level"].eq("S")].dropna(subset=["from_code", "to_code"])
-    nxt = _reference_csv("gbcrosswalk/gb_2002_2011.csv")
+    nxt = reference_csv("gbcrosswalk/gb_2002_2011.csv")
     nxt = nxt[nxt["level"].eq("S")].dropna(subset=["from_code", "to_code"])
     from_1994 = {k: tuple(sorted(set(g))) for k, g in fwd.groupby("from_code")["to_code"]}
     # 2011 -> 2002 reverses the 2002 -> 2011 table: a 2011 code that gathers several

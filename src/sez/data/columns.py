@@ -5,9 +5,9 @@ users extend it with ``extra={"their name": "canonical"}``."""
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
-
 import pandas as pd
+
+from sez.data.refdata import reference_csv
 
 #: Monetary columns, in 1000 yuan at current prices in the raw files.
 MONEY = ("gross_output", "value_added", "intermediate_input", "exports", "fixed_assets_original", "fixed_assets_net",
@@ -25,8 +25,7 @@ NUMBER = ("employees",) + MONEY
 @lru_cache(maxsize=1)
 def known_names() -> pd.DataFrame:
     """The shipped table: canonical, raw_name, language, meaning."""
-    with resources.files("sez.data").joinpath("reference/asie_columns.csv").open("r", encoding="utf-8") as f:
-        return pd.read_csv(f, dtype=str)
+    return reference_csv("asie_columns.csv")
 
 
 def name_map(extra: dict[str, str] | None = None) -> dict[str, str]:

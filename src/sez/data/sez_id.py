@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
+
+from sez.data.refdata import reference_csv
 
 from sez.data.codes import province_code_of
 
@@ -62,11 +63,6 @@ _STRONG = re.compile(
 _WEAK = re.compile(r"工业园|园区|工业小区|工业区|产业园|科技园|创业园|软件园|经济(?:技术)?(?:合作|协作)?区|经济城")
 
 
-def _reference_csv(relative: str) -> pd.DataFrame:
-    with resources.files("sez.data").joinpath(f"reference/{relative}").open("r", encoding="utf-8-sig") as f:
-        return pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
-
-
 @lru_cache(maxsize=1)
 def default_catalogue() -> pd.DataFrame:
     """The 2018 development-zone list shipped with the package (2,543 zones).
@@ -74,7 +70,7 @@ def default_catalogue() -> pd.DataFrame:
     Its ``approved`` dates are approvals at the zone's current level, not founding
     dates: they are evidence, never a treatment date or a reason to rule a firm out.
     """
-    return _reference_csv("devzones/devzones_2018.csv")
+    return reference_csv("devzones/devzones_2018.csv")
 
 
 class _ZoneNames:
