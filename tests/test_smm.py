@@ -29,7 +29,8 @@ def test_recovers_known_parameters_from_a_perturbed_start():
     # step functions of the parameters (firms cross thresholds), flat near the truth.
     data = smm.model_moments(TRUTH, SPEC, seed=11)
     start = TRUTH.replace(xbar_S=0.36, theta_S=0.8)  # +20%, theta capped below its bound 0.838
-    res = smm.estimate(data, start, ["xbar_S", "theta_S", "Me"], spec=SPEC, seed=11, global_points=4)
+    res = smm.estimate(data, start, ["xbar_S", "theta_S", "Me"], spec=SPEC, seed=11, global_points=4,
+                       local_starts=1)
     assert res.estimate["xbar_S"] == pytest.approx(0.3, rel=0.01)
     assert res.estimate["theta_S"] == pytest.approx(0.7, rel=0.01)
     assert res.moments_table()["within 10%"].all()
@@ -45,7 +46,7 @@ def test_standard_errors_and_j_test_with_a_data_covariance():
     names = ["leverage_sez", "leverage_nsez", "sez_share", "exit_rate_sez"]
     data, cov = moments.bootstrap(panel, names, draws=50, seed=1)
     res = smm.estimate(data, TRUTH, ["xbar_S", "theta_S"], spec=SPEC, covariance=cov, data_firms=3000, seed=11,
-                       global_points=0, local_maxiter=40)
+                       global_points=0, local_starts=1, local_maxiter=40)
     assert np.all(np.isfinite(res.se)) and np.all(res.se > 0)
     assert res.j_df == 2 and 0 <= res.j_pvalue <= 1
 

@@ -299,6 +299,7 @@ def estimate(
     bounds: dict | None = None,
     data_firms: int | None = None,
     global_points: int = 16,
+    local_starts: int = 3,
     local_maxiter: int = 200,
     executor=None,
     seed: int = 0,
@@ -306,6 +307,8 @@ def estimate(
 ) -> SMMResult:
     """Estimate ``free`` parameters by the simulated method of moments.
 
+    Local searches start from the ``local_starts`` best of the start and the
+    Sobol points (the simulated objective is step-shaped and has local minima).
     Weights: with a data ``covariance`` its inverse (efficient); otherwise
     squared percentage deviations (MODEL.md's rule for point targets), unless
     ``weights`` is given. Every evaluation simulates with the same seed (common
@@ -337,26 +340,21 @@ def estimate(
     obj = _Objective(data, start, free, spec, W, seed)
     # a start outside the bounds (the paper's theta_S breaks q theta < 1 - tau) is moved inside
     x0 = np.clip([getattr(start, n) for n in free], [b[0] for b in lo_hi], [b[1] for b in lo_hi]).astype(float)
-    best_x, best_f = x0, obj(x0)
+    starts = [(x0, obj(x0))]
     if global_points:
         sob = qmc.Sobol(p, scramble=True, seed=seed).random(global_points)
         pts = qmc.scale(sob, [b[0] for b in lo_hi], [b[1] for b in lo_hi])
         grid = evaluate_grid([dict(zip(free, x)) for x in pts], functools.partial(_grid_objective, objective=obj),
                              executor=executor or SerialExecutor(), seed=seed, progress=progress)
         obj.evaluations += len(pts)
-        i = int(grid["objective"].astype(float).idxmin())
-        if grid.loc[i, "objective"] < best_f:
-            best_x, best_f = pts[i], float(grid.loc[i, "objective"])
-    # Nelder-Mead stalls on the step-shaped objectives of simulated moments: restart
-    # from the best point with a fresh simplex while that still improves (at most 4 runs)
-    x, f, converged = best_x, best_f, False
-    for _ in range(4):
-        res = optimize.minimize(obj, x, method="Nelder-Mead", bounds=lo_hi,
-                                options={"maxiter": local_maxiter, "xatol": 1e-6, "fatol": 1e-12, "adaptive": p > 3})
-        converged = bool(res.success)
-        if not res.fun < f - 1e-12 * max(1.0, abs(f)):
-            break
-        x, f = res.x, float(res.fun)
+        values = grid["objective"].astype(float).to_numpy()
+        starts += [(pts[i], float(values[i])) for i in np.argsort(values)[:local_starts]]
+    starts = sorted(starts, key=lambda s: s[1])[:max(1, local_starts)]
+    x, f, converged = starts[0][0], starts[0][1], False
+    for x_start, f_start in starts:
+        xs, fs, cs = _local_search(obj, x_start, f_start, lo_hi, local_maxiter)
+        if fs < f or (fs == f and not converged):
+            x, f, converged = xs, fs, cs
     theta = x
     m_hat = obj.moments(theta)
     jac = _jacobian(obj, theta, lo_hi, m_hat)
@@ -384,6 +382,30 @@ def estimate(
         j_stat=j_stat, j_df=j_df, j_pvalue=j_p, evaluations=obj.evaluations,
         params=start.replace(**est.to_dict()), converged=converged,
     )
+
+
+def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int):
+    """Bounded Nelder-Mead in the unit cube of the bounds (parameters of very
+    different scales move alike), from a simplex spanning 10% of each range,
+    restarted from its best point while that still improves (at most 4 runs)."""
+    lo = np.array([b[0] for b in lo_hi], dtype=float)
+    span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
+
+    def in_cube(u):
+        return obj(lo + np.clip(u, 0.0, 1.0) * span)
+
+    u, f, converged = (np.asarray(x0, dtype=float) - lo) / span, f0, False
+    p = len(u)
+    for _ in range(4):
+        simplex = np.vstack([u] + [np.clip(u + 0.1 * np.eye(p)[j] * (1 if u[j] < 0.9 else -1), 0, 1) for j in range(p)])
+        res = optimize.minimize(in_cube, u, method="Nelder-Mead", bounds=[(0.0, 1.0)] * p,
+                                options={"maxiter": maxiter, "xatol": 1e-7, "fatol": 1e-12, "adaptive": p > 3,
+                                         "initial_simplex": simplex})
+        converged = bool(res.success)
+        if not res.fun < f - 1e-12 * max(1.0, abs(f)):
+            break
+        u, f = np.clip(res.x, 0.0, 1.0), float(res.fun)
+    return lo + u * span, f, converged
 
 
 def _jacobian(obj: _Objective, theta, lo_hi, m_hat) -> np.ndarray:
