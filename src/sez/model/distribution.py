@@ -90,11 +90,15 @@ class Distribution:
 
     def exit_probability(self) -> np.ndarray:
         """(2, T, S, M) probability an investor exits next period (death or choice)."""
-        sol = self.solution
-        lam = sol.params.lam
-        P = sol.space.shocks.P
-        choose = np.einsum("rtsmj,sj->rtsm", sol.exits.astype(float), P)
-        return lam + (1 - lam) * choose
+        return exit_probability(self.solution)
+
+
+def exit_probability(sol: Solution) -> np.ndarray:
+    """(2, T, S, M) probability that an investor exits next period: exogenous death
+    or, surviving it, exit by choice after the next shock."""
+    lam = sol.params.lam
+    choose = np.einsum("rtsmj,sj->rtsm", sol.exits.astype(float), sol.space.shocks.P)
+    return lam + (1 - lam) * choose
 
 
 def stationary(solution: Solution, tol: float = 1e-13, max_iter: int = 20000, n_draws: int = 4000,
@@ -121,11 +125,9 @@ def stationary(solution: Solution, tol: float = 1e-13, max_iter: int = 20000, n_
             f"with lam = {p.lam} firms may never leave"
         )
     mu, nu = out["mu"], out["nu"]
-    dist = Distribution(solution, ent, mu, nu, float(mu.sum()), float(ent.entered.sum()), 0.0, int(out["iterations"]),
-                        True, history, float(out["clipped_share"]))
-    outflow = float((nu * dist.exit_probability()).sum())
-    dist = Distribution(solution, ent, mu, nu, dist.mass, dist.inflow, outflow, dist.iterations, True, history,
-                        dist.clipped_share)
+    outflow = float((nu * exit_probability(solution)).sum())
+    dist = Distribution(solution, ent, mu, nu, float(mu.sum()), float(ent.entered.sum()), outflow,
+                        int(out["iterations"]), True, history, float(out["clipped_share"]))
     if not np.isclose(dist.inflow, outflow, rtol=1e-8, atol=1e-14):
         raise SolverError(f"mass balance fails: inflow {dist.inflow:.10g} != outflow {outflow:.10g}")
     return dist
