@@ -838,3 +838,79 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
     return MediationResults(outcome, mediator, treatment, float(ac["_treated"]), float(as_["_treated"]),
                             float(bc[mediator]), float(bs[mediator]), float(cc["_treated"]), float(cs["_treated"]),
                             float(bc["_treated"]), float(bs["_treated"]), nobs, fits)
+
+
+# ---------------------------------------------------------------------------
+# heterogeneity and triple differences
+
+
+def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
+                        firm: str = "firm_id", time: str = "year", groups: int = 5) -> pd.Series:
+    """Each firm's quintile (1 = lowest) of ``variable`` before it entered a zone.
+
+    The pre-period is a firm's years before its first treated year; firms never
+    treated use all their years, and firms treated from their first year have no
+    pre-period (NA). Quintiles are cut over firms, so each holds about a fifth of
+    them (the SEZ paper's Tables 19-20).
+    """
+    _require(panel, [firm, time, variable, treatment], "pre_period_quintile")
+    treated = _as_treatment(panel[treatment], treatment, "pre_period_quintile")
+    first = pd.Series(np.where(treated, panel[time], np.inf)).groupby(panel[firm].to_numpy()).transform("min")
+    before = panel[time].to_numpy() < first.to_numpy()
+    level = pd.Series(panel[variable].to_numpy(dtype=float)[before]).groupby(
+        panel[firm].to_numpy()[before]).mean()
+    q = pd.qcut(level, groups, labels=False, duplicates="drop") + 1
+    return panel[firm].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
+
+
+def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
+             fe: Sequence[str] = ("firm_id", "year"), cluster: str = "firm_id", firm: str = "firm_id",
+             time: str = "year") -> pd.DataFrame:
+    """TWFE effect of the treatment in each group: ``y = sum_g b_g D_it 1[G_i = g] + FE``
+    (the SEZ paper's Tables 19-20 with ``group = pre_period_quintile(...)``). Rows with
+    no group are dropped (counted in ``attrs``)."""
+    func = "by_group"
+    g = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
+    data = panel.assign(_group=g.to_numpy())
+    missing = int(data["_group"].isna().sum())
+    data = data.loc[data["_group"].notna()]
+    prepared, counts = _prepare(data, outcome, treatment, fe, (), cluster, firm, time, func, extra=["_group"])
+    if missing:
+        counts["no group"] = missing
+    _check_variation(prepared, treatment, func)
+    levels = sorted(prepared["_group"].unique())
+    names = []
+    for k, level in enumerate(levels):
+        name = f"_treated_g{k}"
+        prepared[name] = prepared[treatment].to_numpy(dtype=float) * (prepared["_group"] == level).to_numpy()
+        names.append(name)
+    fit = _feols(prepared, outcome, names, fe, cluster)
+    out = pd.DataFrame({"group": levels, "coef": fit.coef().reindex(names).to_numpy(),
+                        "se": fit.se().reindex(names).to_numpy(),
+                        "treated_obs": [int(prepared.loc[prepared["_group"] == lv, treatment].sum()) for lv in levels]})
+    out["t"] = out["coef"] / out["se"]
+    out.attrs.update(dropped=counts, nobs=int(fit._N), fe=tuple(fe), cluster=cluster)
+    return out
+
+
+def triple_difference(panel: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
+                      fe: Sequence[str] = ("firm_id", "year"), cluster: str = "firm_id", firm: str = "firm_id",
+                      time: str = "year") -> pd.DataFrame:
+    """``y = b1 D + b2 D x M + b3 M + FE``: how the treatment effect changes with a
+    moderator M (a high-agglomeration indicator or log EG: the SEZ paper's Tables
+    31-32). Returns coefficients and clustered standard errors of the three terms; a
+    moderator constant within firms is absorbed by firm effects (its own row is NaN)."""
+    func = "triple_difference"
+    data, counts = _prepare(panel, outcome, treatment, fe, (moderator,), cluster, firm, time, func)
+    _check_variation(data, treatment, func)
+    m = pd.to_numeric(data[moderator]).to_numpy(dtype=float)
+    data["_treated"] = data[treatment].to_numpy(dtype=float)
+    data["_treated_x_moderator"] = data["_treated"] * m
+    data["_moderator"] = m
+    names = ["_treated", "_treated_x_moderator", "_moderator"]
+    fit = _feols(data, outcome, names, fe, cluster)
+    out = pd.DataFrame({"coef": fit.coef().reindex(names).to_numpy(), "se": fit.se().reindex(names).to_numpy()},
+                       index=[treatment, f"{treatment} x {moderator}", moderator])
+    out["t"] = out["coef"] / out["se"]
+    out.attrs.update(dropped=counts, nobs=int(fit._N), fe=tuple(fe), cluster=cluster)
+    return out
