@@ -221,3 +221,10 @@ def test_summary_statistics_table_one():
     assert t.loc["Dummy", (2000, "obs")] == (data.year == 2000).sum()
     with pytest.raises(ValueError, match="no observation"):
         summary_statistics(data, ["x1"], [1990])
+
+
+def test_perfect_separation_by_a_regressor_is_named():
+    data = _synthetic(n=800, seed=5)
+    data["x1"] = np.where(data["y"] == 1, 1.0 + np.abs(data["x1"]), -np.abs(data["x1"]))
+    with pytest.raises(ValueError, match="regressor 'x1' separates the outcome perfectly"):
+        probit(data, "y", REGRESSORS, fe=["year"])

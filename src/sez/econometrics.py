@@ -664,6 +664,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
             raise ValueError(f"{func}: clustered standard errors need at least two clusters in {cluster_column!r}")
 
     _check_regressors(x_matrix, names, absorber, func)
+    _check_separation(y_values, x_matrix, names, func)
 
     eta, iterations, loglik = _newton(y_values, x_matrix, absorber, tol, maxiter, func)
     q = 2.0 * y_values - 1.0
@@ -721,6 +722,20 @@ def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Abs
     if eigenvalues[0] < 1e-10:
         involved = [n for n, v in zip(names, eigenvectors[:, 0]) if abs(v) > 1e-3]
         raise ValueError(f"{func}: regressors {involved} are collinear (given the fixed effects)")
+
+
+def _check_separation(y: np.ndarray, x_matrix: np.ndarray, names: Sequence[str], func: str) -> None:
+    """A regressor whose values for y = 1 all lie above (or below) those for y = 0
+    predicts the outcome perfectly: the likelihood has no maximum (its coefficient
+    runs off to infinity), so say which one instead of failing to converge."""
+    ones = y == 1
+    for j, name in enumerate(names):
+        v = x_matrix[:, j]
+        lo1, hi1, lo0, hi0 = v[ones].min(), v[ones].max(), v[~ones].min(), v[~ones].max()
+        if lo1 > hi0 or hi1 < lo0:
+            raise ValueError(f"{func}: regressor {name!r} separates the outcome perfectly (every y = 1 has "
+                             f"{name} {'above' if lo1 > hi0 else 'below'} every y = 0): no maximum-likelihood "
+                             f"estimate exists; drop or recode it")
 
 
 def _newton(y: np.ndarray, x_matrix: np.ndarray, absorber: _Absorber, tol: float, maxiter: int, func: str):
