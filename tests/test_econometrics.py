@@ -228,3 +228,10 @@ def test_perfect_separation_by_a_regressor_is_named():
     data["x1"] = np.where(data["y"] == 1, 1.0 + np.abs(data["x1"]), -np.abs(data["x1"]))
     with pytest.raises(ValueError, match="regressor 'x1' separates the outcome perfectly"):
         probit(data, "y", REGRESSORS, fe=["year"])
+
+
+def test_tables_render_as_html_and_latex(fitted):
+    _, ours, _ = fitted
+    table = probit_table(ours)
+    coef = table.iloc[0, 0]
+    assert coef in table.to_html() and coef in table.to_latex()
