@@ -80,3 +80,21 @@ def test_bad_configs_name_file_section_and_key(tmp_path, text, pattern):
 def test_missing_config_file(tmp_path):
     with pytest.raises(config.ConfigError, match="no such file"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_demo_command_runs_the_chain_and_reports(tmp_path, capsys):
+    import json
+
+    code = cli.main(["demo", "--size", "tiny", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    failed = [n for n, s in summary["steps"].items() if s["status"] != "ok"]
+    assert code == (1 if failed else 0)  # a failed step is the command's failure too
+    assert set(failed) <= {"mediation"}  # the tiny panel has too little EG variation for it
+    out = capsys.readouterr().out
+    assert "report.html" in out and (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_model_command(tmp_path, capsys):
+    assert cli.main(["model", "--n-cash", "40", "--n-capital", "60", "--n-firms", "2000", "--out",
+                     str(tmp_path)]) == 0
+    assert "paper effect" in capsys.readouterr().out and (tmp_path / "no_sez_counterfactual.csv").exists()
