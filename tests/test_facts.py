@@ -102,3 +102,19 @@ def test_movers_table_errors_and_move_out():
     t = facts.movers_table(back_out)
     assert t.attrs["mover firm-years back outside after the move (left out)"] == 1
     assert t.loc[Z, "After SEZ"] == pytest.approx(2.0)
+
+
+def test_sez_shares_by_year_and_region(tmp_path):
+    from sez import facts
+
+    df = pd.DataFrame({"firm_id": [1, 2, 3, 1, 2, 3], "year": [2000, 2000, 2000, 2001, 2001, 2001],
+                       "sez": [True, False, False, True, True, False], "province": ["11", "11", "44", "11", "11", "44"]})
+    by_year = facts.sez_share_by_year(df)
+    assert by_year["share"].tolist() == pytest.approx([1 / 3, 2 / 3])
+    by_region = facts.sez_share_by_region(df)
+    assert by_region.index.tolist() == ["11", "44"]  # ranked by 2001's share
+    assert by_region.loc["11"].tolist() == [0.5, 1.0] and by_region.loc["44"].tolist() == [0.0, 0.0]
+    facts.plot_sez_shares(by_year, by_region, tmp_path / "shares.png")
+    assert (tmp_path / "shares.png").stat().st_size > 5_000
+    with pytest.raises(ValueError, match="no firm in year = 1990"):
+        facts.sez_share_by_region(df, years=(1990, 2001))

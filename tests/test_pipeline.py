@@ -101,13 +101,15 @@ def test_html_has_every_caption_and_image(demo):
                     "Movers into a zone vs stayers outside, before and after the move (SEZ paper, Table 3)",
                     "Difference-in-differences of log TFP on SEZ status",
                     "Event study of log TFP around entry into a zone",
-                    "Model: the SEZ effect, benchmark vs no-SEZ counterfactual (SEZ paper, Table 8)"):
+                    "Model: the SEZ effect, benchmark vs no-SEZ counterfactual (SEZ paper, Table 8)",
+                    "Share of firms in SEZs by year (SEZ paper, Figure 1)"):
         assert caption in page, caption
     assert tables  # every table carries a caption
-    for image in ("tfp_densities.png", "event_study.png", "model_decision_rules.png", "model_location_map.png",
-                  "model_lifecycle.png", "model_tfp_density.png"):
+    images = ("tfp_densities.png", "event_study.png", "model_decision_rules.png", "model_location_map.png",
+              "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png")
+    for image in images:
         assert f'data-file="{image}"' in page, image
-    assert page.count('src="data:image/png;base64,') == 6
+    assert page.count('src="data:image/png;base64,') == len(images)
     assert "paper effect (%)" in page  # the paper's numbers beside ours
 
 

@@ -205,3 +205,56 @@ def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capit
                       "stayers": int(pd.unique(f[stayer]).size),
                       "mover firm-years back outside after the move (left out)": int(back_out.sum())})
     return out
+
+
+def sez_share_by_year(panel: pd.DataFrame, treatment: str = "sez", time: str = "year") -> pd.DataFrame:
+    """Share of firms in SEZs by year (the SEZ paper's Figure 1), with firm counts."""
+    _require(panel, [treatment, time], "sez_share_by_year")
+    g = panel.groupby(time)[treatment]
+    out = pd.DataFrame({"firms": g.size(), "in_sez": g.sum().astype(int)})
+    out["share"] = out["in_sez"] / out["firms"]
+    return out
+
+
+def sez_share_by_region(panel: pd.DataFrame, region: str = "province", years=None, treatment: str = "sez",
+                        time: str = "year") -> pd.DataFrame:
+    """Share of firms in SEZs by region in the first and last year (the SEZ paper's
+    Figure 2), regions ranked by the last year's share."""
+    _require(panel, [treatment, time, region], "sez_share_by_region")
+    years = (int(panel[time].min()), int(panel[time].max())) if years is None else tuple(years)
+    cols = {}
+    for y in years:
+        d = panel.loc[panel[time] == y]
+        if d.empty:
+            raise ValueError(f"sez_share_by_region: no firm in {time} = {y}")
+        cols[y] = d.groupby(region)[treatment].mean()
+    out = pd.DataFrame(cols).sort_values(years[-1], ascending=False)
+    out.index.name = region
+    return out
+
+
+def plot_sez_shares(by_year: pd.DataFrame, by_region: pd.DataFrame, path) -> None:
+    """Figures 1 and 2 of the SEZ paper side by side: the SEZ share of firms over
+    time, and by region in the first and last year (a ranked chart)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    axes[0].plot(by_year.index, by_year["share"], marker="o")
+    axes[0].set_xlabel("year")
+    axes[0].set_ylabel("share of firms in SEZs")
+    axes[0].set_title("Firms in SEZs over time")
+    first, last = by_region.columns[0], by_region.columns[-1]
+    positions = np.arange(len(by_region))
+    axes[1].barh(positions + 0.2, by_region[last], height=0.4, label=str(last))
+    axes[1].barh(positions - 0.2, by_region[first], height=0.4, label=str(first))
+    axes[1].set_yticks(positions, [str(r) for r in by_region.index], fontsize=7)
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("share of firms in SEZs")
+    axes[1].set_title(f"By {by_region.index.name}, ranked by {last}")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -485,7 +485,15 @@ def _step_facts(run: _Run) -> None:
     run.table("facts", "facts_movers", movers,
               "Movers into a zone vs stayers outside, before and after the move (SEZ paper, Table 3)",
               f"Stayers split at year {movers.attrs.get('stayer_cutoff')}; 'paper' columns: the SEZ paper's Table 3.")
+    by_year = facts.sez_share_by_year(data)
+    by_region = facts.sez_share_by_region(data, region="province")
+    run.table("facts", "sez_share_by_year", by_year, "Share of firms in SEZs by year (SEZ paper, Figure 1)")
+    run.table("facts", "sez_share_by_province", by_region,
+              "Share of firms in SEZs by province, first and last year (SEZ paper, Figure 2, as a ranked chart)")
+    run.figure("facts", "sez_shares", lambda path: facts.plot_sez_shares(by_year, by_region, path),
+               "Firms in SEZs over time and by province (SEZ paper, Figures 1-2)")
     run.summary["facts"] = {
+        "sez_share_first_last_year": [_number(by_year["share"].iloc[0]), _number(by_year["share"].iloc[-1])],
         "zone_mean_ln_tfp": {c: _number(zone.loc[facts.ROWS[0], c]) for c in ("SEZ", "Non-SEZ")},
         "movers_effect_of_sez": {r: _number(movers.loc[r, "Effect of SEZ"]) for r in facts.ROWS},
         "movers": movers.attrs.get("movers"), "stayers": movers.attrs.get("stayers")}
