@@ -338,8 +338,11 @@ inline void improve_type(const Problem& p, const double* V, int r, int t, Search
     }
 }
 
-// V_r(m) = max{Q_r(m), Q_o(m - c_{r->o})} (ties stay). move_out[idx] = 1 if moving.
-inline void zone_choice(const Problem& p, const double* Q, double* Vout, std::int8_t* move_out, int threads) {
+// V_r(m) = Q_r(m), or Q_o(m - c_{r->o}) for a firm that moves. With `choose` the
+// move is the better of the two (ties stay) and is written to `move`; otherwise
+// the moves in `move` are kept (Howard's evaluation under a fixed policy).
+inline void zone_values(const Problem& p, const double* Q, double* Vout, std::int8_t* move, bool choose,
+                        int threads) {
     const int T = p.T, S = p.S, M = p.M;
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
@@ -353,17 +356,18 @@ inline void zone_choice(const Problem& p, const double* Q, double* Vout, std::in
         const double* Qr = Q + p.col(r, t, s);
         const double* Qo = Q + p.col(o, t, s);
         double* Vr = Vout + p.col(r, t, s);
-        std::int8_t* mv = move_out + p.col(r, t, s);
+        std::int8_t* mv = move + p.col(r, t, s);
         int hint = 0;
         for (int i = 0; i < M; ++i) {
-            double alt = kNegInf;
-            if (z.may_move) {
-                alt = z.move_cost == 0.0 ? Qo[i]
-                                         : interp(p.axis(t), Qo, p.zone[o].xbar, x[i] - z.move_cost, hint);
+            if (!z.may_move || (!choose && !mv[i])) {
+                Vr[i] = Qr[i];
+                if (choose) mv[i] = 0;
+                continue;
             }
-            bool move = alt > Qr[i];
-            Vr[i] = move ? alt : Qr[i];
-            mv[i] = move ? 1 : 0;
+            double alt = z.move_cost == 0.0 ? Qo[i]
+                                            : interp(p.axis(t), Qo, p.zone[o].xbar, x[i] - z.move_cost, hint);
+            if (choose) mv[i] = alt > Qr[i] ? 1 : 0;
+            Vr[i] = mv[i] ? alt : Qr[i];
         }
     }
 }
@@ -393,7 +397,7 @@ inline void bellman_apply(const Problem& p, const double* V, Search search, doub
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_for(2L * T * M * p.K * S, threads))
         for (int rt = 0; rt < 2 * T; ++rt) improve_type(p, V, rt / T, rt % T, search, Q, Kpol);
     }
-    zone_choice(p, Q, Vout, move, threads);
+    zone_values(p, Q, Vout, move, true, threads);
 }
 
 // Q under a fixed capital policy (Howard's policy-evaluation step).
@@ -415,30 +419,6 @@ inline void evaluate_policy(const Problem& p, const double* V, const double* Kpo
             if (!(x[i] >= z.xbar) || std::isnan(k)) { Q[base + i] = kNegInf; continue; }
             cont(x[i], k, std::pow(k, p.k_exponent), C);
             Q[base + i] = z.xbar + p.beta * expect(p, s, C);
-        }
-    }
-}
-
-// Apply fixed zone moves to Q: V_r = Q_r or Q_o(m - c).
-inline void apply_moves(const Problem& p, const double* Q, const std::int8_t* move, double* Vout, int threads) {
-    const int T = p.T, S = p.S, M = p.M;
-    const long n = 2L * T * S;
-#pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
-    for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        int s = static_cast<int>(c % S);
-        int o = 1 - r;
-        const ZoneRules& z = p.zone[r];
-        const double* x = p.cash_of(t);
-        const double* Qr = Q + p.col(r, t, s);
-        const double* Qo = Q + p.col(o, t, s);
-        double* Vr = Vout + p.col(r, t, s);
-        const std::int8_t* mv = move + p.col(r, t, s);
-        int hint = 0;
-        for (int i = 0; i < M; ++i) {
-            if (!mv[i]) { Vr[i] = Qr[i]; continue; }
-            Vr[i] = z.move_cost == 0.0 ? Qo[i] : interp(p.axis(t), Qo, p.zone[o].xbar, x[i] - z.move_cost, hint);
         }
     }
 }
@@ -523,7 +503,7 @@ inline SolveReport solve(const Problem& p, double* V, Search search, int howard,
         std::vector<double> Qh(n);
         for (int h = 0; h < howard; ++h) {
             evaluate_policy(p, V, Kpol, Qh.data(), threads);
-            apply_moves(p, Qh.data(), move, Vnew.data(), threads);
+            zone_values(p, Qh.data(), Vnew.data(), move, false, threads);
             std::copy(Vnew.begin(), Vnew.end(), V);
         }
     }
