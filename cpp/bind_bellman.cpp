@@ -84,9 +84,32 @@ py::dict next_period(darr cash, darr capital, darr zfac, darr P, darr zones, dar
     return out;
 }
 
+// A value column read at arbitrary cash exactly as the kernels read it.
+darr value_at(darr cash, darr values, double floor, darr x) {
+    require(cash.ndim() == 1 && values.ndim() == 1 && cash.shape(0) == values.shape(0) && cash.shape(0) >= 2,
+            "cash and values must be 1-d of the same length (at least 2)");
+    const int n = static_cast<int>(cash.shape(0));
+    const double* c = cash.data();
+    std::vector<double> inv(n, 0.0);
+    for (int i = 0; i + 1 < n; ++i) {
+        require(c[i + 1] > c[i], "cash must be strictly increasing");
+        inv[i] = 1.0 / (c[i + 1] - c[i]);
+    }
+    const sez::CashAxis axis{c, inv.data(), n};
+    darr out(x.request().shape);
+    const double* xq = x.data();
+    double* o = out.mutable_data();
+    int hint = 0;
+    for (py::ssize_t k = 0; k < x.size(); ++k) o[k] = sez::interp(axis, values.data(), floor, xq[k], hint);
+    return out;
+}
+
 }  // namespace
 
 void bind_bellman(py::module_& m) {
+    m.def("value_at", &value_at, py::arg("cash"), py::arg("values"), py::arg("floor"), py::arg("x"),
+          "A value column at arbitrary cash as the kernels read it: -inf below the floor (a node), linear between "
+          "nodes, slope one above the top node.");
     const char* common = "cash (T,M), capital (T,K), zfac (T,S), P (S,S), zones (2,8): "
                          "tau, theta, xi, xbar, ell, move_cost, may_move, lo; scalars: beta, q, delta, lam, "
                          "k_exponent.";

@@ -258,3 +258,21 @@ def test_bad_solver_arguments():
     with pytest.raises(ValueError, match="shape"):
         space = build_state_space(CASES["paper"], SMALL)
         _core.bellman_apply(*space.kernel_args(), np.zeros((2, 2, 2, 2)))
+
+
+def test_value_at_reads_columns_like_the_reference():
+    from reference_bellman import value_at as reference_value_at
+
+    from sez.model.solve import value_at
+
+    rng = np.random.default_rng(2)
+    cash = np.concatenate([[0.0, 0.2], np.sort(rng.uniform(0.3, 5.0, 30))])
+    values = np.cumsum(rng.uniform(1.0, 2.0, len(cash)))
+    x = rng.uniform(-0.5, 7.0, 200)
+    ours = value_at(cash, values, 0.2, x)
+    ref = np.array([reference_value_at(cash, values, 0.2, xi) for xi in x])
+    assert np.array_equal(np.isneginf(ours), np.isneginf(ref))
+    f = np.isfinite(ref)
+    np.testing.assert_allclose(ours[f], ref[f], rtol=1e-12)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        value_at(cash[::-1], values, 0.2, x)

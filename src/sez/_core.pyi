@@ -6,6 +6,7 @@ from numpy.typing import NDArray
 have_openmp: bool
 
 def max_threads() -> int: ...
+def value_at(cash: NDArray[np.float64], values: NDArray[np.float64], floor: float, x: NDArray[np.float64]) -> NDArray[np.float64]: ...
 def bellman_apply(
     cash: NDArray[np.float64], capital: NDArray[np.float64], zfac: NDArray[np.float64], P: NDArray[np.float64],
     zones: NDArray[np.float64], scalars: NDArray[np.float64], V: NDArray[np.float64], search: str = "grid",

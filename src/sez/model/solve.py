@@ -289,13 +289,9 @@ def entry_choice(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndar
 
 
 def value_at(cash: np.ndarray, values: np.ndarray, floor: float, x: np.ndarray) -> np.ndarray:
-    """A value column at arbitrary cash, as the kernels read it: -inf below the floor
-    (a node), linear between nodes, slope one above the top node."""
-    x = np.asarray(x, dtype=float)
-    keep = cash >= floor
-    inside = np.interp(x, cash[keep], values[keep])
-    out = np.where(x > cash[-1], values[-1] + (x - cash[-1]), inside)
-    return np.where(x >= floor, out, -np.inf)
+    """A value column at arbitrary cash, exactly as the kernels read it: -inf below
+    the floor (a node), linear between nodes, slope one above the top node."""
+    return _core.value_at(cash, values, float(floor), np.asarray(x, dtype=float))
 
 
 def _check_capital_top(k_search, space, Q):
