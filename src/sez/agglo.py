@@ -147,9 +147,9 @@ def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
 # location quotient
 
 
-def _lq_cells(df: pd.DataFrame, industry: str, region: str, size: str, by: str | Sequence[str] | None,
-              func: str) -> tuple[np.ndarray, pd.DataFrame]:
-    """Cell code of every row and the cell table of location quotients (all cells, usable or not)."""
+def _checked_cells(df: pd.DataFrame, industry: str, region: str, size: str, by, func: str, stacklevel: int):
+    """Keys of an industry x region cell table, checked; rows with a usable size
+    (missing ones counted and announced); an error when none is usable."""
     by_keys = _as_list(by)
     keys = [*by_keys, industry, region]
     _check_frame(df, [*keys, size], func)
@@ -158,7 +158,14 @@ def _lq_cells(df: pd.DataFrame, industry: str, region: str, size: str, by: str |
     dropped = {size: int((~usable).sum())}
     if not usable.any():
         raise ValueError(f"{func}: no row has a value of {size!r}")
-    _report_dropped(func, dropped, len(df), stacklevel=4)
+    _report_dropped(func, dropped, len(df), stacklevel=stacklevel)
+    return by_keys, keys, usable, dropped
+
+
+def _lq_cells(df: pd.DataFrame, industry: str, region: str, size: str, by: str | Sequence[str] | None,
+              func: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Cell code of every row and the cell table of location quotients (all cells, usable or not)."""
+    by_keys, keys, usable, dropped = _checked_cells(df, industry, region, size, by, func, stacklevel=5)
     weight = np.where(usable, pd.to_numeric(df[size]).to_numpy(dtype=float, na_value=np.nan), 0.0)
 
     coder = _KeyCodes(df)
@@ -330,16 +337,8 @@ def ellison_glaeser(df: pd.DataFrame, industry: str = "cic3", region: str = "cou
         Plants with missing size are left out (counted in ``attrs["dropped_rows"]``).
     """
     func = "ellison_glaeser"
-    by_keys = _as_list(by)
-    keys = [*by_keys, industry, region]
-    _check_frame(df, [*keys, size], func)
-    _check_keys(df, keys, func)
-    usable = _usable_values(df, size, func, nonnegative=True)
-    dropped = {size: int((~usable).sum())}
-    _report_dropped(func, dropped, len(df))
+    by_keys, keys, usable, dropped = _checked_cells(df, industry, region, size, by, func, stacklevel=4)
     work = df.loc[usable, keys + [size]]
-    if len(work) == 0:
-        raise ValueError(f"{func}: no row has a value of {size!r}")
     emp = work[size].to_numpy(dtype=float)
 
     coder = _KeyCodes(work)
