@@ -17,22 +17,49 @@ def _step(console, text, func, *args, **kw):
     return out
 
 
-def _demo(args) -> int:
-    from sez.pipeline import run_demo
-
-    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True)
-    out = Path(args.out)
+def _report_end(summary: dict, out: Path) -> int:
+    """The closing lines of ``sez demo`` and ``sez run``: what ran, the main finding, where the report is."""
     steps = summary["steps"]
     failed = [name for name, s in steps.items() if s["status"] != "ok"]
+    stored = [name for name, s in steps.items() if s.get("cached")]
     did = summary.get("did", {})
     print(f"{len(steps) - len(failed)} of {len(steps)} steps ran in {summary['total_seconds']:.1f} s"
+          + (f" ({len(stored)} reused from an earlier run)" if stored else "")
           + (f"; not run or failed: {', '.join(failed)}" if failed else ""))
     if did.get("twfe") and did.get("imputation"):
-        print(f"SEZ effect on log TFP (synthetic truth {did['truth']:.2f}): "
+        truth = f" (synthetic truth {did['truth']:.2f})" if did.get("truth") is not None else ""
+        print(f"SEZ effect on log TFP{truth}: "
               + ", ".join(f"{did[k]['estimator']} {did[k]['coef']:.3f} (s.e. {did[k]['se']:.3f})"
                           for k in ("twfe", "imputation")))
     print(f"report: {out.resolve() / 'report.html'}  (tables in {out / 'tables'}, summary {out / 'summary.json'})")
     return 0 if not failed else 1
+
+
+def _demo(args) -> int:
+    from sez.pipeline import run_demo
+
+    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True)
+    return _report_end(summary, Path(args.out))
+
+
+def _run(args) -> int:
+    from sez import config
+    from sez.pipeline import run_pipeline
+
+    if args.example:
+        print(config.example_pipeline_config())
+        return 0
+    if args.config is None:
+        raise ValueError("sez run needs a CONFIG.toml (write one with: sez run --example > run.toml)")
+    cfg = config.load_pipeline(args.config)
+    if args.steps:
+        cfg = config.pipeline_config({**cfg.settings, "run": {**cfg["run"], "steps": args.steps.split(",")}},
+                                     base=cfg.base, source=str(args.config))
+    if args.no_cache:
+        cfg = config.pipeline_config({**cfg.settings, "run": {**cfg["run"], "cache": False}}, base=cfg.base,
+                                     source=str(args.config))
+    summary = run_pipeline(cfg, progress=True)
+    return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
 
 
 def _model(args) -> int:
@@ -176,6 +203,13 @@ def main(argv=None) -> int:
     demo.add_argument("--out", default="sez-demo", help="folder for the report, tables, figures and panels")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    run = sub.add_parser("run", help="the same chain on your own ASIE extracts, as a TOML configuration says; "
+                                     "steps whose inputs and settings are unchanged are reused")
+    run.add_argument("config", nargs="?", help="TOML file (print a documented example with --example)")
+    run.add_argument("--example", action="store_true", help="print a configuration with every key and exit")
+    run.add_argument("--steps", default=None, help="comma-separated steps to run (and those they need)")
+    run.add_argument("--no-cache", action="store_true", help="recompute every step (stored results are replaced)")
+    run.set_defaults(func=_run)
     model = sub.add_parser("model", help="solve the paper's firm model and its no-SEZ counterfactual; "
                                          "print the paper's Table 8 beside ours")
     model.add_argument("--params", choices=("paper", "populated"), default="paper",

@@ -101,3 +101,242 @@ def load(path: str | Path) -> RunConfig:
     targets = raw.get("targets") or TABLE7["data"].to_dict()
     return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
                      dict(raw.get("output", {})))
+
+
+# ---------------------------------------------------------------------------
+# ``sez run``: the pipeline from raw ASIE files to the papers' tables
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a pipeline configuration: its type, default, allowed values and meaning."""
+
+    kind: str  # "int", "float", "bool", "str", "list[str]", "list[int]", "list[list[str]]", "table[str]"
+    default: object
+    doc: str
+    choices: tuple = ()
+    length: int | None = None  # fixed length of a list
+    example: object = None  # shown by ``sez run --example`` instead of the default
+
+
+#: The ``sez run`` configuration: section -> key -> Setting. One definition: the
+#: validator, ``sez run --example`` and the docs' schema table all read it.
+PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
+    "run": {
+        "out": Setting("str", "sez-run", "Output folder, relative to the configuration file's folder."),
+        "seed": Setting("int", 0, "Seed of the synthetic data and of the estimators' starting values."),
+        "steps": Setting("list[str]", [], "Run only these steps (and those they need); empty: all steps."),
+        "cache": Setting("bool", True, "Reuse a step's stored results when its settings, inputs, the steps it "
+                                       "needs and the package are unchanged."),
+    },
+    "data": {
+        "source": Setting("str", "files", "'files': the user's extracts; 'synthetic': generated ones with a "
+                                          "known truth.", choices=("files", "synthetic")),
+        "files": Setting("list[str]", [], "Yearly ASIE extracts (CSV, Parquet, Stata, Excel): paths or glob "
+                                          "patterns, relative to the configuration file's folder.",
+                         example=["raw/asie_*.csv"]),
+        "years": Setting("list[int]", [], "First and last year kept, e.g. [1998, 2007]; empty: all.", length=2),
+        "deflators": Setting("str", "", "CSV with columns cic2, year, deflator (output price index) to "
+                                        "deflate output and value added; empty: current prices."),
+        "synthetic_firms": Setting("int", 4000, "True firms of the synthetic extracts (source = 'synthetic')."),
+        "columns": Setting("table[str]", {}, "Your column names mapped to the package's canonical names, "
+                                             "added to the shipped table of known ASIE names.",
+                           example={"firm_code_2": "legal_person_code"}),
+    },
+    "harmonise": {
+        "employment_threshold": Setting("float", 8.0, "Drop firm-years with fewer employees (Brandt et al. "
+                                                      "2012 use 8)."),
+        "min_years": Setting("int", 2, "Drop firms observed in fewer years."),
+        "weak_keywords_count": Setting("bool", False, "Let weak zone keywords (e.g. 'industrial park') alone "
+                                                      "mark a firm as in an SEZ."),
+    },
+    "tfp": {
+        "method": Setting("str", "op", "Production-function estimator for ln_tfp.",
+                          choices=("op", "lp", "acf", "wrdg", "ols", "fe")),
+        "by": Setting("str", "cic2", "Estimate by this industry column ('' pools all firms)."),
+        "min_obs": Setting("int", 200, "Industries with fewer usable observations share a pooled estimate."),
+        "trim": Setting("float", 0.005, "Share of log TFP blanked at each tail within each zone (SEZ paper: "
+                                        "0.005)."),
+        "compare": Setting("list[str]", ["ols", "fe", "op", "lp"], "Methods of the pooled elasticity table.",
+                           choices=("op", "lp", "acf", "wrdg", "ols", "fe")),
+    },
+    "agglomeration": {
+        "industry": Setting("str", "cic3", "Industry level of the location quotient."),
+        "region": Setting("str", "city", "Region of the location quotient.", choices=("city", "county",
+                                                                                     "province")),
+    },
+    "probit": {
+        "county_effects": Setting("bool", False, "Add county effects (the paper's specification; needs many "
+                                                 "firms per county)."),
+    },
+    "did": {
+        "fixed_effects": Setting("list[list[str]]", [["firm_id", "year"], ["firm_id", "city^year"]],
+                                 "Fixed-effect sets, one specification each ('city^year': city-by-year)."),
+        "cluster": Setting("str", "firm_id", "Cluster standard errors by this column."),
+    },
+    "event_study": {
+        "window": Setting("list[int]", [-5, 10], "First and last event time; the ends are binned.", length=2),
+        "reference": Setting("int", -5, "Omitted event time (the SEZ paper: five years before entry)."),
+    },
+    "model": {
+        "n_cash": Setting("int", 60, "Cash-on-hand grid points."),
+        "n_capital": Setting("int", 80, "Capital grid points."),
+        "n_firms": Setting("int", 5000, "Firms in the simulated panels."),
+        "scenario": Setting("str", "no_sez", "Counterfactual scenario.",
+                            choices=("no_sez", "credit", "credit_tax", "equalise")),
+        "closure": Setting("str", "partial", "Equilibrium closure.", choices=("partial", "general")),
+    },
+}
+
+
+def _type_ok(kind: str, value) -> bool:
+    def scalar(k, v):
+        if k == "int":
+            return isinstance(v, int) and not isinstance(v, bool)
+        if k == "float":
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+        return isinstance(v, {"bool": bool, "str": str}[k])
+
+    if kind.startswith("list[list["):
+        return isinstance(value, list) and all(_type_ok("list[" + kind[10:-1], v) for v in value)
+    if kind.startswith("list["):
+        return isinstance(value, list) and all(scalar(kind[5:-1], v) for v in value)
+    if kind.startswith("table["):
+        return isinstance(value, dict) and all(scalar(kind[6:-1], v) for v in value.values())
+    return scalar(kind, value)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A validated ``sez run`` configuration: every section with every key (defaults filled in).
+
+    ``base`` is the folder relative paths are resolved against (the file's folder).
+    """
+
+    settings: dict
+    base: Path
+    path: Path | None = None
+
+    def __getitem__(self, section: str) -> dict:
+        return self.settings[section]
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+
+def pipeline_config(raw: dict | None = None, base: str | Path = ".", source: str = "configuration") -> PipelineConfig:
+    """Validate a ``sez run`` configuration given as nested dicts and fill in defaults.
+
+    Unknown sections or keys, wrong types, values outside the allowed choices and
+    lists of the wrong length raise :class:`ConfigError` naming ``source``, the
+    section and the key.
+    """
+    raw = raw or {}
+    unknown = [s for s in raw if s not in PIPELINE_SCHEMA]
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; known: {list(PIPELINE_SCHEMA)}")
+    settings = {}
+    for section, keys in PIPELINE_SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table of keys")
+        bad = [k for k in given if k not in keys]
+        if bad:
+            raise ConfigError(f"{source}: [{section}] has unknown key(s) {bad}; known: {sorted(keys)}")
+        values = {}
+        for key, setting in keys.items():
+            value = given.get(key, setting.default)
+            where = f"{source}: [{section}] {key}"
+            if not _type_ok(setting.kind, value):
+                raise ConfigError(f"{where} must be {setting.kind}, got {value!r} ({type(value).__name__})")
+            if setting.kind == "float":
+                value = float(value)
+            items = value if isinstance(value, list) else [value]
+            if setting.choices:
+                wrong = [v for v in items if v not in setting.choices]
+                if wrong:
+                    raise ConfigError(f"{where}: {wrong[0]!r} is not one of {list(setting.choices)}")
+            if setting.length is not None and value and len(value) != setting.length:
+                raise ConfigError(f"{where} must have {setting.length} entries, got {len(value)}")
+            values[key] = value
+        settings[section] = values
+    _check_pipeline_values(settings, source)
+    return PipelineConfig(settings, Path(base))
+
+
+def _check_pipeline_values(s: dict, source: str) -> None:
+    """Checks that need more than one key or a range."""
+    from sez.pipeline import STEPS
+
+    def fail(section, key, text):
+        raise ConfigError(f"{source}: [{section}] {key} {text}")
+
+    bad_steps = [x for x in s["run"]["steps"] if x not in STEPS]
+    if bad_steps:
+        fail("run", "steps", f"names unknown step(s) {bad_steps}; known: {list(STEPS)}")
+    data = s["data"]
+    if data["source"] == "files" and not data["files"]:
+        fail("data", "files", "is empty: name the yearly extracts (or set source = 'synthetic')")
+    if data["years"] and data["years"][0] > data["years"][1]:
+        fail("data", "years", f"must be [first, last] with first <= last, got {data['years']}")
+    if data["columns"]:
+        from sez.data.columns import name_map
+
+        try:
+            name_map(data["columns"])
+        except ValueError as err:
+            fail("data", "columns", str(err))
+    for section, key, low in (("data", "synthetic_firms", 100), ("harmonise", "min_years", 1),
+                              ("tfp", "min_obs", 10), ("model", "n_cash", 10), ("model", "n_capital", 10),
+                              ("model", "n_firms", 100)):
+        if s[section][key] < low:
+            fail(section, key, f"must be at least {low}, got {s[section][key]}")
+    if not 0 <= s["tfp"]["trim"] < 0.5:
+        fail("tfp", "trim", f"must lie in [0, 0.5), got {s['tfp']['trim']}")
+    window, reference = s["event_study"]["window"], s["event_study"]["reference"]
+    if not window or not window[0] <= reference < 0 <= window[1]:
+        fail("event_study", "reference", f"must lie in the window before event time 0; window {window}, "
+                                         f"reference {reference}")
+    if not s["did"]["fixed_effects"] or not all(s["did"]["fixed_effects"]):
+        fail("did", "fixed_effects", "must list at least one non-empty set of fixed effects")
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Read and validate a ``sez run`` TOML file (:data:`PIPELINE_SCHEMA`)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    cfg = pipeline_config(raw, base=path.resolve().parent, source=str(path))
+    return dataclasses.replace(cfg, path=path)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def example_pipeline_config() -> str:
+    """A complete ``sez run`` configuration with every key at its default and its meaning as a comment."""
+    lines = ["# sez run CONFIG.toml: every key with its default (files and columns: examples).",
+             "# Delete what you do not change; unknown keys are errors.", ""]
+    for section, keys in PIPELINE_SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, setting in keys.items():
+            choices = f" One of {', '.join(setting.choices)}." if setting.choices else ""
+            lines.append(f"# {setting.doc}{choices}")
+            shown = setting.default if setting.example is None else setting.example
+            lines.append(f"{key} = {_toml_value(shown)}")
+        lines.append("")
+    return "\n".join(lines)

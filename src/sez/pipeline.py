@@ -1,29 +1,36 @@
-"""One run from raw firm data to the papers' tables, on synthetic data with a known truth.
+"""One run from raw firm data to the papers' tables: ``sez demo`` (synthetic data) and ``sez run`` (yours).
 
-:func:`run_demo` chains the package's components:
+:func:`run_pipeline` chains the package's components, as a configuration
+(:func:`sez.config.load_pipeline`) describes; :func:`run_demo` runs it on
+synthetic data with a known truth:
 
-1. ``synthetic``: raw yearly ASIE extracts from :func:`sez.data.synthetic` (the
-   truth kept beside them: an SEZ effect of 0.10 log points on TFP);
-2. ``read`` and ``harmonise``: :func:`sez.data.read_asie`, :func:`sez.data.harmonise`
-   (with the generator's output price index as deflators);
-3. ``tfp``: Olley-Pakes by 2-digit industry as the SEZ paper does, industries
-   below ``min_obs`` pooled; ``elasticities``: the pooled OLS/FE/OP/LP table;
+1. ``synthetic`` (demo only): raw yearly ASIE extracts from :func:`sez.data.synthetic`
+   (the truth kept beside them: an SEZ effect of 0.10 log points on TFP);
+2. ``read`` and ``harmonise``: :func:`sez.data.read_asie`, :func:`sez.data.harmonise`;
+3. ``tfp``: a production function by 2-digit industry (Olley-Pakes, as the SEZ
+   paper does, by default), industries below ``min_obs`` pooled;
+   ``elasticities``: the pooled table by method;
 4. ``agglomeration``: the agglomerated flag (LQ > 1), exporter counts, EG within city;
 5. ``dominance``: the KS dominance table and the TFP density figure;
 6. ``probit``: the export probit on lagged regressors with year and 3-digit industry effects;
-7. ``facts``: the SEZ paper's stylised-fact Tables 1-3;
+7. ``facts``: the SEZ paper's stylised-fact Tables 1-3 and Figures 1-2;
 8. ``did``, ``event_study``, ``mediation``: TWFE and imputation DiD of ln_tfp on SEZ status;
-9. ``model``: the paper's model solved and its no-SEZ counterfactual.
+9. ``model``: the paper's model solved and a counterfactual.
 
 Each step is timed; a failing step is recorded with its error and the steps that
 do not need it go on. Outputs: every table as CSV (``tables/``), the harmonised
 panel as Parquet, figures as PNG (``figures/``), ``summary.json`` and ``report.html``.
+With caching on (``sez run``'s default) a re-run reuses every step whose
+settings, inputs and upstream steps are unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import pickle
 import re
 import time
 import traceback
@@ -36,8 +43,11 @@ import numpy as np
 import pandas as pd
 
 from sez import report
+from sez.config import PipelineConfig, pipeline_config
+from sez.data.read import InputError
 
-__all__ = ["DemoSize", "SIZES", "STEPS", "SEZ_EFFECT_TOLERANCE_SE", "StepRecord", "run_demo"]
+__all__ = ["DemoSize", "SIZES", "STEPS", "SEZ_EFFECT_TOLERANCE_SE", "Step", "StepRecord", "demo_config", "run_demo",
+           "run_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -77,23 +87,6 @@ SIZES = {
                       county_effects=True),
 }
 
-#: Steps in order, each with the steps whose results it needs.
-STEPS = {
-    "synthetic": (),
-    "read": ("synthetic",),
-    "harmonise": ("read",),
-    "tfp": ("harmonise",),
-    "elasticities": ("harmonise",),
-    "agglomeration": ("tfp",),
-    "dominance": ("agglomeration",),
-    "probit": ("agglomeration",),
-    "facts": ("tfp",),
-    "did": ("tfp",),
-    "event_study": ("tfp",),
-    "mediation": ("agglomeration",),
-    "model": (),
-}
-
 #: The DiD estimates are judged against the synthetic truth within this many of their standard errors.
 SEZ_EFFECT_TOLERANCE_SE = 4.0
 
@@ -128,23 +121,31 @@ class StepRecord:
     error: str = ""
     traceback: str = ""
     warnings: list = field(default_factory=list)
+    cached: bool = False
 
 
 class _Run:
-    """State shared by the steps of one demo run: results, outputs, report sections, summary."""
+    """State shared by the steps of one run: settings, results, outputs, report sections, summary."""
 
-    def __init__(self, out_dir: Path, size: DemoSize, size_name: str, seed: int):
+    def __init__(self, out_dir: Path, cfg: PipelineConfig, deflate: bool = False):
         self.out = out_dir
         self.tables_dir = out_dir / "tables"
         self.figures_dir = out_dir / "figures"
         for d in (self.tables_dir, self.figures_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.size, self.size_name, self.seed = size, size_name, seed
+        self.cfg = cfg
+        self.seed = cfg["run"]["seed"]
+        self.deflate = deflate  # synthetic data only: deflate by the generator's true price index
         self.state: dict = {}
         self.summary: dict = {}
         self.sections: dict[str, report.Section] = {}
         self.files: list[Path] = []
-        self.deflate = False
+
+    @property
+    def truth(self) -> pd.DataFrame | None:
+        """The synthetic truth (firm-years with true TFP and SEZ status), or None for the user's data."""
+        synthetic = self.state.get("synthetic")
+        return None if synthetic is None else synthetic.truth
 
     # outputs ---------------------------------------------------------------
     def table(self, step: str, name: str, frame: pd.DataFrame, caption: str, note: str = "",
@@ -182,10 +183,11 @@ def _synthetic_deflators(price_index: dict) -> pd.DataFrame:
 def _step_synthetic(run: _Run) -> None:
     from sez.data import synthetic
 
-    result = synthetic(n_firms=run.size.n_firms, seed=run.seed, out_dir=run.out / "raw")
+    n_firms = run.cfg["data"]["synthetic_firms"]
+    result = synthetic(n_firms=n_firms, seed=run.seed, out_dir=run.out / "raw")
     run.state["synthetic"] = result
     truth = result.truth
-    run.summary["synthetic"] = {"n_firms": run.size.n_firms, "true_firm_years": len(truth),
+    run.summary["synthetic"] = {"n_firms": n_firms, "true_firm_years": len(truth),
                                 "files": {int(y): str(p.relative_to(run.out)) for y, p in result.files.items()},
                                 "formats": {int(y): f for y, f in result.formats.items()},
                                 "truth": {k: truth.attrs[k] for k in ("tau_sez", "beta_k", "beta_l", "rho")}}
@@ -196,20 +198,54 @@ def _step_synthetic(run: _Run) -> None:
               index=False)
 
 
+def _input_files(cfg: PipelineConfig) -> list[Path]:
+    """The user's extracts: each entry of [data] files is a path or a glob pattern that must match."""
+    found: list[Path] = []
+    for entry in cfg["data"]["files"]:
+        pattern = cfg.resolve(entry)
+        matches = sorted(pattern.parent.glob(pattern.name)) if any(c in entry for c in "*?[") else [pattern]
+        matches = [m for m in matches if m.is_file()]
+        if not matches:
+            raise InputError(f"[data] files: {entry!r} matches no file (looked in {pattern.parent})")
+        found.extend(m for m in matches if m not in found)
+    return found
+
+
 def _step_read(run: _Run) -> None:
     from sez.data import read_asie
 
-    raw = read_asie(run.state["synthetic"].files)
+    data_cfg = run.cfg["data"]
+    if data_cfg["source"] == "synthetic":
+        sources = run.state["synthetic"].files
+    else:
+        sources = _input_files(run.cfg)
+    raw = read_asie(sources, extra_names=data_cfg["columns"] or None)
+    read_summary = {"rows": len(raw), "columns": len(raw.columns), "files": len(sources)}
+    if data_cfg["years"]:
+        first, last = data_cfg["years"]
+        outside = ~raw["year"].between(first, last)
+        raw = raw.loc[~outside].reset_index(drop=True)
+        read_summary.update(years=[first, last], rows_outside_years=int(outside.sum()), rows_kept=len(raw))
+        if raw.empty:
+            raise InputError(f"[data] years {data_cfg['years']}: no rows of the extracts fall in these years")
     run.state["raw"] = raw
-    run.summary["read"] = {"rows": len(raw), "columns": len(raw.columns)}
+    run.summary["read"] = read_summary
 
 
 def _step_harmonise(run: _Run) -> None:
     from sez.data import harmonise
 
-    truth = run.state["synthetic"].truth
-    deflators = _synthetic_deflators(truth.attrs["output_price_index"]) if run.deflate else None
-    panel = harmonise(run.state["raw"], deflators=deflators)
+    truth = run.truth
+    settings = run.cfg["harmonise"]
+    if run.cfg["data"]["deflators"]:
+        path = run.cfg.resolve(run.cfg["data"]["deflators"])
+        deflators = _read_deflators(path)
+    elif truth is not None and run.deflate:
+        deflators = _synthetic_deflators(truth.attrs["output_price_index"])
+    else:
+        deflators = None
+    panel = harmonise(run.state["raw"], deflators=deflators, employment_threshold=settings["employment_threshold"],
+                      min_years=settings["min_years"], weak_keywords_count=settings["weak_keywords_count"])
     run.state["panel"] = panel
     data = panel.data
     path = run.out / "panel.parquet"
@@ -223,7 +259,8 @@ def _step_harmonise(run: _Run) -> None:
         "links_by_rule": {str(k): int(v) for k, v in links.items()},
         "sez_share": float(data["sez"].mean()), "notes": list(panel.notes),
     }
-    run.summary["harmonise"].update(_linking_accuracy(data, truth))
+    if truth is not None:
+        run.summary["harmonise"].update(_linking_accuracy(data, truth))
     run.table("harmonise", "audit", panel.audit, "Rows dropped by step and reason during harmonisation",
               f"Rows in {panel.audit.attrs['rows_in']:,} = rows out {panel.audit.attrs['rows_out']:,} + rows dropped.",
               index=False)
@@ -234,6 +271,23 @@ def _step_harmonise(run: _Run) -> None:
     notes = pd.DataFrame({"note": list(panel.notes)})
     run.table("harmonise", "harmonise_notes", notes, "Changes made during harmonisation that dropped no rows",
               index=False)
+
+
+def _read_deflators(path: Path) -> pd.DataFrame:
+    """The user's output deflators: CSV columns cic2, year, deflator (positive; 100 in the base year)."""
+    try:
+        table = pd.read_csv(path, dtype={"cic2": str})
+    except FileNotFoundError:
+        raise InputError(f"[data] deflators: {path}: no such file") from None
+    missing = [c for c in ("cic2", "year", "deflator") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: deflators need columns cic2, year, deflator; missing {missing}")
+    value = pd.to_numeric(table["deflator"], errors="coerce")
+    bad = np.flatnonzero(~(value > 0))
+    if bad.size:
+        raise InputError(f"{path}: column 'deflator' must be positive numbers; rows {list(bad[:5] + 2)} "
+                         "(file lines) are not")
+    return table.assign(deflator=value)
 
 
 def _linking_accuracy(data: pd.DataFrame, truth: pd.DataFrame) -> dict:
@@ -295,55 +349,60 @@ def _step_tfp(run: _Run) -> None:
     from sez import tfp
 
     data = run.state["panel"].data
-    by_industry = tfp.estimate(data, method="op", by="cic2", small="skip", nonpositive="drop",
-                               min_obs=run.size.min_obs, write_tfp=False, seed=run.seed)
-    skipped = sorted(k for k, v in by_industry.diagnostics.items() if "skipped" in v)
-    estimates = by_industry.estimates.copy()
-    estimates["estimated"] = "own industry"
-    pooled = None
+    settings = run.cfg["tfp"]
+    method, by, min_obs, trim = settings["method"], settings["by"] or None, settings["min_obs"], settings["trim"]
+    if by is not None and by not in data.columns:
+        raise InputError(f"[tfp] by = {by!r}: the panel has no such column")
+    estimated = tfp.estimate(data, method=method, by=by, small="skip", nonpositive="drop", min_obs=min_obs,
+                             write_tfp=False, seed=run.seed)
+    skipped = sorted(k for k, v in estimated.diagnostics.items() if "skipped" in v)
+    estimates = estimated.estimates.copy()
+    estimates["estimated"] = "own industry" if by else "pooled"
     if skipped:
         # small industries share one pooled production function, estimated on their rows together
-        small_rows = data[data["cic2"].isin(skipped)]
+        small_rows = data[data[by].astype(str).isin(skipped)]
         try:
-            pooled = tfp.estimate(small_rows, method="op", by=None, nonpositive="drop", min_obs=50,
+            pooled = tfp.estimate(small_rows, method=method, by=None, nonpositive="drop", min_obs=50,
                                   write_tfp=False, seed=run.seed)
             source = "pooled small industries"
         except tfp.TFPInputError:
             # too few rows even together: use the production function of all industries
-            pooled = tfp.estimate(data, method="op", by=None, nonpositive="drop", write_tfp=False, seed=run.seed)
+            pooled = tfp.estimate(data, method=method, by=None, nonpositive="drop", write_tfp=False, seed=run.seed)
             source = "pooled all industries"
         row = pooled.estimates.iloc[0]
         for label in skipped:
             estimates.loc[label] = row
             estimates.loc[label, "estimated"] = source
-    group = data["cic2"].astype(str)
+    group = data[by].astype(str) if by else pd.Series(estimates.index[0], index=data.index)
     ln_tfp = _log_tfp_everywhere(data, estimates, group)
     zone = data["sez"].to_numpy(dtype=bool)
-    ln_tfp = _trim_within_zone(ln_tfp, zone, 0.005)
+    ln_tfp = _trim_within_zone(ln_tfp, zone, trim)
     analysed = data.copy()
     analysed["ln_tfp"] = ln_tfp
     run.state["analysed"] = analysed
     run.state["tfp_estimates"] = estimates
 
-    truth = run.state["synthetic"].truth.attrs
     weights = estimates["n_obs"].astype(float)
     run.summary["tfp"] = {
-        "method": "op", "by": "cic2", "industries_own": int((estimates["estimated"] == "own industry").sum()),
+        "method": method, "by": by, "industries_own": int((estimates["estimated"] == "own industry").sum()),
         "industries_pooled": skipped,
         "beta_employees_weighted_mean": float(np.average(estimates["beta_employees"], weights=weights)),
         "beta_capital_weighted_mean": float(np.average(estimates["beta_capital"], weights=weights)),
         "beta_employees_median": float(estimates["beta_employees"].median()),
         "beta_capital_median": float(estimates["beta_capital"].median()),
-        "truth": {"beta_l": truth["beta_l"], "beta_k": truth["beta_k"]},
-        "ln_tfp_missing_rows": int(np.isnan(ln_tfp).sum()), "trim_share": 0.005,
+        "ln_tfp_missing_rows": int(np.isnan(ln_tfp).sum()), "trim_share": trim,
     }
+    if run.truth is not None:
+        run.summary["tfp"]["truth"] = {k: run.truth.attrs[k] for k in ("beta_l", "beta_k")}
     shown = estimates[["beta_employees", "beta_capital", "returns_to_scale", "n_obs", "n_firms", "converged",
                        "estimated"]].copy()
-    shown.index.name = "cic2"
-    run.table("tfp", "tfp_op_by_industry", shown,
-              "Olley-Pakes production-function elasticities by 2-digit industry (value added)",
-              f"Industries with fewer than {run.size.min_obs} usable observations share a pooled estimate. "
-              f"Synthetic truth: labour {truth['beta_l']}, capital {truth['beta_k']}. " + _PAPER_OP_NOTE)
+    shown.index.name = by or "sample"
+    name = _METHOD_NAMES[method]
+    run.table("tfp", f"tfp_{method}_by_industry", shown,
+              f"{name} production-function elasticities "
+              + (f"by {_GROUP_NAMES.get(by, by)} (value added)" if by else "(value added)"),
+              f"Industries with fewer than {min_obs} usable observations share a pooled estimate. "
+              + _truth_note(run) + _PAPER_OP_NOTE)
     run.table("tfp", "production_variables", tfp.production_table(analysed),
               "Production variables in logs (SEZ paper, Table 12 layout)")
     table15 = tfp.tfp_table(analysed)
@@ -352,26 +411,39 @@ def _step_tfp(run: _Run) -> None:
               "'paper mean' is the SEZ paper's Table 15; levels of log TFP depend on units and the omitted constant.")
 
 
+_GROUP_NAMES = {"cic2": "2-digit industry", "cic3": "3-digit industry", "cic4": "4-digit industry"}
+_SCENARIO_NAMES = {"no_sez": "no-SEZ", "credit": "equal-credit", "credit_tax": "equal credit and tax",
+                   "equalise": "equal-zones"}
+_METHOD_NAMES = {"op": "Olley-Pakes", "lp": "Levinsohn-Petrin", "acf": "Ackerberg-Caves-Frazer",
+                 "wrdg": "Wooldridge", "ols": "OLS", "fe": "Fixed-effects"}
+
+
+def _truth_note(run: _Run) -> str:
+    if run.truth is None:
+        return ""
+    return f"Synthetic truth: labour {run.truth.attrs['beta_l']}, capital {run.truth.attrs['beta_k']}. "
+
+
 def _step_elasticities(run: _Run) -> None:
     from sez import tfp
 
     data = run.state["panel"].data
-    table = tfp.elasticity_table(data, methods=("ols", "fe", "op", "lp"), nonpositive="drop", seed=run.seed)
+    table = tfp.elasticity_table(data, methods=tuple(run.cfg["tfp"]["compare"]), nonpositive="drop", seed=run.seed)
     table.columns = [f"{m} {s}" for m, s in table.columns]
     run.summary["elasticities"] = {col: {k: _number(v) for k, v in table[col].items()} for col in table.columns}
-    truth = run.state["synthetic"].truth.attrs
     run.table("elasticities", "elasticities_pooled", table,
               "Pooled production-function elasticities by method, all firms, SEZ and non-SEZ "
               "(SEZ paper, Tables 13-14 layout)",
-              f"t statistics for OLS and FE only. Synthetic truth: labour {truth['beta_l']}, capital "
-              f"{truth['beta_k']}. " + _PAPER_OP_NOTE)
+              "t statistics for OLS and FE only. " + _truth_note(run) + _PAPER_OP_NOTE)
 
 
 def _step_agglomeration(run: _Run) -> None:
     from sez import agglo
 
     data = run.state["analysed"]
-    data["agglomerated"] = agglo.is_agglomerated(data).to_numpy()
+    settings = run.cfg["agglomeration"]
+    data["agglomerated"] = agglo.is_agglomerated(data, industry=settings["industry"],
+                                                 region=settings["region"]).to_numpy()
     counts = agglo.exporter_counts(data)
     for col in counts.columns:
         data[col] = counts[col].to_numpy()
@@ -435,7 +507,7 @@ def _step_probit(run: _Run) -> None:
     # two families of counts enter separate models, as separate columns of the paper's table
     models = {"[1] industry counts": ["agg1_1", "agg1_2"],
               "[2] ownership counts": ["agg2_1", "agg2_2", "agg3_1", "agg3_2"]}
-    fe = ["year", "cic3"] + (["county"] if run.size.county_effects else [])
+    fe = ["year", "cic3"] + (["county"] if run.cfg["probit"]["county_effects"] else [])
     results, dropped = [], {}
     for title, counts in models.items():
         x = firm_x + counts
@@ -499,12 +571,14 @@ def _step_facts(run: _Run) -> None:
         "movers": movers.attrs.get("movers"), "stayers": movers.attrs.get("stayers")}
 
 
-def _did_row(result, truth: float) -> dict:
+def _did_row(result, truth: float | None) -> dict:
     ci = result.conf_int().iloc[0]
-    return {"estimator": result.estimator, "coef": result.coef, "se": result.se, "ci_lower": float(ci["lower"]),
-            "ci_upper": float(ci["upper"]), "nobs": result.nobs, "clusters": result.n_clusters,
-            "fixed_effects": " + ".join(result.fixed_effects), "truth": truth,
-            "within_tolerance": bool(abs(result.coef - truth) <= SEZ_EFFECT_TOLERANCE_SE * result.se)}
+    row = {"estimator": result.estimator, "coef": result.coef, "se": result.se, "ci_lower": float(ci["lower"]),
+           "ci_upper": float(ci["upper"]), "nobs": result.nobs, "clusters": result.n_clusters,
+           "fixed_effects": " + ".join(result.fixed_effects)}
+    if truth is not None:
+        row.update(truth=truth, within_tolerance=bool(abs(result.coef - truth) <= SEZ_EFFECT_TOLERANCE_SE * result.se))
+    return row
 
 
 def _step_did(run: _Run) -> None:
@@ -512,36 +586,46 @@ def _step_did(run: _Run) -> None:
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
-    synth = run.state["synthetic"]
-    tau = float(synth.truth.attrs["tau_sez"])
-    rows, labels = [], []
-    specs = [("firm_id", "year"), ("firm_id", "city^year")]
+    tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
+    cluster = run.cfg["did"]["cluster"]
+    specs = [tuple(fe) for fe in run.cfg["did"]["fixed_effects"]]
+    estimators = (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop"))
+    rows, labels, failures = [], [], {}
     for fe in specs:
-        for name, func, reversal in (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop")):
+        for name, func, reversal in estimators:
+            label = f"{name}, harmonised data, {' + '.join(fe)}"
             try:
-                res = func(data, "ln_tfp", fe=fe, on_reversal=reversal)
+                res = func(data, "ln_tfp", fe=fe, cluster=cluster, on_reversal=reversal)
             except Exception as err:  # the region-by-year spec can be unidentified in small samples
                 if fe == specs[0]:
                     raise
+                failures[label] = f"{type(err).__name__}: {err}"
                 warnings.warn(f"{name} with {' + '.join(fe)} effects failed: {err}", stacklevel=2)
                 continue
             rows.append(_did_row(res, tau))
-            labels.append(f"{name}, harmonised data, {' + '.join(fe)}")
-    # the same estimators on the true panel separate sampling error from measurement error
-    truth = synth.truth
-    for name, func, reversal in (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop")):
-        rows.append(_did_row(func(truth, "ln_tfp", fe=specs[0], on_reversal=reversal), tau))
-        labels.append(f"{name}, synthetic truth, firm_id + year")
-    table = pd.DataFrame(rows, index=pd.Index(labels, name="estimate"))
+            labels.append(label)
     main = {"twfe": rows[0], "imputation": rows[1]}
+    if run.truth is not None:
+        # the same estimators on the true panel separate sampling error from measurement error
+        for name, func, reversal in estimators:
+            rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], on_reversal=reversal), tau))
+            labels.append(f"{name}, synthetic truth, {' + '.join(specs[0])}")
+    table = pd.DataFrame(rows, index=pd.Index(labels, name="estimate"))
     run.summary["did"] = {"truth": tau, "tolerance_se": SEZ_EFFECT_TOLERANCE_SE, **main,
-                          "all": {label: row for label, row in zip(labels, rows)}}
-    run.table("did", "did_sez_ln_tfp", table,
-              "Difference-in-differences of log TFP on SEZ status: TWFE and imputation estimators vs the "
-              f"synthetic truth ({tau})",
-              f"'within_tolerance': |estimate - truth| <= {SEZ_EFFECT_TOLERANCE_SE:g} standard errors. Harmonised "
-              "data carry estimated TFP and SEZ status with measurement error; the truth rows use the true panel. "
-              "Imputation: Borusyak, Jaravel and Spiess (2024); firms leaving a zone dropped.")
+                          "all": {label: row for label, row in zip(labels, rows)}, "failed": failures}
+    if tau is None:
+        caption = "Difference-in-differences of log TFP on SEZ status: TWFE and imputation estimators"
+        note = ""
+    else:
+        caption = ("Difference-in-differences of log TFP on SEZ status: TWFE and imputation estimators vs the "
+                   f"synthetic truth ({tau})")
+        note = (f"'within_tolerance': |estimate - truth| <= {SEZ_EFFECT_TOLERANCE_SE:g} standard errors. Harmonised "
+                "data carry estimated TFP and SEZ status with measurement error; the truth rows use the true panel. ")
+    note += (f"Standard errors clustered by {cluster}. Imputation: Borusyak, Jaravel and Spiess (2024); firms "
+             "leaving a zone dropped.")
+    if failures:
+        note += " Not estimable: " + "; ".join(f"{k} ({v})" for k, v in failures.items())
+    run.table("did", "did_sez_ln_tfp", table, caption, note)
 
 
 def _step_event_study(run: _Run) -> None:
@@ -549,7 +633,9 @@ def _step_event_study(run: _Run) -> None:
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
-    result = did.event_study(data, "ln_tfp", on_reversal="drop")
+    settings = run.cfg["event_study"]
+    result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
+                             on_reversal="drop")
     table = result.to_frame()
     table.index.name = "event_time"
     run.summary["event_study"] = {
@@ -560,8 +646,9 @@ def _step_event_study(run: _Run) -> None:
                          for k, r in table.iterrows()}}
     run.table("event_study", "event_study", table,
               "Event study of log TFP around entry into a zone, TWFE and imputation (SEZ paper, eqs. 11-13)",
-              f"Reference period {result.reference}; end points binned. Synthetic truth: 0 before entry, "
-              f"{run.state['synthetic'].truth.attrs['tau_sez']} after.")
+              f"Reference period {result.reference}; end points binned."
+              + ("" if run.truth is None else
+                 f" Synthetic truth: 0 before entry, {run.truth.attrs['tau_sez']} after."))
     run.figure("event_study", "event_study", lambda p: result.plot(p),
                "Dynamic effect of SEZ entry on log TFP with 95% bands (SEZ paper, Figure 12 layout)")
 
@@ -584,24 +671,28 @@ def _step_mediation(run: _Run) -> None:
 
 def _step_model(run: _Run) -> None:
     from sez.model import CollateralWarning, Grid, Params, counterfactual, figures
+    from sez.model.counterfactual import SCENARIOS
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CollateralWarning)
         params = Params.paper()
     notes = sorted({str(w.message) for w in caught})
-    grid = Grid(n_cash=run.size.n_cash, n_capital=run.size.n_capital)
+    settings = run.cfg["model"]
+    grid = Grid(n_cash=settings["n_cash"], n_capital=settings["n_capital"])
+    scenario = settings["scenario"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollateralWarning)
-        cf = counterfactual(params, "no_sez", grid, n_firms=run.size.model_firms)
+        cf = counterfactual(params, scenario, grid, closure=settings["closure"], n_firms=settings["n_firms"])
     table = cf.table()
     table.index.name = "aggregate"
-    run.summary["model"] = {"grid": {"n_cash": grid.n_cash, "n_capital": grid.n_capital},
-                            "n_firms": run.size.model_firms, "closure": cf.closure, "notes": notes,
+    run.summary["model"] = {"grid": {"n_cash": grid.n_cash, "n_capital": grid.n_capital}, "scenario": scenario,
+                            "n_firms": settings["n_firms"], "closure": cf.closure, "notes": notes,
                             "effect_pct": {k: _number(v) for k, v in table["effect (%)"].items()},
                             "paper_effect_pct": {k: _number(v) for k, v in table["paper effect (%)"].items()}}
-    run.table("model", "model_no_sez_counterfactual", table,
-              "Model: the SEZ effect, benchmark vs no-SEZ counterfactual (SEZ paper, Table 8), the paper's numbers "
-              "beside ours",
+    paper_table = SCENARIOS[scenario][0]
+    run.table("model", f"model_{scenario}_counterfactual", table,
+              f"Model: the SEZ effect, benchmark vs {_SCENARIO_NAMES[scenario]} counterfactual"
+              + (f" (SEZ paper, {paper_table}), the paper's numbers beside ours" if paper_table else ""),
               f"Paper's calibration (Tables 5-6), {cf.closure} equilibrium, grid {grid.n_cash} x {grid.n_capital}. "
               "Effect (%) = benchmark / counterfactual - 1. " + " ".join(notes))
     bench = cf.benchmark
@@ -615,20 +706,49 @@ def _step_model(run: _Run) -> None:
                "Model: productivity of producing firms by zone (simulated panel)")
 
 
-_STEP_FUNCTIONS = {
-    "synthetic": (_step_synthetic, "Synthetic raw ASIE extracts"),
-    "read": (_step_read, "Reading the yearly extracts"),
-    "harmonise": (_step_harmonise, "Harmonising into one firm-year panel"),
-    "tfp": (_step_tfp, "Productivity: Olley-Pakes by 2-digit industry"),
-    "elasticities": (_step_elasticities, "Productivity: pooled elasticities by method"),
-    "agglomeration": (_step_agglomeration, "Agglomeration: LQ flag, exporter counts, EG within city"),
-    "dominance": (_step_dominance, "Kolmogorov-Smirnov dominance of TFP"),
-    "probit": (_step_probit, "Export probit"),
-    "facts": (_step_facts, "SEZ stylised facts"),
-    "did": (_step_did, "SEZ effect on TFP: difference in differences"),
-    "event_study": (_step_event_study, "SEZ effect on TFP: event study"),
-    "mediation": (_step_mediation, "SEZ effect on TFP: mediation through agglomeration"),
-    "model": (_step_model, "Model: solution and no-SEZ counterfactual"),
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline.
+
+    Attributes
+    ----------
+    title : str
+        Shown in the progress lines and the report.
+    needs : tuple of str
+        Steps whose results it reads.
+    settings : tuple of str
+        Configuration sections (``"tfp"``) or keys (``"run.seed"``) its results depend on.
+    produces : tuple of str
+        Keys of the run's state it sets (stored with its cached results).
+    """
+
+    title: str
+    needs: tuple
+    settings: tuple
+    produces: tuple
+    func: Callable
+
+
+#: The steps in order (``sez run`` and ``sez demo`` run them all unless told otherwise).
+STEPS: dict[str, Step] = {
+    "synthetic": Step("Synthetic raw ASIE extracts", (), ("data", "run.seed"), ("synthetic",), _step_synthetic),
+    "read": Step("Reading the yearly extracts", ("synthetic",), ("data",), ("raw",), _step_read),
+    "harmonise": Step("Harmonising into one firm-year panel", ("read",), ("harmonise", "data.deflators"), ("panel",),
+                      _step_harmonise),
+    "tfp": Step("Productivity: production functions by industry", ("harmonise",), ("tfp", "run.seed"),
+                ("analysed", "tfp_estimates"), _step_tfp),
+    "elasticities": Step("Productivity: pooled elasticities by method", ("harmonise",), ("tfp.compare", "run.seed"),
+                         (), _step_elasticities),
+    "agglomeration": Step("Agglomeration: LQ flag, exporter counts, EG within city", ("tfp",), ("agglomeration",),
+                          ("analysed",), _step_agglomeration),
+    "dominance": Step("Kolmogorov-Smirnov dominance of TFP", ("agglomeration",), (), (), _step_dominance),
+    "probit": Step("Export probit", ("agglomeration",), ("probit",), (), _step_probit),
+    "facts": Step("SEZ stylised facts", ("tfp",), (), (), _step_facts),
+    "did": Step("SEZ effect on TFP: difference in differences", ("tfp",), ("did",), (), _step_did),
+    "event_study": Step("SEZ effect on TFP: event study", ("tfp",), ("event_study",), (), _step_event_study),
+    "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), (), (),
+                      _step_mediation),
+    "model": Step("Model: solution and counterfactual", (), ("model",), (), _step_model),
 }
 
 
@@ -692,15 +812,130 @@ class _Progress:
     def finish(self, record: StepRecord, title: str) -> None:
         if not self.enabled:
             return
-        colour = {"ok": "green", "failed": "red", "skipped": "yellow"}[record.status]
+        status = "stored" if record.cached else record.status
+        colour = {"ok": "green", "stored": "cyan", "failed": "red", "skipped": "yellow"}[status]
         detail = f": {record.error}" if record.error else ""
-        self.bar.console.print(f"[{colour}]{record.status:>7}[/{colour}] {title} ({record.seconds:.2f} s){detail}",
+        when = " in an earlier run" if record.cached else ""
+        self.bar.console.print(f"[{colour}]{status:>7}[/{colour}] {title} ({record.seconds:.2f} s{when}){detail}",
                                highlight=False, markup=True)
         self.bar.advance(self.task)
 
 
 # ---------------------------------------------------------------------------
+# cached step results
+
+
+def _code_fingerprint() -> str:
+    """A hash of the installed package (Python sources, reference data, the compiled kernels).
+
+    Part of every cache key: results stored by another version of the code are never reused.
+    """
+    import sez
+    import sez._core
+
+    h = hashlib.sha256()
+    root = Path(sez.__file__).parent
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for p in paths + [Path(sez._core.__file__)]:
+        h.update(str(p.relative_to(root) if p.is_relative_to(root) else p.name).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _setting(cfg: PipelineConfig, name: str):
+    section, _, key = name.partition(".")
+    return cfg[section][key] if key else cfg[section]
+
+
+def _needs(name: str, cfg: PipelineConfig) -> tuple:
+    """The steps ``name`` needs with this configuration (the user's files need no synthetic step)."""
+    synthetic = cfg["data"]["source"] == "synthetic"
+    return tuple(n for n in STEPS[name].needs if synthetic or n != "synthetic")
+
+
+def _step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dict[str, str]:
+    """Cache key of each step: its settings, its inputs, the keys of the steps it needs and the code."""
+    code = _code_fingerprint()
+    keys: dict[str, str] = {}
+    for name in wanted:
+        inputs: list = []
+        if name == "read" and cfg["data"]["source"] == "files":
+            try:
+                inputs = [(str(p), _file_digest(p)) for p in _input_files(cfg)]
+            except InputError as err:
+                inputs = [f"unreadable: {err}"]  # never stored: the step fails and says why
+        if name == "harmonise":
+            path = cfg["data"]["deflators"]
+            inputs = [_file_digest(cfg.resolve(path)) if path and cfg.resolve(path).is_file() else path, deflate]
+        content = {"step": name, "code": code, "inputs": inputs,
+                   "settings": {s: _setting(cfg, s) for s in STEPS[name].settings},
+                   "needs": [keys[n] for n in _needs(name, cfg)]}
+        keys[name] = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return keys
+
+
+class _StepCache:
+    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, files written, seconds) and ``<step>.pkl``.
+
+    The pickle is written first and the JSON last, each by an atomic rename: a run
+    killed while storing leaves the previous entry or none, never a torn one.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.folder = out / "cache"
+
+    def lookup(self, name: str, key: str) -> dict | None:
+        """The stored entry's metadata when its key matches and every file it wrote is still there."""
+        try:
+            meta = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("key") != key or not (self.folder / f"{name}.pkl").is_file():
+            return None
+        if not all((self.out / f).is_file() for f in meta.get("files", [])):
+            return None
+        return meta
+
+    def load(self, name: str) -> dict:
+        with open(self.folder / f"{name}.pkl", "rb") as f:
+            return pickle.load(f)
+
+    def store(self, name: str, key: str, payload: dict, files: list[str], seconds: float) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for suffix, write in ((".pkl", lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)),
+                              (".json", lambda f: f.write(json.dumps({"key": key, "files": files,
+                                                                       "seconds": seconds}).encode()))):
+            target = self.folder / f"{name}{suffix}"
+            partial = target.with_name(target.name + ".partial")
+            with open(partial, "wb") as f:
+                write(f)
+            os.replace(partial, target)
+
+
+# ---------------------------------------------------------------------------
 # the run
+
+
+def demo_config(size: str = "small", seed: int = 0, out_dir: str | Path = "sez-demo-run",
+                steps: Sequence[str] = ()) -> PipelineConfig:
+    """The configuration ``sez demo`` runs: synthetic extracts of the given size (:data:`SIZES`), no cache."""
+    if size not in SIZES:
+        raise ValueError(f"size = {size!r}: use one of {sorted(SIZES)}")
+    d = SIZES[size]
+    raw = {"run": {"out": str(out_dir), "seed": seed, "steps": list(steps), "cache": False},
+           "data": {"source": "synthetic", "synthetic_firms": d.n_firms},
+           "tfp": {"min_obs": d.min_obs}, "probit": {"county_effects": d.county_effects},
+           "model": {"n_cash": d.n_cash, "n_capital": d.n_capital, "n_firms": d.model_firms}}
+    return pipeline_config(raw, base=".", source=f"demo size {size!r}")
 
 
 def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: int = 0, progress: bool = True,
@@ -711,7 +946,7 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
     ----------
     size : {"tiny", "small", "paper"}
         Synthetic panel and model grid sizes (:data:`SIZES`); ``small`` (4,000
-        firms, a 60 x 80 model grid) takes about a minute on two cores,
+        firms, a 60 x 80 model grid) takes about half a minute on two cores,
         ``tiny`` is for tests, ``paper`` uses 100,000 firms and the model's default grid.
     out_dir : str or Path
         Folder for the outputs (created): ``raw/`` (synthetic extracts),
@@ -734,66 +969,138 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
     Returns
     -------
     dict
-        The summary written to ``summary.json``: ``steps`` (status, seconds,
-        error, warnings of each), key numbers by step, ``files`` written and
-        ``total_seconds``.
+        The summary written to ``summary.json`` (see :func:`run_pipeline`).
     """
-    if size not in SIZES:
-        raise ValueError(f"size = {size!r}: use one of {sorted(SIZES)}")
-    wanted = list(STEPS) if steps is None else _with_prerequisites(steps)
-    out = Path(out_dir)
+    return run_pipeline(demo_config(size, seed, out_dir, steps or ()), progress=progress, deflate=deflate)
+
+
+def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = False) -> dict:
+    """Run the pipeline a configuration describes (``sez run``; :func:`sez.config.load_pipeline`).
+
+    With ``[run] cache = true`` each step's results are stored under
+    ``<out>/cache`` with a key made of its settings, its input files' contents,
+    the keys of the steps it needs and the package's code; a re-run reuses every
+    step whose key is unchanged (changing a late step's settings redoes only it
+    and the steps after it that need it).
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: ``steps`` (status, seconds,
+        cached, error, warnings of each), key numbers by step, ``files`` written
+        and ``total_seconds``.
+    """
+    out = cfg.resolve(cfg["run"]["out"])
     out.mkdir(parents=True, exist_ok=True)
     import matplotlib
 
     matplotlib.use("Agg")  # figures are written to files, never shown
-    run = _Run(out, SIZES[size], size, seed)
-    run.deflate = deflate
+    synthetic = cfg["data"]["source"] == "synthetic"
+    chosen = cfg["run"]["steps"] or list(STEPS)
+    wanted = [n for n in _with_prerequisites(chosen, cfg) if synthetic or n != "synthetic"]
+    run = _Run(out, cfg, deflate=deflate)
+    cache = _StepCache(out) if cfg["run"]["cache"] else None
+    keys = _step_keys(cfg, wanted, deflate) if cache else {}
+    stored = {n: meta for n in wanted if cache and (meta := cache.lookup(n, keys[n])) is not None}
+    to_run = [n for n in wanted if n not in stored]
     records: dict[str, StepRecord] = {}
     started = time.perf_counter()
     with _Progress(progress, len(wanted)) as bar:
         for name in wanted:
-            func, title = _STEP_FUNCTIONS[name]
+            step = STEPS[name]
             record = records[name] = StepRecord(name)
-            section = run.sections[name] = report.Section(title)
-            missing = [need for need in STEPS[name] if records.get(need) is None or records[need].status != "ok"]
-            bar.start(title)
+            section = run.sections[name] = report.Section(step.title)
+            missing = [n for n in _needs(name, cfg) if records[n].status != "ok"]
+            bar.start(step.title)
+            t0 = time.perf_counter()
             if missing:
                 record.status = "skipped"
                 record.error = f"needs step(s) {', '.join(missing)}, which did not complete"
+            elif name in stored and _restore(run, cache, name, record, section, stored[name], wanted, to_run):
+                pass
             else:
-                t0 = time.perf_counter()
+                for need in _needs(name, cfg):
+                    if records[need].cached and not all(k in run.state for k in STEPS[need].produces):
+                        _restore_state(run, cache, need)  # a stored step whose results were not loaded yet
+                if synthetic and name != "synthetic" and "synthetic" not in run.state:
+                    _restore_state(run, cache, "synthetic")  # the truth, for the steps that compare with it
+                files_before = len(run.files)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     try:
-                        func(run)
+                        step.func(run)
                         record.status = "ok"
                     except Exception as err:  # a failing step is recorded and the others go on
                         record.status = "failed"
                         record.error = f"{type(err).__name__}: {err}"
                         record.traceback = traceback.format_exc()
-                record.seconds = time.perf_counter() - t0
                 record.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20]
+                record.seconds = time.perf_counter() - t0
+                if cache and record.status == "ok":
+                    written = [str(p.relative_to(out)) for p in run.files[files_before:]]
+                    payload = {"state": {k: run.state[k] for k in step.produces}, "summary": run.summary.get(name),
+                               "items": section.items, "warnings": record.warnings, "files": written}
+                    cache.store(name, keys[name], payload, written, record.seconds)
+            if not record.cached:
+                record.seconds = time.perf_counter() - t0
             section.status, section.seconds, section.error = record.status, record.seconds, record.error
-            bar.finish(record, title)
+            bar.finish(record, step.title)
     total = time.perf_counter() - started
-    run.summary = {"size": size, "seed": seed, "total_seconds": total,
-                   "steps": {n: {"status": r.status, "seconds": r.seconds, "error": r.error,
+    run.summary = {"source": cfg["data"]["source"], "config": str(cfg.path) if cfg.path else None,
+                   "seed": run.seed, "total_seconds": total,
+                   "steps": {n: {"status": r.status, "seconds": r.seconds, "cached": r.cached, "error": r.error,
                                  "traceback": r.traceback, "warnings": r.warnings} for n, r in records.items()},
                    **run.summary}
     report_path = out / "report.html"
     summary_path = out / "summary.json"
-    run.summary["files"] = sorted(str(p.relative_to(out)) for p in run.files) + ["report.html", "summary.json"]
-    intro = (f"Synthetic ASIE data ({run.size.n_firms:,} true firms, seed {seed}) through harmonisation, "
-             f"productivity, agglomeration, export entry, SEZ effects and the model; size '{size}', "
-             f"{total:.1f} s in all. The synthetic truth has an SEZ effect of "
-             f"{run.summary.get('synthetic', {}).get('truth', {}).get('tau_sez', 0.10)} log points on TFP.")
-    report.write_html([run.sections[n] for n in wanted], report_path, title="SEZ: from raw data to the papers' tables",
-                      intro=intro)
+    run.summary["files"] = sorted({str(p.relative_to(out)) for p in run.files}) + ["report.html", "summary.json"]
+    if synthetic:
+        truth = run.summary.get("synthetic", {}).get("truth", {})
+        intro = (f"Synthetic ASIE data ({cfg['data']['synthetic_firms']:,} true firms, seed {run.seed}) through "
+                 "harmonisation, productivity, agglomeration, export entry, SEZ effects and the model; "
+                 f"{total:.1f} s in all. The synthetic truth has an SEZ effect of {truth.get('tau_sez', 0.10)} "
+                 "log points on TFP.")
+    else:
+        n_files = run.summary.get("read", {}).get("files")
+        intro = (f"Your ASIE extracts ({n_files} files) through harmonisation, productivity, agglomeration, export "
+                 f"entry, SEZ effects and the model; {total:.1f} s in all"
+                 + (f", configuration {cfg.path}" if cfg.path else "") + ".")
+    report.write_html([run.sections[n] for n in wanted], report_path,
+                      title="SEZ: from raw data to the papers' tables", intro=intro)
     summary_path.write_text(json.dumps(_jsonable(run.summary), indent=2), encoding="utf-8")
     return _jsonable(run.summary)
 
 
-def _with_prerequisites(steps: Sequence[str]) -> list[str]:
+def _restore_state(run: _Run, cache: _StepCache | None, name: str) -> None:
+    if cache is not None:
+        try:
+            run.state.update(cache.load(name)["state"])
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError):
+            pass  # the step that needs it then fails with a clear error of its own
+
+
+def _restore(run: _Run, cache: _StepCache, name: str, record: StepRecord, section: report.Section, meta: dict,
+             wanted: Sequence[str], to_run: Sequence[str]) -> bool:
+    """Reuse a step's stored results; False when the stored entry cannot be read (the step then runs)."""
+    try:
+        payload = cache.load(name)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return False
+    later = wanted[wanted.index(name) + 1:]
+    # load the stored state only where a step that runs later reads it, in order, as a full run would
+    if any(name in _needs(r, run.cfg) for r in later if r in to_run):
+        run.state.update(payload["state"])
+    if payload["summary"] is not None:
+        run.summary[name] = payload["summary"]
+    section.items.extend(payload["items"])
+    section.intro = f"Stored results reused (computed in {meta['seconds']:.2f} s in an earlier run)."
+    run.files.extend(run.out / f for f in payload["files"])
+    record.status, record.cached, record.warnings = "ok", True, payload["warnings"]
+    record.seconds = meta["seconds"]
+    return True
+
+
+def _with_prerequisites(steps: Sequence[str], cfg: PipelineConfig) -> list[str]:
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         raise ValueError(f"unknown step(s) {unknown}: use {list(STEPS)}")
@@ -802,7 +1109,7 @@ def _with_prerequisites(steps: Sequence[str]) -> list[str]:
     def add(name: str) -> None:
         if name not in needed:
             needed.add(name)
-            for need in STEPS[name]:
+            for need in _needs(name, cfg):
                 add(need)
 
     for s in steps:

@@ -1,0 +1,218 @@
+"""``sez run CONFIG.toml``: the configuration's validator, the example it prints, and cached re-runs.
+
+The end-to-end test runs the pipeline on extracts written by the synthetic
+generator as if they were the user's own files (no truth passed along): a
+renamed column mapped back by ``[data] columns``, the years cut by ``[data]
+years``, then re-runs after changing a late and an early setting, checking
+which steps are reused and that reused outputs equal recomputed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sez import config, pipeline
+from sez.cli import main
+from sez.config import PIPELINE_SCHEMA, ConfigError, pipeline_config
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "run.md"
+
+
+def _valid(**sections):
+    raw = {"data": {"files": ["x.csv"]}}
+    for section, keys in sections.items():
+        raw[section] = {**raw.get(section, {}), **keys} if isinstance(keys, dict) else keys
+    return raw
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"dta": {}}, r"unknown section\(s\) \['dta'\]"),
+    (_valid(tfp={"methd": "op"}), r"\[tfp\] has unknown key\(s\) \['methd'\]"),
+    (_valid(tfp={"min_obs": "200"}), r"\[tfp\] min_obs must be int, got '200' \(str\)"),
+    (_valid(tfp={"min_obs": True}), r"\[tfp\] min_obs must be int, got True"),
+    (_valid(tfp={"method": "gmm"}), r"\[tfp\] method: 'gmm' is not one of"),
+    (_valid(tfp={"compare": ["ols", "xx"]}), r"\[tfp\] compare: 'xx' is not one of"),
+    (_valid(tfp={"trim": 0.7}), r"\[tfp\] trim must lie in \[0, 0.5\)"),
+    (_valid(data={"years": [2007]}), r"\[data\] years must have 2 entries"),
+    (_valid(data={"years": [2007, 1998]}), r"\[data\] years must be \[first, last\]"),
+    (_valid(data={"columns": {"staff": "employes"}}), r"\[data\] columns .*unknown canonical names"),
+    (_valid(data={"columns": {"staff": 3}}), r"\[data\] columns must be table\[str\]"),
+    ({"data": {"files": []}}, r"\[data\] files is empty"),
+    (_valid(run={"steps": ["tfp", "dif"]}), r"\[run\] steps names unknown step\(s\) \['dif'\]"),
+    (_valid(event_study={"window": [-3, 5], "reference": -5}), r"\[event_study\] reference must lie in the window"),
+    (_valid(did={"fixed_effects": [["firm_id"], []]}), r"\[did\] fixed_effects must list"),
+    (_valid(did={"fixed_effects": ["firm_id", "year"]}), r"\[did\] fixed_effects must be list\[list\[str\]\]"),
+    (_valid(model={"n_cash": 3}), r"\[model\] n_cash must be at least 10"),
+    (_valid(harmonise="not a table"), r"\[harmonise\] must be a table"),
+])
+def test_config_errors_name_the_section_and_key(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_config(raw, source="my.toml")
+
+
+def test_defaults_filled_and_floats_accepted_from_ints():
+    cfg = pipeline_config(_valid(harmonise={"employment_threshold": 10}))
+    assert cfg["harmonise"]["employment_threshold"] == 10.0
+    assert isinstance(cfg["harmonise"]["employment_threshold"], float)
+    for section, keys in PIPELINE_SCHEMA.items():
+        assert set(cfg[section]) == set(keys)
+    assert cfg["tfp"]["method"] == "op" and cfg["event_study"]["reference"] == -5
+
+
+def test_toml_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tfp\nmethod = 'op'\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        config.load_pipeline(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        config.load_pipeline(tmp_path / "absent.toml")
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[data]\nfiles = ["a.csv"]\n[model]\nn_firm = 10\n')
+    with pytest.raises(ConfigError, match=r"typo\.toml: \[model\] has unknown key\(s\) \['n_firm'\]"):
+        config.load_pipeline(typo)
+
+
+def test_example_config_is_complete_and_valid():
+    text = config.example_pipeline_config()
+    raw = tomllib.loads(text)
+    assert set(raw) == set(PIPELINE_SCHEMA)
+    cfg = pipeline_config(raw)  # every key present, every value of the right type
+    for section, keys in PIPELINE_SCHEMA.items():
+        assert set(raw[section]) == set(keys), section
+        for key, setting in keys.items():
+            expected = setting.default if setting.example is None else setting.example
+            assert cfg[section][key] == expected, (section, key)
+
+
+def test_docs_page_documents_every_key():
+    if not DOCS.is_file():
+        pytest.skip("docs/ is not part of this installation")
+    text = DOCS.read_text(encoding="utf-8")
+    for section, keys in PIPELINE_SCHEMA.items():
+        assert f"[{section}]" in text, section
+        for key in keys:
+            assert re.search(rf"`{key}`", text), (section, key)
+
+
+def test_cli_prints_example_and_rejects_missing_config(capsys):
+    assert main(["run", "--example"]) == 0
+    assert "[event_study]" in capsys.readouterr().out
+    assert main(["run"]) == 2
+    assert "sez run --example" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# end to end on the user's files, with the cache
+
+
+@pytest.fixture(scope="module")
+def user_files(tmp_path_factory):
+    """Synthetic extracts standing in for a user's: the 2000 file's employment column renamed."""
+    from sez.data import synthetic
+
+    root = tmp_path_factory.mktemp("user")
+    result = synthetic(n_firms=1200, seed=4, out_dir=root / "raw")
+    renamed = result.files[2000]
+    frame = pd.read_parquet(renamed)
+    from sez.data.columns import canonical_columns
+
+    employment = [raw for raw, canon in canonical_columns(frame.columns).items() if canon == "employees"]
+    assert len(employment) == 1
+    frame.rename(columns={employment[0]: "staff_on_payroll"}).to_parquet(renamed, index=False)
+    return root
+
+
+def _write(root: Path, name: str, **sections) -> Path:
+    base = {"run": {"out": "out", "steps": ["facts", "did", "event_study"]},
+            "data": {"files": ["raw/asie_*"], "years": [1998, 2010], "columns": {"staff_on_payroll": "employees"}},
+            "tfp": {"min_obs": 150}, "did": {"fixed_effects": [["firm_id", "year"]]}}
+    for section, keys in sections.items():
+        base.setdefault(section, {}).update(keys)
+    lines = []
+    for section, keys in base.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {config._toml_value(v)}" for k, v in keys.items()]
+    path = root / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _statuses(summary):
+    return {n: ("stored" if s["cached"] else s["status"]) for n, s in summary["steps"].items()}
+
+
+def test_unmapped_column_is_named_in_the_error(user_files):
+    path = _write(user_files, "nomap.toml", run={"out": "nomap", "cache": False, "steps": ["read"]},
+                  data={"columns": {}})
+    summary = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    step = summary["steps"]["read"]
+    assert step["status"] == "failed"
+    assert "asie_2000" in step["error"] and "employees" in step["error"], step["error"]
+
+
+def test_run_on_user_files_then_reuse_stored_steps(user_files):
+    path = _write(user_files, "run.toml")
+    first = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    out = user_files / "out"
+    assert "synthetic" not in first["steps"] and first["source"] == "files"
+    assert _statuses(first) == {n: "ok" for n in ("read", "harmonise", "tfp", "facts", "did", "event_study")}
+    assert first["read"]["rows_outside_years"] > 0 and first["read"]["years"] == [1998, 2010]
+    panel = pd.read_parquet(out / "panel.parquet")
+    assert panel["year"].between(1998, 2010).all() and 2000 in set(panel["year"])
+    assert "truth" not in first["did"]["twfe"] and first["did"]["truth"] is None
+    table_before = pd.read_csv(out / "tables" / "did_sez_ln_tfp.csv")
+
+    # the same configuration again: everything reused, identical outputs
+    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    assert set(_statuses(again).values()) == {"stored"}
+    assert again["did"] == first["did"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "did_sez_ln_tfp.csv"), table_before)
+    assert "Stored results reused" in (out / "report.html").read_text(encoding="utf-8")
+
+    # a late step's setting changes: only that step runs
+    late = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4})
+    third = pipeline.run_pipeline(config.load_pipeline(late), progress=False)
+    assert _statuses(third) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "facts": "stored",
+                                "did": "stored", "event_study": "ok"}
+    events = pd.read_csv(out / "tables" / "event_study.csv")
+    assert events["event_time"].min() == -4 and events["event_time"].max() == 6
+    assert third["event_study"]["reference"] == -4
+
+    # an early step's setting changes: it and every step after it that needs it run again
+    early = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4},
+                   tfp={"min_obs": 150, "trim": 0.02})
+    fourth = pipeline.run_pipeline(config.load_pipeline(early), progress=False)
+    assert _statuses(fourth) == {"read": "stored", "harmonise": "stored", "tfp": "ok", "facts": "ok", "did": "ok",
+                                 "event_study": "ok"}
+    assert fourth["tfp"]["trim_share"] == 0.02
+    assert fourth["did"]["twfe"]["nobs"] < first["did"]["twfe"]["nobs"]  # more trimmed, fewer rows with ln_tfp
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["steps"]["read"]["cached"] is True and on_disk["steps"]["tfp"]["cached"] is False
+
+
+def test_changed_input_file_invalidates_reading(user_files, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(user_files / "raw", root / "raw")
+    path = _write(root, "run.toml", run={"out": "out", "steps": ["harmonise"]})
+    pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    victim = root / "raw" / "asie_2004.parquet"
+    frame = pd.read_parquet(victim)
+    frame.iloc[: len(frame) // 2].to_parquet(victim, index=False)
+    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    assert _statuses(again) == {"read": "ok", "harmonise": "ok"}
+
+
+def test_missing_input_files_are_named(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[data]\nfiles = ["nowhere/asie_*.csv"]\n[run]\nsteps = ["read"]\n')
+    summary = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    assert summary["steps"]["read"]["status"] == "failed"
+    assert "'nowhere/asie_*.csv' matches no file" in summary["steps"]["read"]["error"]
