@@ -160,12 +160,64 @@ def test_write_html_links_images_and_rejects_other_items(tmp_path):
     (tmp_path / "figs").mkdir()
     fig.savefig(tmp_path / "figs" / "line.png")
     plt.close(fig)
-    frame = pd.DataFrame({"ours": [1.5, float("nan")], "paper": [1.4, 2.0]}, index=["a", "b"])
+    frame = pd.DataFrame({"ours": [1.5, float("nan")], "paper": [1.4, 2.0], "firms": [12345, 2],
+                          "to_year": [1999, 2000]}, index=["a", "b"])
     sections = [report.Section("One", "intro <text>", [report.Table("A table & more", frame, "a note"),
                                                        report.Figure("A line", tmp_path / "figs" / "line.png")])]
     path = report.write_html(sections, tmp_path / "r.html", embed_images=False)
     page = path.read_text()
     assert "<caption>A table &amp; more</caption>" in page and "intro &lt;text&gt;" in page
     assert 'src="figs/line.png"' in page and "1.5000" in page
+    assert "<td>12,345</td>" in page and "<td>1999</td>" in page  # counts grouped, years not
     with pytest.raises(TypeError, match="not a Table or Figure"):
         report.write_html([report.Section("Bad", items=["text"])], tmp_path / "bad.html")
+
+
+_BROWSER_PROBE = """<script>
+window.addEventListener("load", function () {
+  var images = Array.from(document.images);
+  var decoded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute("data-images", images.length);
+  document.body.setAttribute("data-images-decoded", decoded.length);
+  document.body.setAttribute("data-min-image-width", Math.min.apply(null, decoded.map(function (i) {
+    return i.naturalWidth; })));
+  document.body.setAttribute("data-tables", document.querySelectorAll("table").length);
+  document.body.setAttribute("data-rendered-rows", Array.from(document.querySelectorAll("table tr")).filter(
+    function (r) { return r.getBoundingClientRect().height > 0; }).length);
+});
+</script>"""
+
+
+def _browser():
+    import shutil
+
+    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(name)), None)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
+def test_report_opens_in_a_real_browser(demo, tmp_path):
+    """Headless Chromium loads the report; a probe script counts the images it decoded and the tables it laid out."""
+    import re
+    import subprocess
+
+    out, _ = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    probe = tmp_path / "report_probe.html"
+    probe.write_text(page.replace("</body>", _BROWSER_PROBE + "</body>"), encoding="utf-8")
+    done = subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", done.stdout)
+    assert body, done.stdout[:500]
+    attrs = dict(re.findall(r'data-([\w-]+)="(\d+)"', body.group(1)))
+    n_images = page.count('src="data:image/png;base64,')
+    assert int(attrs["images"]) == n_images >= 7
+    assert int(attrs["images-decoded"]) == n_images  # every embedded PNG decodes in the browser
+    assert int(attrs["min-image-width"]) >= 300
+    assert int(attrs["tables"]) == page.count("<table")
+    assert int(attrs["rendered-rows"]) > 100  # the tables are laid out, not hidden
+    for caption in ("Steps: status and time", "Export probit with lagged regressors",
+                    "Event study of log TFP around entry into a zone"):
+        assert caption in done.stdout, caption

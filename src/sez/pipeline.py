@@ -230,6 +230,12 @@ def _step_read(run: _Run) -> None:
             raise InputError(f"[data] years {data_cfg['years']}: no rows of the extracts fall in these years")
     run.state["raw"] = raw
     run.summary["read"] = read_summary
+    per_file = raw.groupby(["source", "year"], sort=False).size().rename("rows").reset_index()
+    run.table("read", "raw_rows_by_file", per_file, "Records read from each extract",
+              f"{len(raw):,} records, {len(raw.columns)} canonical columns."
+              + (f" Years kept: {read_summary['years'][0]}-{read_summary['years'][1]}; "
+                 f"{read_summary['rows_outside_years']:,} records outside them left out."
+                 if "years" in read_summary else ""), index=False)
 
 
 def _step_harmonise(run: _Run) -> None:

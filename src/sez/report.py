@@ -99,27 +99,34 @@ figcaption { font-weight: 600; } pre.error { background: #fff3f3; padding: .5em;
 """
 
 
-def _format_value(value) -> str:
-    """Numbers to 4 significant-looking decimals; integers and text as they are."""
+def _format_value(value, thousands: bool = True) -> str:
+    """Numbers to 4 significant-looking decimals; integers and text as they are (years without separators)."""
+    sep = "," if thousands else ""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
+        return f"{int(value):{sep}}"
     if isinstance(value, (float, np.floating)):
         v = float(value)
         if not np.isfinite(v):
             return str(v)
         if v == int(v) and abs(v) < 1e15 and abs(v) >= 1:
-            return f"{int(v):,}"
+            return f"{int(v):{sep}}"
         return f"{v:.4f}" if 1e-4 <= abs(v) < 1e5 else f"{v:.4g}"
     return str(value)
 
 
+def _is_year(label) -> bool:
+    return "year" in " ".join(map(str, label if isinstance(label, tuple) else (label,))).lower()
+
+
 def _table_html(table: Table) -> str:
     frame = table.frame
-    body = frame.map(_format_value) if hasattr(frame, "map") else frame.applymap(_format_value)
+    body = pd.DataFrame({j: [_format_value(v, thousands=not _is_year(col)) for v in frame.iloc[:, j]]
+                         for j, col in enumerate(frame.columns)}, index=frame.index)
+    body.columns = frame.columns
     # a MultiIndex on columns renders as stacked header rows; index names stay as written
     inner = body.to_html(classes="data", border=0, escape=True, na_rep="")
     # pandas writes <table ...><thead>: put the caption right after the opening tag
