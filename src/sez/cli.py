@@ -38,7 +38,7 @@ def _report_end(summary: dict, out: Path) -> int:
 def _demo(args) -> int:
     from sez.pipeline import run_demo
 
-    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True)
+    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate)
     return _report_end(summary, Path(args.out))
 
 
@@ -202,6 +202,8 @@ def main(argv=None) -> int:
     demo.add_argument("--size", choices=("tiny", "small", "paper"), default="small")
     demo.add_argument("--out", default="sez-demo", help="folder for the report, tables, figures and panels")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--calibrate", action="store_true",
+                      help="add a short SMM calibration of the model to the paper's targets (a minute or two)")
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="the same chain on your own ASIE extracts, as a TOML configuration says; "
                                      "steps whose inputs and settings are unchanged are reused")

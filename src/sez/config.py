@@ -186,6 +186,14 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
                             choices=("no_sez", "credit", "credit_tax", "equalise")),
         "closure": Setting("str", "partial", "Equilibrium closure.", choices=("partial", "general")),
     },
+    "calibrate": {
+        "free": Setting("list[str]", ["xbar_S", "theta_S", "ce_S"], "Model parameters estimated by SMM (the "
+                                                                     "rest at the paper's values)."),
+        "targets": Setting("list[str]", list(TABLE7.index), "Moments targeted, at the paper's Table 7 data values."),
+        "global_points": Setting("int", 8, "Sobol points of the global stage."),
+        "local_maxiter": Setting("int", 60, "Iterations of each local search."),
+        "n_firms": Setting("int", 3000, "Firms in each simulated panel (common random numbers)."),
+    },
 }
 
 
@@ -287,7 +295,16 @@ def _check_pipeline_values(s: dict, source: str) -> None:
             name_map(data["columns"])
         except ValueError as err:
             fail("data", "columns", str(err))
-    for section, key, low in (("data", "synthetic_firms", 100), ("harmonise", "min_years", 1),
+    param_fields = [f.name for f in dataclasses.fields(Params) if f.name != "check"]
+    unknown_free = [n for n in s["calibrate"]["free"] if n not in param_fields]
+    if unknown_free or not s["calibrate"]["free"]:
+        fail("calibrate", "free", f"must name parameters of the model; unknown: {unknown_free}")
+    unknown_targets = [m for m in s["calibrate"]["targets"] if m not in TABLE7.index]
+    if unknown_targets or not s["calibrate"]["targets"]:
+        fail("calibrate", "targets", f"must name moments of the paper's Table 7 ({list(TABLE7.index)}); "
+                                     f"unknown: {unknown_targets}")
+    for section, key, low in (("calibrate", "global_points", 1), ("calibrate", "local_maxiter", 1),
+                              ("calibrate", "n_firms", 100), ("data", "synthetic_firms", 100), ("harmonise", "min_years", 1),
                               ("tfp", "min_obs", 10), ("model", "n_cash", 10), ("model", "n_capital", 10),
                               ("model", "n_firms", 100)):
         if s[section][key] < low:
