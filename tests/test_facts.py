@@ -118,3 +118,49 @@ def test_sez_shares_by_year_and_region(tmp_path):
     assert (tmp_path / "shares.png").stat().st_size > 5_000
     with pytest.raises(ValueError, match="no firm in year = 1990"):
         facts.sez_share_by_region(df, years=(1990, 2001))
+
+
+def _square(lon, lat, side):
+    return [[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]
+
+
+def test_sez_share_map_colours_each_region_by_its_share(tmp_path):
+    """Regions of different areas get distinct shares: the pixel count of each share's colour must scale with
+    the area of the region that has that share (a swapped or shifted mapping breaks the ratios)."""
+    import matplotlib
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    from sez import facts
+
+    by_region = pd.DataFrame({2000: [0.1, 0.3, 0.6], 2013: [0.2, 0.5, 0.9]},
+                             index=pd.Index(["11", "44", "35"], name="province"))
+    geo = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "11"}, "geometry": {"type": "Polygon",
+                                                                      "coordinates": [_square(100, 30, 1)]}},
+        {"type": "Feature", "properties": {"code": 44}, "geometry": {"type": "MultiPolygon", "coordinates": [
+            [_square(103, 30, 1)], [_square(103, 31.5, 1)], [_square(104.5, 30, 1)], [_square(104.5, 31.5, 1)]]}},
+        {"type": "Feature", "properties": {"code": "99"}, "geometry": {"type": "Polygon",
+                                                                      "coordinates": [_square(100, 32, 1)]}},
+    ]}
+    path = tmp_path / "map.png"
+    table = facts.plot_sez_share_map(by_region, geo, path)
+    assert table["on_map"].to_dict() == {"11": True, "44": True, "35": False}  # 35 has no boundary: listed
+    image = mpimg.imread(path)[..., :3]
+    norm = matplotlib.colors.Normalize(0.0, 0.9)
+    cmap = matplotlib.colormaps["viridis"]
+
+    def pixels(share):
+        colour = np.array(cmap(norm(share))[:3])
+        return int((np.abs(image - colour).max(axis=2) < 2.5 / 255).sum())
+
+    # last year: region 11 (area 1) at 0.2, region 44 (area 4) at 0.5; first year: 0.1 and 0.3
+    for small, large in ((0.2, 0.5), (0.1, 0.3)):
+        assert pixels(small) > 200
+        assert pixels(large) / pixels(small) == pytest.approx(4.0, rel=0.15)
+    # region 35 has no boundary: its colours appear only in the colour bar, far fewer pixels than a region
+    assert max(pixels(0.9), pixels(0.6)) < pixels(0.1) / 5
+    with pytest.raises(ValueError, match="no feature's 'code' matches a province"):
+        facts.plot_sez_share_map(by_region.rename(index={"11": "x", "44": "y"}), geo, tmp_path / "none.png")
+    with pytest.raises(ValueError, match=r"lack the property 'name'"):
+        facts.plot_sez_share_map(by_region, geo, tmp_path / "bad.png", key="name")

@@ -125,13 +125,21 @@ def user_files(tmp_path_factory):
     employment = [raw for raw, canon in canonical_columns(frame.columns).items() if canon == "employees"]
     assert len(employment) == 1
     frame.rename(columns={employment[0]: "staff_on_payroll"}).to_parquet(renamed, index=False)
+    # boundaries for the map of Figure 2: one square per province code (the package ships none)
+    codes = [11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54,
+             61, 62, 63, 64, 65]
+    features = [{"type": "Feature", "properties": {"code": str(c)},
+                 "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1]]]}}
+                for i, c in enumerate(codes) for x, y in [(100 + 1.5 * (i % 6), 25 + 1.5 * (i // 6))]]
+    (root / "provinces.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return root
 
 
 def _write(root: Path, name: str, **sections) -> Path:
     base = {"run": {"out": "out", "steps": ["facts", "did", "event_study"]},
             "data": {"files": ["raw/asie_*"], "years": [1998, 2010], "columns": {"staff_on_payroll": "employees"}},
-            "tfp": {"min_obs": 150}, "did": {"fixed_effects": [["firm_id", "year"]]}}
+            "tfp": {"min_obs": 150}, "did": {"fixed_effects": [["firm_id", "year"]]},
+            "facts": {"boundaries": "provinces.geojson"}}
     for section, keys in sections.items():
         base.setdefault(section, {}).update(keys)
     lines = []
@@ -166,6 +174,8 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     panel = pd.read_parquet(out / "panel.parquet")
     assert panel["year"].between(1998, 2010).all() and 2000 in set(panel["year"])
     assert "truth" not in first["did"]["twfe"] and first["did"]["truth"] is None
+    assert (out / "figures" / "sez_share_map.png").stat().st_size > 10_000
+    assert not [w for w in first["steps"]["facts"]["warnings"] if "no boundary" in w]  # every province on the map
     table_before = pd.read_csv(out / "tables" / "did_sez_ln_tfp.csv")
 
     # the same configuration again: everything reused, identical outputs

@@ -169,6 +169,13 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
         "county_effects": Setting("bool", False, "Add county effects (the paper's specification; needs many "
                                                  "firms per county)."),
     },
+    "facts": {
+        "region": Setting("str", "province", "Regions of the SEZ share by region (the SEZ paper's Figure 2).",
+                          choices=("province", "city", "county")),
+        "boundaries": Setting("str", "", "GeoJSON of the regions' boundaries (lon/lat polygons) to draw Figure 2 "
+                                         "as a map; empty: a ranked chart only."),
+        "boundary_key": Setting("str", "code", "Feature property holding the region code used in the panel."),
+    },
     "did": {
         "fixed_effects": Setting("list[list[str]]", [["firm_id", "year"], ["firm_id", "city^year"]],
                                  "Fixed-effect sets, one specification each ('city^year': city-by-year)."),

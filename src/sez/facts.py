@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["zone_table", "birth_table", "movers_table", "group_statistics", "ROWS"]
+__all__ = ["zone_table", "birth_table", "movers_table", "group_statistics", "sez_share_by_year", "sez_share_by_region",
+           "plot_sez_shares", "plot_sez_share_map", "ROWS"]
 
 ROWS = ("Avg log productivity (ln z)", "Avg log capital (ln k)", "Within-firm cov(ln z, ln k)")
 
@@ -258,3 +259,90 @@ def plot_sez_shares(by_year: pd.DataFrame, by_region: pd.DataFrame, path) -> Non
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _rings(geometry: dict) -> list:
+    """Outer rings of a GeoJSON Polygon or MultiPolygon, as (n, 2) arrays of lon/lat."""
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind == "Polygon":
+        return [np.asarray(coords[0], dtype=float)[:, :2]]
+    if kind == "MultiPolygon":
+        return [np.asarray(poly[0], dtype=float)[:, :2] for poly in coords]
+    raise ValueError(f"geometry type {kind!r}: boundaries must be Polygon or MultiPolygon features")
+
+
+def plot_sez_share_map(by_region: pd.DataFrame, boundaries, path, key: str = "code",
+                       cmap: str = "viridis") -> pd.DataFrame:
+    """The SEZ paper's Figure 2 as a map: each region shaded by its SEZ share in the first and last year.
+
+    Parameters
+    ----------
+    by_region : DataFrame
+        :func:`sez_share_by_region` (regions as rows, the two years as columns).
+    boundaries : path or dict
+        A GeoJSON FeatureCollection of the regions (Polygon or MultiPolygon, lon/lat),
+        supplied by the user: the package ships no boundaries.
+    path : path
+        The PNG written.
+    key : str
+        The feature property holding the region code used in the panel (e.g. a
+        2-digit province code for ``region="province"``).
+    cmap : str
+        Matplotlib colour map; both panels share one scale from 0 to the largest share.
+
+    Returns
+    -------
+    DataFrame
+        One row per region of ``by_region``: its shares and ``on_map`` (whether a
+        feature matched). Regions without a feature are listed, never dropped
+        silently; features without data are drawn in grey.
+    """
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    if not isinstance(boundaries, dict):
+        with open(boundaries, encoding="utf-8") as f:
+            boundaries = json.load(f)
+    features = boundaries.get("features")
+    if not isinstance(features, list) or not features:
+        raise ValueError("boundaries: a GeoJSON FeatureCollection with at least one feature is needed")
+    missing_key = [i for i, feat in enumerate(features) if key not in (feat.get("properties") or {})]
+    if missing_key:
+        raise ValueError(f"boundaries: feature(s) {missing_key[:5]} lack the property {key!r}")
+    codes = {str(r) for r in by_region.index}
+    matched = {str(feat["properties"][key]) for feat in features} & codes
+    if not matched:
+        raise ValueError(f"boundaries: no feature's {key!r} matches a {by_region.index.name} of the panel "
+                         f"(e.g. {sorted(codes)[:3]} vs {[feat['properties'][key] for feat in features[:3]]})")
+    shares = by_region.rename(index=str)
+    top = float(np.nanmax(shares.to_numpy())) or 1.0
+    norm = matplotlib.colors.Normalize(vmin=0.0, vmax=top)
+    colormap = plt.get_cmap(cmap)
+    years = list(shares.columns[[0, -1]])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, year in zip(axes, years):
+        polygons, colours = [], []
+        for feat in features:
+            code = str(feat["properties"][key])
+            value = shares[year].get(code, np.nan)
+            for ring in _rings(feat["geometry"]):
+                polygons.append(ring)
+                colours.append(colormap(norm(value)) if np.isfinite(value) else (0.85, 0.85, 0.85, 1.0))
+        ax.add_collection(PolyCollection(polygons, facecolors=colours, edgecolors="white", linewidths=0.4))
+        ax.autoscale_view()
+        lat = np.mean([ring[:, 1].mean() for ring in polygons])
+        ax.set_aspect(1.0 / max(np.cos(np.radians(lat)), 0.1))  # degrees of longitude shrink with latitude
+        ax.set_axis_off()
+        ax.set_title(f"Share of firms in SEZs, {year}")
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap), ax=list(axes), shrink=0.7,
+                 label="share of firms in SEZs")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    out = shares.iloc[:, [0, -1]].copy()
+    out["on_map"] = [code in matched for code in out.index]
+    return out

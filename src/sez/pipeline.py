@@ -564,12 +564,24 @@ def _step_facts(run: _Run) -> None:
               "Movers into a zone vs stayers outside, before and after the move (SEZ paper, Table 3)",
               f"Stayers split at year {movers.attrs.get('stayer_cutoff')}; 'paper' columns: the SEZ paper's Table 3.")
     by_year = facts.sez_share_by_year(data)
-    by_region = facts.sez_share_by_region(data, region="province")
+    settings = run.cfg["facts"]
+    region = settings["region"]
+    by_region = facts.sez_share_by_region(data, region=region)
     run.table("facts", "sez_share_by_year", by_year, "Share of firms in SEZs by year (SEZ paper, Figure 1)")
-    run.table("facts", "sez_share_by_province", by_region,
-              "Share of firms in SEZs by province, first and last year (SEZ paper, Figure 2, as a ranked chart)")
+    run.table("facts", f"sez_share_by_{region}", by_region,
+              f"Share of firms in SEZs by {region}, first and last year (SEZ paper, Figure 2, as a ranked chart)")
     run.figure("facts", "sez_shares", lambda path: facts.plot_sez_shares(by_year, by_region, path),
-               "Firms in SEZs over time and by province (SEZ paper, Figures 1-2)")
+               f"Firms in SEZs over time and by {region} (SEZ paper, Figures 1-2)")
+    if settings["boundaries"]:
+        on_map = {}
+        run.figure("facts", "sez_share_map",
+                   lambda path: on_map.update(table=facts.plot_sez_share_map(
+                       by_region, run.cfg.resolve(settings["boundaries"]), path, key=settings["boundary_key"])),
+                   f"Share of firms in SEZs by {region}, first and last year, as a map (SEZ paper, Figure 2)")
+        absent = on_map["table"].index[~on_map["table"]["on_map"]].tolist()
+        if absent:
+            warnings.warn(f"[facts] boundaries: no boundary for {len(absent)} {region}(s) of the panel: "
+                          f"{absent[:10]}", stacklevel=2)
     run.summary["facts"] = {
         "sez_share_first_last_year": [_number(by_year["share"].iloc[0]), _number(by_year["share"].iloc[-1])],
         "zone_mean_ln_tfp": {c: _number(zone.loc[facts.ROWS[0], c]) for c in ("SEZ", "Non-SEZ")},
@@ -783,7 +795,7 @@ STEPS: dict[str, Step] = {
                           ("analysed",), _step_agglomeration),
     "dominance": Step("Kolmogorov-Smirnov dominance of TFP", ("agglomeration",), (), (), _step_dominance),
     "probit": Step("Export probit", ("agglomeration",), ("probit",), (), _step_probit),
-    "facts": Step("SEZ stylised facts", ("tfp",), (), (), _step_facts),
+    "facts": Step("SEZ stylised facts", ("tfp",), ("facts",), (), _step_facts),
     "did": Step("SEZ effect on TFP: difference in differences", ("tfp",), ("did",), (), _step_did),
     "event_study": Step("SEZ effect on TFP: event study", ("tfp",), ("event_study",), (), _step_event_study),
     "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), (), (),
@@ -903,6 +915,10 @@ def _needs(name: str, cfg: PipelineConfig) -> tuple:
     return tuple(n for n in STEPS[name].needs if synthetic or n != "synthetic")
 
 
+#: Settings naming a file a step reads: its contents are part of the step's cache key.
+_INPUT_FILES = {"harmonise": (("data", "deflators"),), "facts": (("facts", "boundaries"),)}
+
+
 def _step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dict[str, str]:
     """Cache key of each step: its settings, its inputs, the keys of the steps it needs and the code."""
     code = _code_fingerprint()
@@ -914,9 +930,11 @@ def _step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dic
                 inputs = [(str(p), _file_digest(p)) for p in _input_files(cfg)]
             except InputError as err:
                 inputs = [f"unreadable: {err}"]  # never stored: the step fails and says why
+        for section, key in _INPUT_FILES.get(name, ()):
+            path = cfg[section][key]
+            inputs.append(_file_digest(cfg.resolve(path)) if path and cfg.resolve(path).is_file() else path)
         if name == "harmonise":
-            path = cfg["data"]["deflators"]
-            inputs = [_file_digest(cfg.resolve(path)) if path and cfg.resolve(path).is_file() else path, deflate]
+            inputs.append(deflate)
         content = {"step": name, "code": code, "inputs": inputs,
                    "settings": {s: _setting(cfg, s) for s in STEPS[name].settings},
                    "needs": [keys[n] for n in _needs(name, cfg)]}

@@ -88,10 +88,17 @@ def read_asie(
         the file name gives it.
     extra_names : user additions to the known column names (raw -> canonical).
 
-    Returns a DataFrame with the canonical columns found, ``year``, ``source``
-    (file name or ``frame[i]``) and ``source_row`` (0-based row in the source).
-    Raises InputError naming the file, column and rows for a file that does not
-    parse, a missing required column or a non-numeric value in a numeric column.
+    Returns
+    -------
+    DataFrame
+        The canonical columns found, ``year``, ``source`` (file name or
+        ``frame[i]``) and ``source_row`` (0-based row in the source).
+
+    Raises
+    ------
+    InputError
+        Naming the file, column and rows for a file that does not parse, a
+        missing required column or a non-numeric value in a numeric column.
     """
     if isinstance(sources, Mapping):
         items = [(src, year) for year, src in sources.items()]
