@@ -26,7 +26,7 @@ def demo(tmp_path_factory):
 
 def test_every_step_succeeds_and_is_timed(demo):
     _, summary = demo
-    assert list(summary["steps"]) == list(pipeline.STEPS)
+    assert list(summary["steps"]) == [n for n, step in pipeline.STEPS.items() if not step.optional]
     for name, step in summary["steps"].items():
         if name == "mediation" and step["status"] == "failed":
             # at the tiny size EG within a city is defined for few firm-years and the mediator can lack
