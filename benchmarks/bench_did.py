@@ -13,6 +13,13 @@ its own process so that its peak memory (max RSS) is its own:
   (target 5 minutes).
 
 Run ``python benchmarks/bench_did.py`` (all stages) or name stages.
+
+The imputation estimator solves its fixed-effect normal equations by
+conjugate gradients preconditioned by the level counts. Measured on a
+shared 2-core machine (other jobs running, so upper bounds):
+``imputation`` 10.8 s and 0.78 GiB peak; ``event_imputation`` (11 post-entry
+estimands, each with its own variance solve, plus the pre-trend regression)
+224 s and 1.62 GiB.
 """
 
 from __future__ import annotations

@@ -287,3 +287,214 @@ def test_triple_difference_recovers_moderated_effect():
     out = did.triple_difference(df, "y", "moderator")
     assert out.loc["sez", "coef"] == pytest.approx(0.1, abs=4 * out.loc["sez", "se"])
     assert out.loc["sez x moderator", "coef"] == pytest.approx(0.2, abs=4 * out.loc["sez x moderator", "se"])
+
+
+# ---------------------------------------------------------------------------
+# identification of the imputation with region-by-year effects
+
+
+@pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient")  # by construction: two components
+def test_imputation_counts_treated_rows_whose_effects_are_not_connected():
+    # firm 2 is untreated in region S in 2000 and treated in region R in 2001: its firm effect is tied to
+    # S-2000 (with firm 4), R-2001 to firms 1 and 3; the two groups share no untreated observation, so its
+    # untreated outcome in R-2001 is not identified and must be set aside, not imputed from a normalisation
+    rng = np.random.default_rng(21)
+    rows = [(1, 2000, "R", False), (1, 2001, "R", False), (3, 2000, "R", False), (3, 2001, "R", False),
+            (5, 2000, "R", False), (5, 2001, "R", True), (5, 2002, "R", True),
+            (2, 2000, "S", False), (2, 2001, "R", True), (4, 2000, "S", False), (4, 2001, "S", False)]
+    df = pd.DataFrame(rows, columns=["firm_id", "year", "city", "sez"])
+    df["y"] = rng.normal(size=len(df))
+    res = did.imputation(df, "y", fe=("firm_id", "city^year"))
+    key = "treated observations whose firm_id and city^year effects are not connected through untreated observations"
+    assert res.counts[key] == 1
+    assert res.counts["treated observations whose city^year has no untreated observation"] == 1  # firm 5, R-2002
+    # the one identified treated row (firm 5, R-2001) against OLS with explicit dummies on the untreated rows
+    untreated = df.loc[~df.sez]
+    ols = smf.ols("y ~ C(firm_id) + C(city):C(year) - 1", data=untreated).fit()
+    target = df.loc[(df.firm_id == 5) & (df.year == 2001)]
+    assert res.coef == pytest.approx(float(target.y.iloc[0] - ols.predict(target).iloc[0]), abs=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# the paper's controls and specifications m1-m12
+
+
+def spec_panel(n_firms=500, seed=30, effect=0.1, ky_slope=0.5):
+    """A staggered panel with every column the paper's controls are built from; some firms change city."""
+    df = staggered_panel(n_firms=n_firms, years=range(2000, 2011), seed=seed,
+                         effect=lambda e, c: np.full(e.shape, effect))
+    rng = np.random.default_rng(seed)
+    n = len(df)
+    mover = (df.firm_id % 3 == 0) & (df.year >= 2005)
+    df["city"] = ((df.firm_id + mover) % 5).astype(str)
+    df["total_assets"] = rng.lognormal(8, 1, n)
+    df["age"] = rng.integers(0, 30, n)
+    df["profit"] = rng.lognormal(5, 1, n) * np.where(rng.random(n) < 0.9, 1, -1)
+    df["debt"] = df.total_assets * rng.uniform(0.1, 0.9, n)
+    df["exporter"] = rng.random(n) < 0.8
+    df["exports"] = np.where(df.exporter, rng.lognormal(6, 1, n), 0.0)
+    df["sales"] = rng.lognormal(8, 1, n) + df.exports
+    df["ownership"] = pd.Categorical(np.where(rng.random(n) < 0.2, "state", "private"))
+    df["capital"] = rng.lognormal(7, 1, n)
+    df["output"] = rng.lognormal(8, 1, n)
+    df["eg_city"] = rng.lognormal(-4, 1, n)
+    df["y"] = df.y + ky_slope * np.log(df.capital / df.output)
+    return df
+
+
+def test_paper_controls_follow_their_definitions():
+    df = pd.DataFrame({"firm_id": [1, 1, 1, 2], "year": [2000, 2001, 2003, 2001],
+                       "total_assets": [100., 300, 50, 10], "profit": [5., 20, -1, 2], "age": [0, 1, 3, 5], "ownership": ["state", "state", "private", "HMT"],
+                       "debt": [50., 30, 5, 1]})
+    out, unavailable = did.paper_controls(df, ["ln_roa", "ln_age", "state_owned", "ln_debt_ratio", "ln_sales"])
+    # ROA over the mean of this and the previous calendar year's assets of the same firm; 2003 has no 2002
+    np.testing.assert_allclose(out.ln_roa, [np.nan, np.log(20 / 200), np.nan, np.nan])
+    np.testing.assert_allclose(out.ln_age, [np.nan, 0.0, np.log(3), np.log(5)])
+    assert out.state_owned.tolist() == [1, 1, 0, 0]
+    np.testing.assert_allclose(out.ln_debt_ratio, np.log(df.debt / df.total_assets))
+    assert "ln_sales" not in out and "'sales'" in unavailable["ln_sales"]
+
+
+def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
+    df = spec_panel(n_firms=300)
+    tab = did.table16(df, outcome="y", region="city")
+    assert tab.skipped == {}
+    est = tab.estimates
+    assert sorted(est.spec.unique(), key=lambda s: int(s[1:])) == [f"m{k}" for k in range(1, 13)]
+    sez = est.loc[est.term == "sez"]
+    assert set(sez.estimator) == {"twfe", "imputation"} and len(sez) == 24
+    # the known effect (0.1) and the known slope on ln(capital/output) (0.5) are recovered in every column
+    assert (np.abs(sez.coef - 0.1) < 4 * sez.se).all(), sez
+    ky = est.loc[(est.term == "ln_ky") & (est.estimator == "twfe")]
+    assert len(ky) == 8 and (np.abs(ky.coef - 0.5) < 4 * ky.se).all()
+    # m8 (firm and city-by-year effects, six controls) against statsmodels with explicit dummies
+    data, _ = did.paper_controls(df, did.SPECIFICATIONS["m8"].controls)
+    cols = list(did.SPECIFICATIONS["m8"].controls)
+    data = data.dropna(subset=cols)
+    res = did.twfe(data, "y", fe=did.SPECIFICATIONS["m8"].fixed_effects(region="city"), controls=cols)
+    data = data.loc[data.groupby("firm_id").year.transform("size") > 1]  # TWFE drops singleton firms
+    data = data.assign(d=data.sez.astype(float), cy=data.city + "_" + data.year.astype(str))
+    data = data.loc[data.groupby("cy").year.transform("size") > 1]
+    ols = smf.ols("y ~ d + " + " + ".join(cols) + " + C(firm_id) + C(cy)", data=data).fit()
+    row = est.loc[(est.spec == "m8") & (est.estimator == "twfe")].set_index("term")
+    assert row.loc["sez", "coef"] == pytest.approx(res.coef, abs=1e-10)
+    assert row.loc["sez", "coef"] == pytest.approx(ols.params["d"], abs=1e-6)
+    assert row.loc["ln_roa", "coef"] == pytest.approx(ols.params["ln_roa"], abs=1e-6)
+    # the paper's numbers sit beside ours, in the paper's layout
+    layout = tab.layout()
+    assert layout.loc["SEZ", ("m1", "paper")] == "0.909***"
+    assert layout.loc["Region x year FE", ("m7", "TWFE")] == "yes" and layout.loc["Year FE", ("m7", "TWFE")] == ""
+    frame = tab.to_frame()
+    assert frame.loc[(frame.spec == "m12") & (frame.term == "ln_output"), "paper_t"].iloc[0] == 18.48
+    assert "\\multicolumn{3}{c}{m12}" in tab.to_latex() and "<table" in tab.to_html()
+    assert tab.to_csv().splitlines()[0].startswith(",m1,m1,m1")
+
+
+def test_table16_skips_specs_whose_controls_are_missing_and_names_columns():
+    df = spec_panel(n_firms=200).drop(columns=["debt", "eg_city"])
+    tab = did.table16(df, outcome="y", estimators=("twfe",))
+    assert set(tab.skipped) == {f"m{k}" for k in (2, 3, 4, 5, 6, 8, 9, 10, 11, 12)}
+    assert "'debt'" in tab.skipped["m2"] and "'eg_city'" in tab.skipped["m4"]
+    assert set(tab.estimates.spec) == {"m1", "m7"}
+    assert "m4 skipped" in tab.summary() and "skipped" in tab.layout().loc["SEZ", ("m4", "TWFE")]
+    with pytest.raises(KeyError, match="'province'"):
+        did.table16(df, outcome="y", region="province")
+    with pytest.raises(KeyError, match="m13"):
+        did.table16(df, outcome="y", specifications=["m13"])
+
+
+# ---------------------------------------------------------------------------
+# trend specification and Tables 17-18
+
+
+def _trend_panel(seed=31, pre=0.02, jump=0.2, slope=0.03):
+    df = staggered_panel(n_firms=2000, seed=seed, effect=lambda e, c: jump + slope * e)
+    first = df.loc[df.sez].groupby("firm_id").year.min()
+    event = (df.year - df.firm_id.map(first)).fillna(0.0)
+    df["y"] = df.y + pre * event  # movers trend upwards relative to other firms, before and after entry
+    return df
+
+
+def test_trend_specification_recovers_pre_and_post_trends():
+    df = _trend_panel()
+    for name, res in did.trend_specification(df, "y", form="linear").items():
+        for term, truth in (("pre_trend", 0.02), ("sez", 0.2), ("post_trend", 0.03)):
+            assert abs(res.params[term] - truth) < 4 * res.bse[term], (name, res.summary())
+            assert res.bse[term] < 0.01
+    flat = did.trend_specification(_trend_panel(pre=0.0, slope=0.0), "y", form="linear")
+    assert abs(flat["twfe"].params["post_trend"]) < 4 * flat["twfe"].bse["post_trend"]
+    with pytest.raises(ValueError, match="form"):
+        did.trend_specification(df, "y", form="cubic")
+
+
+def test_table18_paper_form_splits_entry_year_and_after():
+    df = staggered_panel(n_firms=1500, seed=32, effect=lambda e, c: np.where(e == 0, 0.1, 0.3))
+    df["city"] = (df.firm_id % 4).astype(str)
+    tab = did.table18(df, outcome="y", specifications=["m1", "m7"])
+    est = tab.estimates.set_index(["spec", "estimator", "term"])
+    for spec in ("m1", "m7"):
+        for estimator in ("twfe", "imputation"):
+            for term, truth in (("current", 0.1), ("post_sez", 0.3)):
+                r = est.loc[(spec, estimator, term)]
+                assert abs(r.coef - truth) < 4 * r.se
+    assert tab.layout().loc["PostSEZ", ("m1", "paper")] == "0.915***"
+
+
+def test_table17_is_the_event_study_per_spec():
+    df = staggered_panel(n_firms=800, seed=33, effect=lambda e, c: 0.05 * (e + 1))
+    df["city"] = (df.firm_id % 4).astype(str)
+    tab = did.table17(df, outcome="y", specifications=["m7"])
+    es = did.event_study(df, "y", window=(-5, 9), reference=-5, fe=("firm_id", "city^year"), on_reversal="drop")
+    est = tab.estimates.set_index(["estimator", "term"])
+    assert est.loc[("twfe", "current"), "coef"] == pytest.approx(es.table.loc[0, "twfe_coef"], abs=1e-12)
+    assert est.loc[("imputation", "post3"), "se"] == pytest.approx(es.table.loc[3, "imputation_se"], rel=1e-9)
+    layout = tab.layout(inner="t")
+    assert list(layout.index[:2]) == ["pre4", ""] and layout.loc["current", ("m7", "paper")] == "0.975***"
+    assert layout.iloc[1][("m7", "paper")] == "(7.02)"
+
+
+# ---------------------------------------------------------------------------
+# mediation tables
+
+
+def test_mediation_tables_in_the_paper_layouts():
+    rng = np.random.default_rng(34)
+    df = staggered_panel(n_firms=1000, seed=34)
+    df["eg"] = 0.3 * df.sez + rng.normal(scale=0.5, size=len(df))
+    df["y"] = df.y + 0.2 * df.eg
+    med = did.mediation(df, "y", "eg", fe=())
+    single = did.mediation_table(med, paper=21)
+    assert single.loc["a coefficient (SEZ -> mediator)", "Coef"] == pytest.approx(med.a)
+    assert single.loc["Indirect effect", "Std Err"] == pytest.approx(med.tests.loc["Sobel", "std_err"])
+    assert single.loc["Total effect", "Coef"] == pytest.approx(med.c)
+    assert single.loc["Proportion of total effect that is mediated", "Coef"] == pytest.approx(med.proportion_mediated)
+    assert single.loc["b coefficient (mediator -> outcome)", "paper Table 21 Coef"] == 19.24
+    groups = did.mediation_by_group(df, "y", "eg", df.firm_id % 5, fe=("firm_id", "year"))
+    wide = did.mediation_table(groups, paper=30)
+    assert list(wide.columns[:5]) == ["0", "1", "2", "3", "4"] and wide.shape[1] == 10
+    assert wide.loc["Sobel", "paper Table 30: Bottom 20%"] == "0.0036***"
+    z = groups[0].a / groups[0].se_a
+    assert wide.iloc[list(wide.index).index("a coefficient (SEZ -> mediator)") + 1]["0"] == f"({z:.2f})"
+    with pytest.raises(did.DidDataError, match="group 0: .*no untreated"):
+        did.mediation_by_group(df.assign(g=np.where(df.sez, 0, 9)), "y", "eg", "g")
+    recorded = did.mediation_by_group(df.assign(g=np.where(df.sez, 0, 9)), "y", "eg", "g", on_error="record")
+    assert "skipped" in did.mediation_table(recorded).loc["Sobel", "0"]
+
+
+def test_eg_mediator_maps_the_city_index_onto_firms():
+    from sez import agglo
+
+    rng = np.random.default_rng(35)
+    n = 600
+    df = pd.DataFrame({"firm_id": np.arange(n), "year": 2005, "city": rng.choice(["a", "b"], n),
+                       "cic3": rng.choice(["101", "102", "103"], n), "employees": rng.lognormal(3, 1, n)})
+    df["county"] = df.city + rng.choice(["1", "2", "3", "4"], n)
+    level = did.eg_mediator(df)
+    table = agglo.ellison_glaeser_within_city(df)
+    for _, cell in table.iterrows():
+        rows = (df.city == cell.city) & (df.cic3 == cell.cic3)
+        np.testing.assert_allclose(level[rows], cell.gamma)
+    logged = did.eg_mediator(df, log=True)
+    positive = level > 0
+    np.testing.assert_allclose(logged[positive], np.log(level[positive]))
+    assert logged[~positive].isna().all() and logged.attrs["not_positive"] == int((level <= 0).sum())
