@@ -1,6 +1,6 @@
 """Firm productivity: production-function estimation and firm-year log TFP.
 
-Methods (Cobb-Douglas, value-added ``output="va"`` or gross-output ``"gross"``):
+Methods (value-added ``output="va"`` or gross-output ``"gross"``):
 
 * ``"ols"``  pooled least squares with a constant (statsmodels).
 * ``"fe"``   firm fixed effects (within transformation, statsmodels on demeaned data).
@@ -14,10 +14,21 @@ Methods (Cobb-Douglas, value-added ``output="va"`` or gross-output ``"gross"``):
   second stage GMM on the innovation ``xi`` of ``omega_t = g(omega_{t-1}) + xi`` with
   moments ``E[xi k_t] = E[xi l_{t-1}] = 0`` (and ``m_{t-1}`` in gross output).
 * ``"wrdg"`` Wooldridge (2009): one-step GMM of the two equations jointly, with an AR(1)
-  productivity process (the persistence concentrated out by a scalar search).
+  productivity process (the persistence concentrated out by a scalar search), two-step
+  efficient weighting and analytic standard errors clustered by firm.
+
+Functional form (``form=``): ``"cobb-douglas"`` (all methods) or ``"translog"`` (OLS, FE
+and ACF): ``y = sum_j b_j x_j + sum_{j<=h} b_jh x_j x_h + omega + e``; output elasticities
+``d y / d x_j`` are evaluated per observation and reported at their sample mean.
+
+Several state variables may be given (``state=["capital", "age"]``, as the SEZ paper's
+Olley-Pakes estimates with firm age); columns named in ``levels`` enter without logs.
 
 Lags are taken within a firm between consecutive years only; an observation after a gap
-has no lag. Log TFP written back is ``ln_tfp = y - sum_j beta_j x_j`` (no constant).
+has no lag. Log TFP written back is ``ln_tfp = y - f(x; b)`` (no constant), on every row
+whose output and production inputs are usable, whether or not its proxy is: the proxy
+(investment, materials) only serves to estimate ``b``, so a firm-year with zero investment
+left out of Olley-Pakes estimation still has a productivity.
 """
 
 from __future__ import annotations
@@ -31,9 +42,12 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("ols", "fe", "op", "lp", "acf", "wrdg")
+FORMS = ("cobb-douglas", "translog")
+TRANSLOG_METHODS = ("ols", "fe", "acf")
 OUTPUT_COLUMNS = {"va": "value_added", "gross": "output"}
 DEFAULT_PROXY = {"op": "investment", "lp": "intermediate_input", "acf": "intermediate_input",
                  "wrdg": "intermediate_input"}
+VCOV_TYPES = ("cluster", "robust")
 
 
 class TFPInputError(ValueError):
@@ -46,13 +60,17 @@ class _Block:
     """Logged, sorted arrays of one estimation group."""
     y: np.ndarray
     free: np.ndarray        # (n, f) freely chosen inputs (labour; materials in OP gross output)
-    state: np.ndarray       # (n,) capital
+    state: np.ndarray       # (n, s) state variables (capital; firm age)
     proxy: np.ndarray | None
     materials: np.ndarray | None   # gross-output materials when not already in ``free``
     firm: np.ndarray
     prev: np.ndarray        # row of the same firm's previous year, -1 where none
     survive: np.ndarray | None     # 1 - exit, for the OP survival probit
     rows: np.ndarray        # positions in the caller's panel
+
+    def inputs(self) -> np.ndarray:
+        """All production inputs in coefficient order: free, state, materials."""
+        return np.column_stack([self.free, self.state] + ([self.materials] if self.materials is not None else []))
 
 
 def _spec(method, output, state, free, proxy, materials):
@@ -63,6 +81,9 @@ def _spec(method, output, state, free, proxy, materials):
     gross = output == "gross"
     y_col = OUTPUT_COLUMNS.get(output, output)
     free = [free] if isinstance(free, str) else list(free)
+    state = [state] if isinstance(state, str) else list(state)
+    if not state:
+        raise ValueError("state must name at least one column (capital)")
     proxy = DEFAULT_PROXY.get(method) if proxy is None else proxy
     if method in ("ols", "fe"):
         proxy = None
@@ -73,24 +94,25 @@ def _spec(method, output, state, free, proxy, materials):
             inputs_free.append(materials)          # materials enter like labour
         else:
             mat_col = materials                    # materials enter in the second stage
-    names = inputs_free + ([state] if state else []) + ([mat_col] if mat_col else [])
+    names = inputs_free + state + ([mat_col] if mat_col else [])
     return y_col, inputs_free, state, proxy, mat_col, names
 
 
-def _log_column(df: pd.DataFrame, col: str, logged: bool, nonpositive: str) -> tuple[np.ndarray, np.ndarray]:
-    """Log of a column and a mask of usable rows; raise naming the column otherwise."""
+def _log_column(df: pd.DataFrame, col: str, as_is: bool, nonpositive: str) -> tuple[np.ndarray, np.ndarray]:
+    """Log of a column (or the column itself when ``as_is``) and a mask of usable rows;
+    raise naming the column otherwise."""
     if col not in df.columns:
         raise TFPInputError(f"column {col!r} is missing from the panel (needed as an input, output or proxy)")
     x = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(x) if logged else ~(np.isfinite(x) & (x > 0))
+    bad = ~np.isfinite(x) if as_is else ~(np.isfinite(x) & (x > 0))
     if bad.any() and nonpositive == "raise":
         where = np.flatnonzero(bad)[:5]
         example = df.iloc[where][["firm_id", "year"]].to_dict("records") if {"firm_id", "year"} <= set(df) else []
-        kind = "missing or non-finite" if logged else "missing or non-positive (cannot take logs)"
+        kind = "missing or non-finite" if as_is else "missing or non-positive (cannot take logs)"
         raise TFPInputError(f"column {col!r} is {kind} in {int(bad.sum())} row(s), e.g. {example}; "
                             f"pass nonpositive='drop' to leave those rows out (they are counted)")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = x if logged else np.log(np.where(bad, 1.0, x))
+        out = x if as_is else np.log(np.where(bad, 1.0, x))
     return out, ~bad
 
 
@@ -103,16 +125,30 @@ def _lag_index(firm: np.ndarray, year: np.ndarray) -> np.ndarray:
     return prev
 
 
-def _blocks(panel, by, y_col, free_cols, state, proxy, mat_col, logged, nonpositive, need_exit):
+@dataclass
+class _Prepared:
+    """Estimation blocks by group, and what ``ln_tfp`` needs on every row."""
+    blocks: dict
+    dropped: dict           # column -> rows unusable in it
+    groups: np.ndarray      # group label of every panel row
+    production_ok: np.ndarray   # output and all production inputs usable (the proxy may not be)
+    inputs: np.ndarray      # (rows, p) production inputs in coefficient order (garbage where not ok)
+    y: np.ndarray
+
+
+def _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, logged, levels, nonpositive, need_exit):
     for col in ("firm_id", "year"):
         if col not in panel.columns:
             raise TFPInputError(f"column {col!r} is missing from the panel")
-    cols = [y_col, *free_cols] + [c for c in (state, proxy, mat_col) if c]
-    logs, usable = {}, np.ones(len(panel), dtype=bool)
-    for col in dict.fromkeys(cols):
-        logs[col], ok = _log_column(panel, col, logged, nonpositive)
-        usable &= ok
-    dropped = {col: int((~_log_column(panel, col, logged, "drop")[1]).sum()) for col in dict.fromkeys(cols)}
+    production_cols = list(dict.fromkeys([y_col, *free_cols, *state_cols] + ([mat_col] if mat_col else [])))
+    cols = list(dict.fromkeys(production_cols + ([proxy] if proxy else [])))
+    logs, ok = {}, {}
+    for col in cols:
+        as_is = logged or col in levels
+        logs[col], ok[col] = _log_column(panel, col, as_is, nonpositive)
+    production_ok = np.logical_and.reduce([ok[c] for c in production_cols])
+    usable = production_ok & ok[proxy] if proxy else production_ok
+    dropped = {col: int((~ok[col]).sum()) for col in cols}
     survive = None
     if need_exit:
         if "exit" not in panel.columns:
@@ -120,24 +156,88 @@ def _blocks(panel, by, y_col, free_cols, state, proxy, mat_col, logged, nonposit
         survive = 1.0 - panel["exit"].to_numpy(dtype=float)
     if by is not None and by not in panel.columns:
         raise TFPInputError(f"column {by!r} (by=) is missing from the panel")
-    groups = panel[by].to_numpy() if by is not None else np.zeros(len(panel), dtype=np.int8)
+    groups = panel[by].to_numpy() if by is not None else np.full(len(panel), "all", dtype=object)
     firm, year = panel["firm_id"].to_numpy(), panel["year"].to_numpy()
     rows = np.flatnonzero(usable)
     order = rows[np.lexsort((year[rows], firm[rows], groups[rows]))]
     g_sorted = groups[order]
     cuts = np.flatnonzero(g_sorted[1:] != g_sorted[:-1]) + 1
-    out = {}
+    blocks = {}
     for piece in np.split(order, cuts):
         if len(piece) == 0:
             continue
-        label = groups[piece[0]] if by is not None else "all"
-        out[label] = _Block(
+        blocks[groups[piece[0]]] = _Block(
             y=logs[y_col][piece], free=np.column_stack([logs[c][piece] for c in free_cols]),
-            state=logs[state][piece], proxy=logs[proxy][piece] if proxy else None,
+            state=np.column_stack([logs[c][piece] for c in state_cols]),
+            proxy=logs[proxy][piece] if proxy else None,
             materials=logs[mat_col][piece] if mat_col else None, firm=firm[piece],
             prev=_lag_index(firm[piece], year[piece]),
             survive=survive[piece] if survive is not None else None, rows=piece)
-    return out, dropped
+    inputs = np.column_stack([logs[c] for c in [*free_cols, *state_cols] + ([mat_col] if mat_col else [])])
+    return _Prepared(blocks=blocks, dropped=dropped, groups=groups, production_ok=production_ok, inputs=inputs,
+                     y=logs[y_col])
+
+
+def firm_age(panel: pd.DataFrame) -> pd.Series | None:
+    """Firm age in years: the ``age`` column, else ``year - birth_year``; None when neither is there."""
+    if "age" in panel.columns:
+        return pd.to_numeric(panel["age"], errors="coerce").astype(float)
+    if "birth_year" in panel.columns:
+        return (pd.to_numeric(panel["year"], errors="coerce")
+                - pd.to_numeric(panel["birth_year"], errors="coerce")).astype(float)
+    return None
+
+
+# ----------------------------------------------------------------------------- functional form
+def _pairs(p: int) -> list[tuple[int, int]]:
+    return list(itertools.combinations_with_replacement(range(p), 2))
+
+
+def production_terms(inputs: np.ndarray, names: Sequence[str], form: str = "cobb-douglas"
+                     ) -> tuple[np.ndarray, list[str]]:
+    """Regressors of the production function and their names.
+
+    Cobb-Douglas: the (log) inputs. Translog: the inputs, then ``x_j x_h`` for ``j <= h``
+    named ``"a^2"`` and ``"a*b"``; the coefficient of ``x_j^2`` is ``b_jj`` in
+    ``y = ... + b_jj x_j^2`` (no factor 1/2).
+    """
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=float).T).T
+    names = list(names)
+    if form == "cobb-douglas":
+        return inputs, names
+    cols = [inputs] + [(inputs[:, j] * inputs[:, h])[:, None] for j, h in _pairs(len(names))]
+    labels = names + [f"{names[j]}^2" if j == h else f"{names[j]}*{names[h]}" for j, h in _pairs(len(names))]
+    return np.hstack(cols), labels
+
+
+def _term_derivative(inputs: np.ndarray, j: int, form: str) -> np.ndarray:
+    """d(terms)/d x_j per observation, shape (n, terms): the elasticity of input j is this times beta."""
+    n, p = inputs.shape
+    first = np.zeros((n, p))
+    first[:, j] = 1.0
+    if form == "cobb-douglas":
+        return first
+    second = np.zeros((n, len(_pairs(p))))
+    for c, (a, b) in enumerate(_pairs(p)):
+        if a == b == j:
+            second[:, c] = 2 * inputs[:, j]
+        elif a == j:
+            second[:, c] = inputs[:, b]
+        elif b == j:
+            second[:, c] = inputs[:, a]
+    return np.hstack([first, second])
+
+
+def output_elasticities(inputs: np.ndarray, beta: np.ndarray, form: str = "cobb-douglas") -> np.ndarray:
+    """Output elasticity of each input at each observation, shape (n, inputs)."""
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=float).T).T
+    return np.column_stack([_term_derivative(inputs, j, form) @ beta for j in range(inputs.shape[1])])
+
+
+def _mean_elasticity_map(inputs: np.ndarray, form: str) -> np.ndarray:
+    """Matrix A (inputs x terms) with the sample-mean elasticities equal to ``A @ beta`` (linear in beta,
+    so their covariance is ``A V A'``)."""
+    return np.vstack([_term_derivative(inputs, j, form).mean(axis=0) for j in range(inputs.shape[1])])
 
 
 # ----------------------------------------------------------------------------- algebra
@@ -171,22 +271,43 @@ def _project(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     return P @ coef
 
 
+def _cluster_sums(values: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Column sums of ``values`` within each cluster, one row per cluster."""
+    order = np.argsort(cluster, kind="stable")
+    sorted_ids = cluster[order]
+    starts = np.concatenate([[0], np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1])
+    return np.add.reduceat(values[order], starts, axis=0)
+
+
+def _gmm_sandwich(G: np.ndarray, W: np.ndarray, S: np.ndarray, n: int) -> np.ndarray:
+    """Covariance of a GMM estimator: (G'WG)^-1 G'W S W G (G'WG)^-1 / n (Hansen, 1982).
+
+    ``G`` is the Jacobian of the mean moments, ``S`` the covariance of one unit's moment
+    contribution; the formula does not presume ``W = S^-1``.
+    """
+    bread = np.linalg.inv(G.T @ W @ G)
+    meat = G.T @ W @ S @ W @ G
+    cov = bread @ meat @ bread / n
+    return (cov + cov.T) / 2
+
+
 # ----------------------------------------------------------------------------- estimators
-def _second_inputs(block: _Block, method: str) -> np.ndarray:
-    """Inputs whose coefficients the second stage estimates."""
+def _second_inputs(block: _Block, method: str, names: Sequence[str], form: str) -> np.ndarray:
+    """Regressors whose coefficients the second stage estimates (all terms for ACF)."""
     if method == "acf":
-        parts = [block.free, block.state[:, None]]
-    else:
-        parts = [block.state[:, None]]
+        return production_terms(block.inputs(), names, form)[0]
+    parts = [block.state]
     if block.materials is not None:
         parts.append(block.materials[:, None])
     return np.column_stack(parts)
 
 
 def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit_correction: bool,
-               starts: int, rng: np.random.Generator, min_obs: int, label, overidentify: bool = False,
-               start=None) -> dict:
+               starts: int, rng: np.random.Generator, min_obs: int, label, names: Sequence[str],
+               form: str = "cobb-douglas", overidentify: bool = False, start=None,
+               logged_inputs: np.ndarray | None = None) -> dict:
     """OP, LP and ACF: first-stage control function, second stage by NLS or GMM."""
+    logged_inputs = np.ones(len(names), dtype=bool) if logged_inputs is None else np.asarray(logged_inputs)
     n_free = block.free.shape[1]
     if method == "acf":
         controls = [block.free, block.state, block.proxy]
@@ -196,14 +317,14 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
         P1 = polynomial(controls, degree)
         phi = _project(P1, block.y)
         beta_free = np.zeros(0)
-        target = phi                                   # omega + X theta, noise removed
+        target = phi                                   # omega + f(x; b), noise removed
     else:
         P1 = polynomial(np.column_stack([block.state, block.proxy]), degree)
         coef = _lstsq(np.column_stack([block.free, P1]), block.y)
         beta_free = coef[:n_free]
         phi = P1 @ coef[n_free:]                       # beta_k k (+ beta_m m) + omega
         target = block.y - block.free @ beta_free      # omega + X theta + e
-    X2 = _second_inputs(block, method)
+    X2 = _second_inputs(block, method, names, form)
     has_lag = block.prev >= 0
     now = np.flatnonzero(has_lag)
     lag = block.prev[now]
@@ -215,8 +336,11 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
         extra = _survival_probability(block, degree)[lag]
     Xn, Xl, tn, phil = X2[now], X2[lag], target[now], phi[lag]
     if method == "acf":
-        Z = np.column_stack([block.state[now], block.free[lag]]
-                            + ([block.materials[lag]] if block.materials is not None else [])
+        # each term's instrument is the term with the free inputs (and materials) lagged
+        # and the state variables current: all were decided before xi_t (Ackerberg, Caves and Frazer, 2015)
+        predetermined = np.column_stack([block.free[lag], block.state[now]]
+                                        + ([block.materials[lag]] if block.materials is not None else []))
+        Z = np.column_stack([production_terms(predetermined, names, form)[0]]
                             + ([block.state[lag], phi[lag]] if overidentify else []))
     else:
         Z = np.column_stack([block.state[now]] + ([block.materials[lag]] if block.materials is not None else []))
@@ -237,13 +361,22 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
             m = Z.T @ residual(theta) / len(now)
             return float(m @ W @ m)
 
-    ols = _lstsq(np.column_stack([np.ones(len(block.y)), block.free, X2[:, n_free:] if method == "acf" else X2]),
-                 block.y)[1:]
-    base = np.concatenate([ols[:n_free], ols[n_free:]]) if method == "acf" else ols[n_free:]
+    if method == "acf":
+        base = _lstsq(np.column_stack([np.ones(len(block.y)), X2]), block.y)[1:]
+    else:
+        base = _lstsq(np.column_stack([np.ones(len(block.y)), block.free, X2]), block.y)[1 + n_free:]
     base = base if start is None else np.asarray(start, dtype=float)
-    # the least-squares start, a shrunken copy (the spurious ACF root sits near the OLS
-    # labour coefficient pushed to one) and random perturbations
-    candidates = [base, 0.6 * base] + [base + rng.normal(0, 0.15, len(base)) for _ in range(max(0, starts - 2))]
+    # The least-squares start; for ACF a balanced one (the least-squares returns to scale
+    # shared equally by the logged inputs, second-order terms zero): the spurious ACF root
+    # sits near the OLS labour coefficient pushed towards one, and with measurement error in
+    # materials starts near OLS miss the persistent root while the balanced start reaches it
+    # (Monte Carlo of tests/test_tfp.py); a shrunken copy; then random perturbations.
+    candidates = [base]
+    if method == "acf":
+        candidates.append(_balanced_start(base, len(names), logged_inputs))
+    candidates.append(0.6 * base)
+    candidates += [base + rng.normal(0, 0.15, len(base)) for _ in range(max(0, starts - len(candidates)))]
+    candidates = candidates[:max(1, starts)]
     from scipy.optimize import minimize
     trials = []
     for x0 in candidates:
@@ -272,6 +405,15 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
             "starts_at_optimum": len(good)}
 
 
+def _balanced_start(base: np.ndarray, n_inputs: int, logged_inputs: np.ndarray) -> np.ndarray:
+    """ACF start: the first-order coefficients of the logged inputs all equal to their mean,
+    inputs in levels as given, second-order (translog) terms zero."""
+    balanced = np.zeros_like(base)
+    balanced[:n_inputs] = base[:n_inputs]
+    balanced[:n_inputs][logged_inputs] = base[:n_inputs][logged_inputs].mean()
+    return balanced
+
+
 def _survival_probability(block: _Block, degree: int) -> np.ndarray:
     """Probit of staying in the panel next year on a polynomial in (k, i) (Olley and Pakes, 1996)."""
     import statsmodels.api as sm
@@ -284,77 +426,117 @@ def _survival_probability(block: _Block, degree: int) -> np.ndarray:
     return fit.predict(X)
 
 
-def _fit_linear(block: _Block, method: str) -> dict:
+def _fit_linear(block: _Block, method: str, names: Sequence[str], form: str) -> dict:
+    """OLS, or firm fixed effects as Stata's ``xtreg, fe`` does: the within regression with the
+    grand means added back, so the constant is the mean firm effect and the slopes, their
+    standard errors (residual degrees of freedom ``n - firms - k``) are the LSDV ones."""
     import statsmodels.api as sm
 
-    X = np.column_stack([block.free, block.state] + ([block.materials] if block.materials is not None else []))
+    X = production_terms(block.inputs(), names, form)[0]
     y = block.y
+    n, k = X.shape
     if method == "ols":
         fit = sm.OLS(y, sm.add_constant(X, has_constant="add")).fit()
-        return {"beta": fit.params[1:], "se": fit.bse[1:], "constant": float(fit.params[0]),
-                "r2": float(fit.rsquared), "n_second_stage": len(y), "converged": True}
+        return {"beta": fit.params[1:], "se": fit.bse[1:], "cov": fit.cov_params()[1:, 1:],
+                "constant": float(fit.params[0]), "se_constant": float(fit.bse[0]),
+                "r2": float(fit.rsquared), "r2_adj": float(fit.rsquared_adj), "n_second_stage": n,
+                "converged": True}
     codes, index = np.unique(block.firm, return_inverse=True)
     counts = np.bincount(index)
-    demean = lambda v: v - (np.bincount(index, v) / counts)[index]
-    Xd = np.column_stack([demean(X[:, j]) for j in range(X.shape[1])])
-    fit = sm.OLS(demean(y), Xd).fit()
-    # the within regression's residual degrees of freedom ignore the absorbed firm means
-    df_true = len(y) - X.shape[1] - len(codes)
-    se = fit.bse * np.sqrt(fit.df_resid / df_true) if df_true > 0 else np.full(X.shape[1], np.nan)
-    return {"beta": fit.params, "se": se, "r2_within": float(fit.rsquared), "n_second_stage": len(y),
-            "converged": True}
+    recentre = lambda v: v - (np.bincount(index, v) / counts)[index] + v.mean()
+    Xd = np.column_stack([recentre(X[:, j]) for j in range(k)])
+    fit = sm.OLS(recentre(y), sm.add_constant(Xd, has_constant="add")).fit()
+    df_true = n - k - len(codes)
+    scale = fit.df_resid / df_true if df_true > 0 else np.nan
+    r2 = float(fit.rsquared)                     # within R-squared: the recentred total sum of squares is the within one
+    return {"beta": fit.params[1:], "se": fit.bse[1:] * np.sqrt(scale), "cov": fit.cov_params()[1:, 1:] * scale,
+            "constant": float(fit.params[0]), "se_constant": float(fit.bse[0] * np.sqrt(scale)),
+            "r2_within": r2, "r2": r2, "r2_adj": 1 - (1 - r2) * (n - 1) / df_true if df_true > 0 else np.nan,
+            "n_second_stage": n, "converged": True}
 
 
-def _fit_wooldridge(block: _Block, degree: int, min_obs: int, label) -> dict:
+def _fit_wooldridge(block: _Block, degree: int, min_obs: int, label, vcov: str = "cluster") -> dict:
     """Wooldridge (2009) one-step GMM with omega_t = rho0 + rho omega_{t-1} + xi.
 
-    For given rho the two equations are linear in (b, polynomial coefficients); they
-    are estimated by stacked two-step GMM and rho by a bounded scalar search on the
-    concentrated J statistic.
+    Equations on every firm-year with a lag, productivity ``omega = c(k, m) gamma``:
+
+    1. ``y_t = a1 + x_t b + c_t gamma + e_t``, instruments ``1, l_t, c_t``;
+    2. ``y_t = a2 + x_t b + rho c_{t-1} gamma + u_t``, instruments
+       ``1, k_t, l_{t-1}, c_{t-1}`` (and ``m_{t-1}`` in gross output).
+
+    Given rho both are linear in ``(a1, a2, b, gamma)``, solved in closed form, and rho
+    by a bounded scalar search on the concentrated objective. Two steps: the first with
+    ``W = (Z'Z / n)^-1``, the second with the inverse covariance of the moments at the
+    first-step estimates, clustered by firm (``vcov="cluster"``) or by firm-year
+    (``"robust"``). Standard errors are the GMM sandwich at the second-step estimates with
+    the same clustering, rho's estimation included (its column of the Jacobian is
+    ``-Z' (0, c_{t-1} gamma)``); ``se_rho_known`` holds them with rho taken as known.
     """
     from scipy.optimize import minimize_scalar
+    from scipy.stats import chi2
 
     now = np.flatnonzero(block.prev >= 0)
     if len(now) < min_obs:
         raise TFPInputError(f"industry {label!r}: only {len(now)} observation(s) with a lag (need {min_obs})")
     lag = block.prev[now]
-    X = np.column_stack([block.free, block.state] + ([block.materials] if block.materials is not None else []))
+    X = block.inputs()[now]
     C = polynomial(np.column_stack([block.state, block.proxy]), degree)[:, 1:]   # c(k, m) without constant
-    n, p, q = len(now), X.shape[1], C.shape[1]
-    one = np.ones(n)
-    y1, y2 = block.y[now], block.y[now]
+    n, p = X.shape
+    one, zero = np.ones((n, 1)), np.zeros((n, 1))
+    Y = np.concatenate([block.y[now], block.y[now]])
     Z1 = np.column_stack([one, block.free[now], C[now]])
     Z2 = np.column_stack([one, block.state[now], block.free[lag], C[lag]]
                          + ([block.materials[lag]] if block.materials is not None else []))
+    Z = np.zeros((2 * n, Z1.shape[1] + Z2.shape[1]))
+    Z[:n, :Z1.shape[1]] = Z1
+    Z[n:, Z1.shape[1]:] = Z2
+    cluster = block.firm[now] if vcov == "cluster" else np.arange(n)
 
-    def fit(rho):
-        # parameters: a1, a2, b (p), gamma (q); equation 2 uses rho * c(k_{t-1}, m_{t-1}) gamma
-        zeros_n = np.zeros((n, 1))
-        R1 = np.column_stack([one, zeros_n, X[now], C[now]])
-        R2 = np.column_stack([zeros_n, one, X[now], rho * C[lag]])
-        # omega_{t-1} = c_{t-1} gamma, so rho * omega_{t-1} enters eq. 2 linearly given rho
-        R = np.vstack([R1, R2])
-        Y = np.concatenate([y1, y2])
-        Z = np.zeros((2 * n, Z1.shape[1] + Z2.shape[1]))
-        Z[:n, :Z1.shape[1]] = Z1
-        Z[n:, Z1.shape[1]:] = Z2
-        W = np.linalg.pinv(Z.T @ Z)
-        for _ in range(2):
-            A = R.T @ Z @ W
-            theta = np.linalg.solve(A @ Z.T @ R, A @ Z.T @ Y)
-            u = Y - R @ theta
-            # clustered by firm-year pair: moment contributions of both equations summed per row
-            g = Z * u[:, None]
-            g = g[:n] + g[n:]
-            W = np.linalg.pinv(g.T @ g / n)
-        m = Z.T @ (Y - R @ theta) / n
-        return float(m @ W @ m * n), theta
+    def regressors(rho):
+        # parameters (a1, a2, b, gamma); rho * omega_{t-1} = rho * c_{t-1} gamma is linear given rho
+        return np.vstack([np.column_stack([one, zero, X, C[now]]), np.column_stack([zero, one, X, rho * C[lag]])])
 
-    res = minimize_scalar(lambda r: fit(r)[0], bounds=(-0.5, 1.5), method="bounded",
-                          options={"xatol": 1e-6})
-    J, theta = fit(res.x)
-    return {"beta": theta[2:2 + p], "rho": float(res.x), "objective": J, "n_second_stage": n,
-            "converged": bool(res.success)}
+    def moment_covariance(u):
+        g = Z * u[:, None]
+        per_firm_year = g[:n] + g[n:]               # both equations of a firm-year are one unit
+        h = _cluster_sums(per_firm_year, cluster)
+        return h.T @ h / n
+
+    # Z'R(rho) = Z'R(0) + rho Z'D with D the rho * c_{t-1} block: the search never touches n-sized arrays
+    ZR0, ZD = Z.T @ regressors(0.0), Z.T @ (regressors(1.0) - regressors(0.0))
+    ZY = Z.T @ Y
+
+    def concentrated(rho, W):
+        ZR = ZR0 + rho * ZD
+        A = ZR.T @ W
+        theta = np.linalg.solve(A @ ZR, A @ ZY)
+        m = (ZY - ZR @ theta) / n
+        return float(n * m @ W @ m), theta
+
+    W = np.linalg.inv(Z.T @ Z / n)
+    converged = True
+    for step in (1, 2):
+        res = minimize_scalar(lambda r: concentrated(r, W)[0], bounds=(-0.5, 1.5), method="bounded",
+                              options={"xatol": 1e-8})
+        converged &= bool(res.success)
+        rho = float(res.x)
+        J, theta = concentrated(rho, W)
+        if step == 1:
+            W = np.linalg.pinv(moment_covariance(Y - regressors(rho) @ theta))
+    R = regressors(rho)
+    S = moment_covariance(Y - R @ theta)
+    gamma = theta[2 + p:]
+    d_rho = np.concatenate([np.zeros(n), C[lag] @ gamma])
+    G = -Z.T @ np.column_stack([R, d_rho]) / n
+    cov = _gmm_sandwich(G, W, S, n)
+    cov_rho_known = _gmm_sandwich(G[:, :-1], W, S, n)
+    b = slice(2, 2 + p)
+    df = Z.shape[1] - G.shape[1]
+    return {"beta": theta[b], "rho": rho, "objective": J, "n_second_stage": n, "converged": converged,
+            "cov": cov[b, b], "se": np.sqrt(np.diag(cov)[b]), "se_rho": float(np.sqrt(cov[-1, -1])),
+            "se_rho_known": np.sqrt(np.diag(cov_rho_known)[b]), "weight_matrix": W,
+            "j_statistic": J, "j_df": df, "j_pvalue": float(chi2.sf(J, df)) if df > 0 else np.nan,
+            "vcov": vcov, "n_clusters": len(np.unique(cluster))}
 
 
 # ----------------------------------------------------------------------------- results
@@ -364,16 +546,28 @@ class TFPResults:
 
     Attributes
     ----------
-    method, output : str
+    method, output, form : str
     inputs : list of str
-        Input columns, in the order of the coefficients.
+        Input columns (free, state, materials).
+    terms : list of str
+        Coefficient names, in the order of the coefficients: the inputs (Cobb-Douglas), then
+        ``"a^2"`` and ``"a*b"`` (translog).
     estimates : DataFrame
-        One row per group: ``beta_<input>``, ``returns_to_scale``, ``n_obs``,
-        ``n_firms``, ``n_second_stage``, ``converged``, ``objective``, ``start_spread``.
+        One row per group: ``beta_<term>``, ``elasticity_<input>`` (translog: the mean over
+        the group's estimation sample of the per-observation elasticity), ``returns_to_scale``
+        (sum of the logged inputs' elasticities), ``n_obs``, ``n_firms``, ``n_second_stage``,
+        ``converged``, ``objective``, ``start_spread``; ``constant``, ``r2``, ``r2_adj``
+        (OLS, FE); ``rho`` (WRDG).
+    standard_errors : DataFrame or None
+        Analytic (OLS, FE: classical; WRDG: GMM, clustered as ``vcov``) or firm bootstrap
+        (:func:`bootstrap`), by group; columns the terms, ``returns_to_scale``, translog
+        mean elasticities, ``rho`` (WRDG).
     diagnostics : dict
-        Per group: starting values and results of every start, dropped rows, extras.
+        Per group: starting values and results of every start, dropped rows, extras
+        (WRDG: J statistic, its degrees of freedom and p-value, weight matrix).
     panel : DataFrame
-        Copy of the input panel with ``ln_tfp`` (NaN where not computed or trimmed).
+        Copy of the input panel with ``ln_tfp`` (NaN where not computed or trimmed) and,
+        for translog, ``elasticity_<input>`` per firm-year.
     """
     method: str
     output: str
@@ -384,6 +578,8 @@ class TFPResults:
     dropped: dict = field(default_factory=dict)
     trimmed: int = 0
     standard_errors: pd.DataFrame | None = None
+    form: str = "cobb-douglas"
+    terms: list = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         out = self.estimates.copy()
@@ -392,10 +588,11 @@ class TFPResults:
         return out
 
     def summary(self) -> str:
-        lines = [f"Production function: method={self.method}, output={self.output}, "
+        lines = [f"Production function: method={self.method}, output={self.output}, form={self.form}, "
                  f"inputs={', '.join(self.inputs)}",
                  f"rows dropped before logs: {self.dropped or 'none'}; ln_tfp trimmed: {self.trimmed}"]
-        cols = [f"beta_{c}" for c in self.inputs] + ["returns_to_scale", "n_obs", "n_firms", "converged"]
+        cols = ([f"beta_{c}" for c in self.terms] + [f"elasticity_{c}" for c in self.inputs]
+                + ["returns_to_scale", "rho", "n_obs", "n_firms", "converged"])
         frame = self.to_frame()
         cols += [c for c in frame.columns if c.startswith("se_")]
         lines.append(frame[[c for c in cols if c in frame]].to_string(float_format=lambda v: f"{v:.4f}"))
@@ -406,18 +603,18 @@ class TFPResults:
 
 
 def _estimate_block(label, block, method, degree, markov_degree, exit_correction, starts, seed, min_obs,
-                    overidentify=False, start=None):
+                    names, form="cobb-douglas", overidentify=False, start=None, vcov="cluster", logged_inputs=None):
     if len(block.y) < min_obs:
         raise TFPInputError(f"industry {label!r}: only {len(block.y)} observation(s), need at least {min_obs}; "
                             f"pool it with others or pass small='skip'")
     rng = np.random.default_rng(seed)
     if method in ("ols", "fe"):
-        fit = _fit_linear(block, method)
+        fit = _fit_linear(block, method, names, form)
     elif method == "wrdg":
-        fit = _fit_wooldridge(block, degree, min_obs, label)
+        fit = _fit_wooldridge(block, degree, min_obs, label, vcov)
     else:
         fit = _fit_proxy(block, method, degree, markov_degree, exit_correction, starts, rng, min_obs, label,
-                         overidentify, start)
+                         names, form, overidentify, start, logged_inputs)
     fit["n_obs"] = len(block.y)
     fit["n_firms"] = len(np.unique(block.firm))
     return fit
@@ -429,13 +626,14 @@ def _block_task(item, seed_sequence, **options):
 
 
 def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: str | None = "cic2",
-             state: str = "capital", free: str | Sequence[str] = "employees", proxy: str | None = None,
-             materials: str = "intermediate_input", degree: int = 3, markov_degree: int | None = None,
-             exit_correction: bool = False, starts: int = 3, min_obs: int = 50, small: str = "raise",
-             nonpositive: str = "raise", logged: bool = False, trim: float | None = None,
-             zone: str = "sez", seed: int = 0, executor=None, write_tfp: bool = True,
-             overidentify: bool = False, start: Sequence[float] | None = None) -> TFPResults:
-    """Estimate a Cobb-Douglas production function by industry (or pooled) and firm log TFP.
+             state: str | Sequence[str] = "capital", free: str | Sequence[str] = "employees",
+             proxy: str | None = None, materials: str = "intermediate_input", form: str = "cobb-douglas",
+             degree: int = 3, markov_degree: int | None = None, exit_correction: bool = False, starts: int = 3,
+             min_obs: int = 50, small: str = "raise", nonpositive: str = "raise", logged: bool = False,
+             levels: Sequence[str] = (), trim: float | None = None, zone: str = "sez", seed: int = 0,
+             executor=None, write_tfp: bool = True, overidentify: bool = False,
+             start: Sequence[float] | None = None, vcov: str = "cluster") -> TFPResults:
+    """Estimate a production function by industry (or pooled) and firm log TFP.
 
     Parameters
     ----------
@@ -447,12 +645,16 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
         any output column (value-added form).
     by : str or None
         Column defining estimation groups (``"cic2"``); None pools all firms.
-    state, free : str
-        Capital, and the freely chosen input(s) (one column or several).
+    state, free : str or sequence of str
+        State variable(s) (capital; e.g. ``["capital", "age"]`` as the SEZ paper's Olley-Pakes
+        estimates) and the freely chosen input(s).
     proxy : str, optional
         Control for productivity: ``investment`` (OP) or ``intermediate_input`` (LP, ACF, WRDG).
     materials : str
         Materials column for gross output.
+    form : {"cobb-douglas", "translog"}
+        Functional form; translog for OLS, FE and ACF. Translog coefficients are not
+        elasticities: see ``elasticity_<input>`` in the estimates and the panel.
     degree : int
         Total degree of the first-stage polynomial control function.
     markov_degree : int, optional
@@ -472,6 +674,9 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
         or leave them out (counted in ``dropped``).
     logged : bool
         The columns already hold logs.
+    levels : sequence of str
+        Columns used as they are, without logs (firm age); their coefficients are
+        semi-elasticities and do not count in returns to scale.
     trim : float, optional
         Set ``ln_tfp`` to NaN in the top and bottom ``trim`` share within each zone
         (column ``zone``), e.g. 0.005 as in the SEZ paper.
@@ -479,12 +684,16 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
         ACF only: add ``k_{t-1}`` and ``phi_{t-1}`` to the instruments (over-identified GMM).
     start : sequence of float, optional
         First starting value of the second stage (its coefficients in the order of
-        ``inputs`` after any first-stage ones); default the least-squares estimate.
+        ``terms`` after any first-stage ones); default the least-squares estimate.
         Exactly identified ACF moments can have a second, spurious root near
         ``b_l = 1, b_k = 0`` (implied productivity nearly serially uncorrelated);
         among the roots the starts reach, the one with the most persistent implied
         productivity is kept (``diagnostics[group]["starts"]`` lists them all, with
         their ``persistence``).
+    vcov : {"cluster", "robust"}
+        WRDG: the moments' covariance, for the efficient weight matrix and the standard
+        errors, clustered by firm or by firm-year. OLS and FE standard errors are the
+        classical ones (as the SEZ paper's Table 13); others come from :func:`bootstrap`.
     seed : int
         Root of the seeded streams (starting-value perturbations), child ``g`` per group.
     executor : concurrent.futures.Executor, optional
@@ -493,22 +702,35 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
     Returns
     -------
     TFPResults
+        ``panel`` holds ``ln_tfp = y - f(x; b)`` on every row whose output and production
+        inputs are usable (the proxy need not be), in the groups that were estimated.
     """
     from sez.parallel import SerialExecutor, map_items
 
     if small not in ("raise", "skip") or nonpositive not in ("raise", "drop"):
         raise ValueError("small must be 'raise' or 'skip' and nonpositive 'raise' or 'drop'")
-    y_col, free_cols, state, proxy, mat_col, names = _spec(method, output, state, free, proxy, materials)
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if form == "translog" and method not in TRANSLOG_METHODS:
+        raise ValueError(f"form='translog' is implemented for methods {TRANSLOG_METHODS}, not {method!r}")
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
+    y_col, free_cols, state_cols, proxy, mat_col, names = _spec(method, output, state, free, proxy, materials)
     if exit_correction and method != "op":
         raise ValueError(f"exit_correction is implemented for method='op' only, not {method!r}")
     if markov_degree is None:
         markov_degree = 1 if method == "acf" else 3
+    levels = [c for c in ([levels] if isinstance(levels, str) else levels)]
     need_exit = exit_correction and method == "op"
-    blocks, dropped = _blocks(panel, by, y_col, free_cols, state, proxy, mat_col, logged, nonpositive, need_exit)
-    dropped = {k: v for k, v in dropped.items() if v}
+    prepared = _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, logged, levels, nonpositive,
+                        need_exit)
+    blocks = prepared.blocks
+    dropped = {k: v for k, v in prepared.dropped.items() if v}
+    terms = production_terms(np.zeros((1, len(names))), names, form)[1]
+    logged_inputs = np.array([c not in levels for c in names])
     options = dict(method=method, degree=degree, markov_degree=markov_degree, exit_correction=exit_correction,
-                   starts=starts, min_obs=min_obs, overidentify=overidentify,
-                   start=start)
+                   starts=starts, min_obs=min_obs, names=names, form=form, overidentify=overidentify,
+                   start=start, vcov=vcov, logged_inputs=logged_inputs)
     items = list(blocks.items())
     fits, skipped = {}, {}
     task = functools.partial(_block_task, **options)
@@ -520,38 +742,60 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
                 continue
             raise err
         fits[label] = fit
-    rows = []
-    for label, _ in items:
+    rows, se_rows = [], {}
+    for label, block in items:
         if label not in fits:
             continue
         fit = fits[label]
-        row = {"group": label, **{f"beta_{c}": float(b) for c, b in zip(names, fit["beta"])}}
-        row["returns_to_scale"] = float(np.sum(fit["beta"]))
-        for key in ("n_obs", "n_firms", "n_second_stage", "converged", "objective", "start_spread", "rho"):
+        beta = np.asarray(fit["beta"])
+        row = {"group": label, **{f"beta_{c}": float(b) for c, b in zip(terms, beta)}}
+        mean_map = _mean_elasticity_map(block.inputs(), form)
+        elasticity = mean_map @ beta
+        if form != "cobb-douglas":
+            row.update({f"elasticity_{c}": float(e) for c, e in zip(names, elasticity)})
+        row["returns_to_scale"] = float(elasticity[logged_inputs].sum())
+        for key in ("constant", "r2", "r2_adj", "rho", "n_obs", "n_firms", "n_second_stage", "converged",
+                    "objective", "start_spread"):
             if key in fit:
                 row[key] = fit[key]
         rows.append(row)
+        if "cov" in fit:
+            cov = np.asarray(fit["cov"])
+            se = dict(zip(terms, np.sqrt(np.diag(cov))))
+            cov_e = mean_map @ cov @ mean_map.T
+            se["returns_to_scale"] = float(np.sqrt(logged_inputs @ cov_e @ logged_inputs))
+            if form != "cobb-douglas":
+                se.update({f"elasticity_{c}": float(v) for c, v in zip(names, np.sqrt(np.diag(cov_e)))})
+            for key in ("constant", "rho"):
+                if f"se_{key}" in fit:
+                    se[key] = fit[f"se_{key}"]
+            se_rows[label] = se
     estimates = pd.DataFrame(rows).set_index("group") if rows else pd.DataFrame()
     se = None
-    if method in ("ols", "fe") and rows:
-        se = pd.DataFrame({label: dict(zip(names, fits[label]["se"])) for label in fits}).T
+    if se_rows:
+        se = pd.DataFrame(se_rows).T
         se.index.name = "group"
-    diagnostics = {label: {k: v for k, v in fit.items() if k not in ("beta", "se")} for label, fit in fits.items()}
+    hidden = ("beta", "se", "cov")
+    diagnostics = {label: {k: v for k, v in fit.items() if k not in hidden} for label, fit in fits.items()}
     for label, why in skipped.items():
         diagnostics[label] = {"skipped": why}
     result = TFPResults(method=method, output=output, inputs=names, estimates=estimates, diagnostics=diagnostics,
-                        panel=None, dropped=dropped, standard_errors=se)
+                        panel=None, dropped=dropped, standard_errors=se, form=form, terms=terms)
     if write_tfp:
         out = panel.copy()
         ln_tfp = np.full(len(panel), np.nan)
-        for label, block in blocks.items():
-            if label not in fits:
-                continue
-            X = np.column_stack([block.free, block.state] + ([block.materials] if block.materials is not None else []))
-            ln_tfp[block.rows] = block.y - X @ fits[label]["beta"]
+        elasticities = np.full((len(panel), len(names)), np.nan)
+        for label, fit in fits.items():
+            at = np.flatnonzero(prepared.production_ok & (prepared.groups == label))
+            x = prepared.inputs[at]
+            ln_tfp[at] = prepared.y[at] - production_terms(x, names, form)[0] @ fit["beta"]
+            elasticities[at] = output_elasticities(x, np.asarray(fit["beta"]), form)
         if trim:
             ln_tfp, result.trimmed = _trim(ln_tfp, out, zone, trim)
         out["ln_tfp"] = ln_tfp
+        if form != "cobb-douglas":
+            for j, c in enumerate(names):
+                out[f"elasticity_{c}"] = elasticities[:, j]
         result.panel = out
     return result
 
@@ -644,7 +888,9 @@ def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executo
             continue
         draws.append(est.assign(rep=rep))
     draws = pd.concat(draws).sort_values("rep") if draws else pd.DataFrame(columns=["rep"])
-    coef = [f"beta_{c}" for c in point.inputs] + ["returns_to_scale"]
+    coef = ([f"beta_{c}" for c in point.terms] + [f"elasticity_{c}" for c in point.inputs]
+            + ["returns_to_scale", "rho"])
+    coef = [c for c in coef if c in point.estimates.columns]
     se = draws.groupby(level=0)[coef].std(ddof=1) if len(draws) else pd.DataFrame(columns=coef)
     point.standard_errors = se.rename(columns=lambda c: c.removeprefix("beta_"))
     return BootstrapResults(point=point, draws=draws, standard_errors=se, failed=failed)
@@ -664,9 +910,9 @@ def production_table(panel: pd.DataFrame) -> pd.DataFrame:
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = np.log(x[x > 0])
             rows[label] = _describe(v)
-    if "age" in panel.columns or "birth_year" in panel.columns:
-        age = panel["age"] if "age" in panel.columns else panel["year"] - panel["birth_year"]
-        rows["age"] = _describe(age.dropna().to_numpy(dtype=float))
+    age = firm_age(panel)
+    if age is not None:
+        rows["age"] = _describe(age.dropna().to_numpy(dtype=float))       # in years, not logs (the paper's row)
     table = pd.DataFrame(rows).T[["mean", "sd", "p25", "p50", "p75", "max"]]
     table.attrs["observations"] = len(panel)
     return table
@@ -682,27 +928,51 @@ def _describe(v: np.ndarray) -> dict:
 
 
 def elasticity_table(panel: pd.DataFrame, methods: Sequence[str] = ("ols", "fe", "op", "lp"),
-                     zone: str = "sez", reps: int = 0, executor=None, seed: int = 0, **options) -> pd.DataFrame:
+                     zone: str = "sez", reps: int = 0, executor=None, seed: int = 0,
+                     op_age: bool | None = None, **options) -> pd.DataFrame:
     """Pooled elasticities by method for all firms, SEZ and non-SEZ firms (SEZ paper, Tables 13-14).
 
-    Columns are (method, sample); rows the coefficients, ``t_<input>`` t statistics
-    (analytic for OLS/FE, firm bootstrap with ``reps`` replications otherwise) and
-    ``observations``.
+    Columns are (method, sample); rows the coefficients, ``t_<term>`` t statistics
+    (analytic for OLS/FE/WRDG, firm bootstrap with ``reps`` replications otherwise),
+    ``constant`` and ``t_constant`` (OLS, FE: the mean firm effect, as Stata's ``xtreg, fe``),
+    ``observations`` (second stage where there is one), ``r2`` and ``r2_adj`` (OLS; FE:
+    within R-squared, adjusted for the firm effects).
+
+    op_age : bool, optional
+        Olley-Pakes with firm age (years, in levels) as a second state variable, the
+        paper's Table 14 ``age`` row (Stata's ``opreg ..., state(lnk age)``). None: when the
+        panel has ``age`` or ``birth_year`` (see :func:`firm_age`); True requires it.
     """
-    samples = {"Overall": panel, "SEZ": panel[panel[zone].astype(bool)], "nSEZ": panel[~panel[zone].astype(bool)]}
+    age = firm_age(panel)
+    if op_age and age is None:
+        raise TFPInputError("op_age=True needs column 'age' or 'birth_year' in the panel")
+    use_age = age is not None if op_age is None else op_age
+    data = panel.assign(age=age) if use_age else panel
+    samples = {"Overall": data, "SEZ": data[data[zone].astype(bool)], "nSEZ": data[~data[zone].astype(bool)]}
     columns = {}
     for method in methods:
+        method_options = dict(options)
+        if method == "op" and use_age:
+            state = method_options.pop("state", "capital")
+            method_options["state"] = ([state] if isinstance(state, str) else list(state)) + ["age"]
+            method_options["levels"] = list(method_options.pop("levels", ())) + ["age"]
         for name, sample in samples.items():
-            if reps and method not in ("ols", "fe"):
-                res = bootstrap(sample, method, reps=reps, executor=executor, seed=seed, by=None, **options).point
+            if reps and method not in ("ols", "fe", "wrdg"):
+                res = bootstrap(sample, method, reps=reps, executor=executor, seed=seed, by=None,
+                                **method_options).point
             else:
-                res = estimate(sample, method=method, by=None, seed=seed, write_tfp=False, **options)
+                res = estimate(sample, method=method, by=None, seed=seed, write_tfp=False, **method_options)
             row = res.estimates.iloc[0]
-            entry = {c: row[f"beta_{c}"] for c in res.inputs}
+            entry = {c: row[f"beta_{c}"] for c in res.terms}
             if res.standard_errors is not None:
                 se = res.standard_errors.iloc[0]
-                entry.update({f"t_{c}": row[f"beta_{c}"] / se[c] for c in res.inputs})
+                entry.update({f"t_{c}": row[f"beta_{c}"] / se[c] for c in res.terms})
+                if "constant" in row and "constant" in se:
+                    entry.update(constant=row["constant"], t_constant=row["constant"] / se["constant"])
             entry["observations"] = row.get("n_second_stage", row["n_obs"])
+            for key in ("r2", "r2_adj"):
+                if key in row:
+                    entry[key] = row[key]
             columns[(method.upper(), name)] = entry
     return pd.DataFrame(columns)
 
