@@ -102,11 +102,13 @@ def test_html_has_every_caption_and_image(demo):
                     "Difference-in-differences of log TFP on SEZ status",
                     "Event study of log TFP around entry into a zone",
                     "Model: the SEZ effect, benchmark vs no-SEZ counterfactual (SEZ paper, Table 8)",
-                    "Share of firms in SEZs by year (SEZ paper, Figure 1)"):
+                    "Share of firms in SEZs by year (SEZ paper, Figure 1)",
+                    "Table 16", "Table 17", "Table 18", "(SEZ paper, Tables 21 and 28)",
+                    "(SEZ paper, Table 29)", "(SEZ paper, Table 30)"):
         assert caption in page, caption
     assert tables  # every table carries a caption
     images = ("tfp_densities.png", "event_study.png", "model_decision_rules.png", "model_location_map.png",
-              "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png")
+              "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png", "figure12.png")
     for image in images:
         assert f'data-file="{image}"' in page, image
     assert page.count('src="data:image/png;base64,') == len(images)

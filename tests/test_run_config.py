@@ -169,7 +169,8 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     first = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
     out = user_files / "out"
     assert "synthetic" not in first["steps"] and first["source"] == "files"
-    assert _statuses(first) == {n: "ok" for n in ("read", "harmonise", "tfp", "facts", "did", "event_study")}
+    assert _statuses(first) == {n: "ok" for n in ("read", "harmonise", "tfp", "agglomeration", "facts", "did",
+                                                  "event_study")}
     assert first["read"]["rows_outside_years"] > 0 and first["read"]["years"] == [1998, 2010]
     panel = pd.read_parquet(out / "panel.parquet")
     assert panel["year"].between(1998, 2010).all() and 2000 in set(panel["year"])
@@ -188,8 +189,8 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     # a late step's setting changes: only that step runs
     late = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4})
     third = pipeline.run_pipeline(config.load_pipeline(late), progress=False)
-    assert _statuses(third) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "facts": "stored",
-                                "did": "stored", "event_study": "ok"}
+    assert _statuses(third) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "agglomeration": "stored",
+                                "facts": "stored", "did": "stored", "event_study": "ok"}
     events = pd.read_csv(out / "tables" / "event_study.csv")
     assert events["event_time"].min() == -4 and events["event_time"].max() == 6
     assert third["event_study"]["reference"] == -4
@@ -198,8 +199,8 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     early = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4},
                    tfp={"min_obs": 150, "trim": 0.02})
     fourth = pipeline.run_pipeline(config.load_pipeline(early), progress=False)
-    assert _statuses(fourth) == {"read": "stored", "harmonise": "stored", "tfp": "ok", "facts": "ok", "did": "ok",
-                                 "event_study": "ok"}
+    assert _statuses(fourth) == {"read": "stored", "harmonise": "stored", "tfp": "ok", "agglomeration": "ok",
+                                 "facts": "ok", "did": "ok", "event_study": "ok"}
     assert fourth["tfp"]["trim_share"] == 0.02
     assert fourth["did"]["twfe"]["nobs"] < first["did"]["twfe"]["nobs"]  # more trimmed, fewer rows with ln_tfp
     on_disk = json.loads((out / "summary.json").read_text())
