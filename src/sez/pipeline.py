@@ -339,18 +339,6 @@ def _log_tfp_everywhere(panel: pd.DataFrame, betas: pd.DataFrame, group_of_row: 
     return out
 
 
-def _trim_within_zone(values: np.ndarray, zone: np.ndarray, share: float) -> np.ndarray:
-    """Blank the top and bottom ``share`` of ``values`` within each zone (SEZ paper, appendix A1.2)."""
-    out = values.copy()
-    for flag in (False, True):
-        rows = (zone == flag) & np.isfinite(values)
-        if rows.sum() < 2:
-            continue
-        lo, hi = np.quantile(values[rows], [share, 1 - share])
-        out[rows & ((values < lo) | (values > hi))] = np.nan
-    return out
-
-
 def _step_tfp(run: _Run) -> None:
     from sez import tfp
 
@@ -381,8 +369,7 @@ def _step_tfp(run: _Run) -> None:
             estimates.loc[label, "estimated"] = source
     group = data[by].astype(str) if by else pd.Series(estimates.index[0], index=data.index)
     ln_tfp = _log_tfp_everywhere(data, estimates, group)
-    zone = data["sez"].to_numpy(dtype=bool)
-    ln_tfp = _trim_within_zone(ln_tfp, zone, trim)
+    ln_tfp, _ = tfp.trim_within_zone(ln_tfp, data, "sez", trim)
     analysed = data.copy()
     analysed["ln_tfp"] = ln_tfp
     run.state["analysed"] = analysed

@@ -794,7 +794,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
             ln_tfp[at] = prepared.y[at] - production_terms(x, names, form)[0] @ fit["beta"]
             elasticities[at] = output_elasticities(x, np.asarray(fit["beta"]), form)
         if trim:
-            ln_tfp, result.trimmed = _trim(ln_tfp, out, zone, trim)
+            ln_tfp, result.trimmed = trim_within_zone(ln_tfp, out, zone, trim)
         out["ln_tfp"] = ln_tfp
         if form != "cobb-douglas":
             for j, c in enumerate(names):
@@ -803,8 +803,12 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
     return result
 
 
-def _trim(ln_tfp: np.ndarray, panel: pd.DataFrame, zone: str, share: float) -> tuple[np.ndarray, int]:
-    """Blank the top and bottom ``share`` of log TFP within each zone (SEZ paper, appendix A1.2)."""
+def trim_within_zone(ln_tfp: np.ndarray, panel: pd.DataFrame, zone: str, share: float) -> tuple[np.ndarray, int]:
+    """Blank the top and bottom ``share`` of log TFP within each zone (SEZ paper, appendix A1.2).
+
+    Returns the trimmed copy and the number of values blanked; a zone with fewer
+    than two finite values is left as it is.
+    """
     if zone not in panel.columns:
         raise TFPInputError(f"column {zone!r} is missing: trimming works within each zone")
     ln_tfp = ln_tfp.copy()
@@ -812,6 +816,8 @@ def _trim(ln_tfp: np.ndarray, panel: pd.DataFrame, zone: str, share: float) -> t
     trimmed = 0
     for z in pd.unique(zones):
         at = np.flatnonzero((zones == z) & np.isfinite(ln_tfp))
+        if len(at) < 2:
+            continue
         lo, hi = np.quantile(ln_tfp[at], [share, 1 - share])
         cut = at[(ln_tfp[at] < lo) | (ln_tfp[at] > hi)]
         ln_tfp[cut] = np.nan
