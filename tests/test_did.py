@@ -498,3 +498,201 @@ def test_eg_mediator_maps_the_city_index_onto_firms():
     positive = level > 0
     np.testing.assert_allclose(logged[positive], np.log(level[positive]))
     assert logged[~positive].isna().all() and logged.attrs["not_positive"] == int((level <= 0).sum())
+
+
+# ---------------------------------------------------------------------------
+# pre-entry quintiles on the paper's "Pre<k>" basis (Tables 19-20)
+
+
+def test_pre_period_quintile_pre5_basis_on_a_hand_made_panel():
+    # firms 1-5 enter in 2006 and are observed 2000-2008; in 2001 (five years before entry) their values rank
+    # 1 < 2 < 3 < 4 < 5, but their pre-entry means rank the other way round (2002-2005 values reverse it)
+    rows = []
+    for f in range(1, 6):
+        for year in range(2000, 2009):
+            value = f if year == 2001 else (10 - 3 * f if year < 2006 else 0.0)
+            rows.append((f, year, year >= 2006, float(value)))
+    for year in range(2000, 2009):
+        rows.append((6, year, False, 1.0))            # never treated
+        rows.append((7, year, True, 1.0))             # treated from its first year
+        if year != 2001:
+            rows.append((8, year, year >= 2006, 1.0))  # no observation in 2001
+        rows.append((9, year, year >= 2006, np.nan if year == 2001 else 1.0))  # missing value in 2001
+    df = pd.DataFrame(rows, columns=["firm_id", "year", "sez", "tfp"])
+    q = did.pre_period_quintile(df, "tfp", basis="pre5")
+    by_firm = q.groupby(df.firm_id).first()
+    assert [by_firm[f] for f in range(1, 6)] == [1, 2, 3, 4, 5]
+    assert by_firm[[6, 7, 8, 9]].isna().all()
+    assert q.attrs["counts"] == {"firms": 9, "never treated (no entry year)": 1,
+                                 "treated from their first observed year (no pre-entry year)": 1,
+                                 "no observation 5 years before entry": 2, "classified": 5}
+    mean = did.pre_period_quintile(df, "tfp", basis="mean").groupby(df.firm_id).first()
+    # the pre-entry means (50 - 14 f) / 6 reverse the ranking (firms 6, 8 and 9 with mean 1 are cut with them)
+    ranks = [mean[f] for f in range(1, 6)]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] == 5 and ranks[-1] == 1
+    assert mean[6] in (1, 2, 3, 4, 5) and pd.isna(mean[7])  # never-treated firms use all their years
+    assert did.pre_period_quintile(df, "tfp", basis="pre1").groupby(df.firm_id).first()[8] in range(1, 6)
+    with pytest.raises(ValueError, match="basis must be"):
+        did.pre_period_quintile(df, "tfp", basis="pre0")
+
+
+def test_table19_layout_recovers_quintile_effects_and_names_missing_columns():
+    df, entry, base, _ = _hetero_panel(seed=3, n_firms=2000)
+    df["city"] = (df.firm_id % 4).astype(str)
+    treated_firms = np.flatnonzero(entry < 9999)
+    quintile = pd.Series(pd.qcut(base[treated_firms], 5, labels=False) + 1, index=treated_firms)
+    df["y"] = df["y"] + df["sez"] * 0.05 * df.firm_id.map(quintile).fillna(0).to_numpy()
+    t19 = did.table19(df, "y", variable="level", periods=(1, 5))
+    est = t19.estimates.set_index(["panel", "column", "estimator", "term"])
+    for j, column in enumerate(did._QUINTILE_COLUMNS):
+        for name in ("twfe", "imputation"):
+            r = est.loc[("Pre1", column, name, "sez")]
+            # every treated firm is observed a year before entry, so Pre1 quintiles are the quintiles of level
+            assert abs(r.coef - 0.05 * (j + 1)) < 4 * r.se, (column, name)
+    # reghdfe's constant: mean of y - b D on the estimation sample (no singletons in a balanced panel)
+    q1 = did.pre_period_quintile(df, "level", basis="pre1")
+    sub = df.loc[(q1 == 1).fillna(False).to_numpy(dtype=bool)]
+    r = est.loc[("Pre1", "20%", "twfe", "sez")]
+    assert r.constant == pytest.approx(sub.y.mean() - r.coef * sub.sez.mean(), abs=1e-8)
+    assert r.nobs == len(sub)
+    # Pre5: only the 2005-2006 cohorts are seen five years before entry; the 2004 cohort is counted
+    assert t19.counts["Pre5"]["no observation 5 years before entry"] == int((entry == 2004).sum())
+    layout = t19.layout(inner="t")
+    assert list(dict.fromkeys(layout.columns.get_level_values(0))) == list(did._QUINTILE_COLUMNS)
+    assert layout.shape[1] == 15 and set(layout.columns.get_level_values(1)) == {"TWFE", "imputation", "paper"}
+    labels = list(layout.index)
+    assert labels[0] == "Pre1" and "Pre5" in labels and labels[-6:] == [
+        "Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Clustered by"]
+    assert layout.iloc[1][("20%", "paper")] == "1.415***" and layout.iloc[2][("20%", "paper")] == "(108.03)"
+    pre5 = labels.index("Pre5")
+    assert layout.iloc[pre5 + 1][("100%", "paper")] == "0.779***"
+    assert layout.iloc[pre5 + 5][("40%", "paper")] == "19,090"  # Observations
+    assert layout.loc["Firm FE", ("60%", "TWFE")] == "yes" and layout.loc["Controls", ("60%", "TWFE")] == ""
+    se_layout = t19.layout(inner="se")
+    assert se_layout.iloc[2][("20%", "paper")] == f"({1.415 / 108.03:.4g})"
+    assert "Table 19" in t19.to_html() and "Table 19" in t19.to_latex() and "Pre5" in t19.to_csv()
+    with pytest.raises(KeyError, match="total_assets"):
+        did.table20(df, "y", variable="level", periods=(1,))
+
+
+# ---------------------------------------------------------------------------
+# triple differences with an agglomeration moderator (Tables 31-32)
+
+
+def _moderation_panel(seed, effect):
+    """Staggered panel with a city-industry EG index varying by firm-year and an effect ``effect(ln EG, high)``."""
+    df = staggered_panel(n_firms=1500, never_share=0.3, seed=seed)
+    rng = np.random.default_rng(seed)
+    df["eg_city"] = np.exp(rng.normal(-4, 1, len(df)))
+    ln_eg = np.log(df.eg_city.to_numpy())
+    high = (df.eg_city > df.eg_city.median()).to_numpy(dtype=float)
+    df["y"] = df.y - df.tau + df.sez * effect(ln_eg, high)
+    df["level"] = df.firm_id.map(pd.Series(rng.normal(size=df.firm_id.nunique())))
+    return df
+
+
+def test_table32_recovers_a_continuous_moderated_effect():
+    df = _moderation_panel(40, lambda ln_eg, high: 0.5 + 0.05 * ln_eg)
+    t32 = did.table32(df, "y")
+    est = t32.estimates.set_index(["estimator", "term"])
+    for name in ("twfe", "imputation"):
+        # truth 0.5 at lnEG = 0 and 0.05 per unit of lnEG; tolerance 4 reported s.e.
+        assert abs(est.loc[(name, "sez"), "coef"] - 0.5) < 4 * est.loc[(name, "sez"), "se"]
+        assert abs(est.loc[(name, "sez_x_m"), "coef"] - 0.05) < 4 * est.loc[(name, "sez_x_m"), "se"]
+    # the default Post equals the absorbing treatment, so Post x lnEG is the same column as SEZ x lnEG
+    assert bool(est.loc[("twfe", "post_x_m"), "omitted"])
+    assert abs(est.loc[("twfe", "treat_x_m"), "coef"]) < 4 * est.loc[("twfe", "treat_x_m"), "se"]
+    layout = t32.layout()
+    assert list(layout.index[:8]) == ["SEZ", "", "SEZ x lnEG", "", "Treat x lnEG", "", "Post x lnEG", ""]
+    assert layout.loc["SEZ", ("m1", "paper")] == "0.971***" and layout.iloc[7][("m1", "TWFE")] == "(.)"
+    assert layout.loc["Observations", ("m1", "paper")] == "2,294,206"
+    assert layout.loc["Region FE", ("m1", "TWFE")] == "yes" and layout.loc["Region x year FE", ("m1", "TWFE")] == ""
+    assert "cannot" not in t32.notes() and "projected on (1, M)" in t32.notes()
+    with pytest.raises(KeyError, match="eg_city"):
+        did.table32(df.drop(columns="eg_city"), "y")
+
+
+def test_table31_recovers_a_binary_moderated_effect_by_quintile():
+    df = _moderation_panel(41, lambda ln_eg, high: 0.1 + 0.2 * high)
+    # quintiles of a firm-level variable without transitory noise (classifying on the outcome's own value a
+    # year before entry would add regression to the mean, see the docs)
+    group = did.pre_period_quintile(df, "level", basis="pre1")
+    t31 = did.table31(df, "y", group=group)
+    assert t31.columns == did._QUINTILE_COLUMNS and not t31.skipped
+    est = t31.estimates.set_index(["column", "estimator", "term"])
+    for column in t31.columns:
+        for name in ("twfe", "imputation"):
+            for term, truth in (("sez", 0.1), ("sez_x_m", 0.2)):
+                r = est.loc[(column, name, term)]
+                assert abs(r.coef - truth) < 4 * r.se, (column, name, term)
+    layout = t31.layout(inner="t")
+    assert layout.index[0] == "Pre1" and layout.index[1] == "SEZ x High_EG"
+    assert layout.iloc[1][("20%", "paper")] == "0.0557***" and layout.iloc[2][("20%", "paper")] == "(2.61)"
+    time_ag = list(layout.index).index("time_ag (Post x High_EG)")
+    assert (layout.iloc[time_ag][[(c, s) for c in t31.columns for s in ("TWFE", "paper")]] == "0").all()
+    with pytest.raises(KeyError, match="'hq'"):
+        did.table31(df, "y", group="hq")
+
+
+# ---------------------------------------------------------------------------
+# Sun and Abraham (2021) interaction-weighted event study
+
+
+def test_sun_abraham_matches_explicit_cohort_dummies_aggregated_by_shares():
+    df = small_unbalanced_panel(seed=4)
+    lo, hi, ref = -2, 3, -2
+    es = did.event_study(df, "y", window=(lo, hi), reference=ref, estimators=("sun_abraham",))
+    # independent computation: statsmodels OLS with firm, year and cohort x binned event-time dummies
+    first = df.loc[df.sez].groupby("firm_id").year.min()
+    d = df.assign(cohort=df.firm_id.map(first))
+    always = d.groupby("firm_id").sez.transform("first")
+    d = d.loc[~always].reset_index(drop=True)
+    d["e"] = (d.year - d.cohort).clip(lo, hi)
+    cells, names = [], []
+    for g in sorted(d.cohort.dropna().unique()):
+        for k in range(lo, hi + 1):
+            on = (d.cohort == g) & (d.e == k)
+            if k != ref and on.any():
+                names.append(f"c{len(names)}")
+                d[names[-1]] = on.astype(float)
+                cells.append((g, k, int(on.sum())))
+    ols = smf.ols("y ~ " + " + ".join(names) + " + C(firm_id) + C(year)", data=d).fit(
+        cov_type="cluster", cov_kwds={"groups": d.firm_id.to_numpy()})
+    factor = np.sqrt((len(d) - len(ols.params)) / (len(d) - len(names) - d.year.nunique()))
+    cells = pd.DataFrame(cells, columns=["cohort", "e", "n"]).assign(name=names)
+    for k, c in cells.groupby("e"):
+        w = (c.n / c.n.sum()).to_numpy()
+        coef = w @ ols.params[c.name].to_numpy()
+        se = np.sqrt(w @ ols.cov_params().loc[c.name, c.name].to_numpy() @ w) * factor
+        assert es.table.loc[k, "sun_abraham_coef"] == pytest.approx(coef, abs=1e-8)
+        assert es.table.loc[k, "sun_abraham_se"] == pytest.approx(se, rel=1e-6)
+    assert es.table.loc[ref, "sun_abraham_coef"] == 0
+    w = es.fits["sun_abraham_weights"]
+    np.testing.assert_allclose(w.groupby(level="event_time").weight.sum(), 1.0)
+
+
+def test_sun_abraham_unbiased_where_twfe_event_study_is_not():
+    # effects grow with time since entry at a rate that rises with the entry year: TWFE leads pick up
+    # other cohorts' effects; the interaction-weighted estimator does not
+    df = staggered_panel(n_firms=2000, effect=lambda e, c: 0.02 * (c - 2000) * (e + 1), never_share=0.3, seed=3)
+    es = did.event_study(df, "y", window=(-4, 6), reference=-4, estimators=("twfe", "sun_abraham"))
+    dropped = [k for k in es.counts if k.startswith("Sun-Abraham: cohorts never observed")]
+    assert dropped and "2002, 2003" in dropped[0]  # entering less than four years after the panel starts
+    first = df.loc[df.sez].groupby("firm_id").year.min()
+    cohort = df.firm_id.map(first)
+    kept = df.sez & ~cohort.isin([2002, 2003])
+    truth = df.loc[kept].groupby((df.year - cohort).clip(-4, 6)[kept]).tau.mean()
+    t = es.table
+    for k in range(0, 7):  # cohort-share-weighted true effects, within 4 s.e.
+        assert abs(t.loc[k, "sun_abraham_coef"] - truth[k]) < 4 * t.loc[k, "sun_abraham_se"], k
+    for k in (-3, -2, -1):
+        assert abs(t.loc[k, "sun_abraham_coef"]) < 4 * t.loc[k, "sun_abraham_se"], k
+    # TWFE: spurious pre-trends (more than 4 s.e. from zero at some lead)
+    assert max(abs(t.loc[k, "twfe_coef"]) / t.loc[k, "twfe_se"] for k in (-3, -2, -1)) > 4
+    # without never-treated firms the last cohort is the control, before it enters
+    no_never = staggered_panel(n_firms=600, never_share=0.0, seed=8)
+    es2 = did.event_study(no_never, "y", window=(-2, 3), reference=-2, estimators=("sun_abraham",))
+    key = [k for k in es2.counts if k.startswith("Sun-Abraham: no never-treated firm")]
+    last = no_never.loc[no_never.sez].groupby("firm_id").year.min().max()
+    assert key and es2.counts[key[0]] == int((no_never.year >= last).sum())
+    assert np.isfinite(es2.table.loc[0:3, "sun_abraham_coef"]).all()

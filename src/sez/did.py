@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,14 @@ __all__ = [
     "table18",
     "mediation_by_group",
     "mediation_table",
+    "GroupedTable",
+    "heterogeneity_table",
+    "table19",
+    "table20",
+    "high_agglomeration",
+    "moderation_table",
+    "table31",
+    "table32",
     "pre_period_quintile",
     "by_group",
     "triple_difference",
@@ -607,11 +616,18 @@ class _Imputer:
         self.resid_untreated = np.where(~self.treated, y - fitted, 0.0)
         self.cluster_codes = pd.factorize(data[cluster])[0]
 
-    def estimate(self, weights: np.ndarray, cells: np.ndarray) -> tuple[float, float]:
+    def estimate(self, weights: np.ndarray, cells: np.ndarray,
+                 tau_fit: np.ndarray | None = None) -> tuple[float, float]:
         """Estimate ``sum w tau`` over treated imputable rows and its clustered standard error.
 
-        ``weights`` are zero outside the estimand and sum to one; ``cells``
-        groups treated rows (cohort by event time) for the treated residuals.
+        ``weights`` are zero outside the estimand (they sum to one for an
+        average, to zero for a contrast or a slope); ``cells`` groups treated
+        rows (cohort by event time) for the treated residuals, which are
+        ``tau`` minus ``tau_fit`` (modelled heterogeneity, e.g. a projection on
+        a moderator; zero by default) minus the cell mean of the remainder,
+        weighted by the squared weights (the plain cell mean when the weights
+        are equal within a cell, as for averages by event time; squared
+        weights keep the mean defined when weights of both signs share a cell).
         """
         on = weights != 0
         estimate = float(np.sum(weights[on] * self.tau[on]))
@@ -624,10 +640,12 @@ class _Imputer:
         v[on] = weights[on]
         # treated residuals: tau minus its weighted mean in its cell (the conservative choice)
         cell = cells[on]
-        cw = np.bincount(cell, weights=weights[on])
-        ctau = np.bincount(cell, weights=weights[on] * self.tau[on])
+        remainder = self.tau[on] - (0.0 if tau_fit is None else tau_fit[on])
+        w2 = weights[on] ** 2
+        cw = np.bincount(cell, weights=w2)
+        ctau = np.bincount(cell, weights=w2 * remainder)
         resid = self.resid_untreated.copy()
-        resid[on] = self.tau[on] - (ctau / np.where(cw != 0, cw, 1.0))[cell]
+        resid[on] = remainder - (ctau / np.where(cw != 0, cw, 1.0))[cell]
         score = np.bincount(self.cluster_codes, weights=v * resid)
         return estimate, float(np.sqrt(np.sum(score ** 2)))
 
@@ -718,6 +736,81 @@ def _event_name(k: int) -> str:
     return f"ev_m{-k}" if k < 0 else f"ev_p{k}"
 
 
+def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np.ndarray, reference: int,
+                 event_times: list[int], fe: Sequence[str], controls: Sequence[str], cluster: str, time: str,
+                 counts: dict) -> tuple[dict, object, int, int, pd.DataFrame]:
+    """Interaction-weighted event study (Sun and Abraham, 2021).
+
+    One regression of the outcome on a dummy per (entry cohort, binned event
+    time) except the reference event time, the fixed effects and controls;
+    the control cohort (never-treated firms, or, when there are none, the
+    last cohort to enter, in the years before it enters) has no dummy. The
+    coefficient at event time k is ``sum_g w_gk b_gk`` with ``w_gk`` the share
+    of cohort g among the estimation sample's firm-years at event time k; its
+    standard error ``sqrt(w' V w)`` from the clustered covariance of the
+    ``b_gk`` (shares treated as known).
+
+    Returns ``({k: (coef, se)}, fit, nobs, n_clusters, weights)`` with
+    ``weights`` indexed by (cohort, event_time).
+    """
+    cohort = np.asarray(first, dtype=float)
+    keep = np.ones(len(data), dtype=bool)
+    years = data[time].to_numpy(dtype=float)
+    if np.isfinite(cohort).all():
+        # no never-treated firm: the last cohort is the control, before it enters
+        last = float(np.nanmax(cohort))
+        keep &= years < last
+        counts["Sun-Abraham: no never-treated firm; last cohort (entry " + f"{last:g}" + ") is the control, "
+               "firm-years from its entry on dropped"] = int((~keep).sum())
+        cohort = np.where(cohort == last, np.nan, cohort)
+    # a cohort never observed in the reference bin has coefficients identified only up to a constant
+    treated_cohorts = np.unique(cohort[np.isfinite(cohort) & keep])
+    with_ref = np.unique(cohort[np.isfinite(cohort) & keep & (binned == reference)])
+    lacking = np.setdiff1d(treated_cohorts, with_ref)
+    if len(lacking):
+        drop = np.isin(cohort, lacking) & keep
+        counts[f"Sun-Abraham: cohorts never observed at the reference event time {reference} (dropped): "
+               + ", ".join(f"{c:g}" for c in lacking)] = int(drop.sum())
+        keep &= ~drop
+    sub = data.loc[keep].copy()
+    cohort, ev = cohort[keep], binned[keep]
+    if not np.isfinite(cohort).any():
+        raise DidDataError("event_study: Sun-Abraham has no treated cohort observed at the reference event time")
+    names, cells = [], []
+    for g in np.unique(cohort[np.isfinite(cohort)]):
+        for k in event_times:
+            if k == reference:
+                continue
+            on = (cohort == g) & (ev == k)
+            if on.any():
+                name = f"_sa_{len(names)}"
+                sub[name] = on.astype(float)
+                names.append(name)
+                cells.append((g, k, on))
+    fit = _feols(sub, outcome, [*names, *controls], fe, cluster)
+    counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit._N)
+    _note_collinear(fit, counts)
+    used = np.ones(len(sub), dtype=bool)
+    used[np.fromiter(getattr(fit, "_na_index", None) or (), dtype=np.int64)] = False  # singletons
+    coefnames = [str(c) for c in fit._coefnames]
+    b = pd.Series(np.asarray(fit.coef()), index=coefnames)
+    vcov = pd.DataFrame(np.asarray(fit._vcov), index=coefnames, columns=coefnames)
+    weights = pd.DataFrame([(g, k, int((on & used).sum())) for g, k, on in cells],
+                           columns=["cohort", "event_time", "n"]).assign(name=names)
+    collinear = ~weights["name"].isin(coefnames) & (weights["n"] > 0)
+    if collinear.any():
+        counts["Sun-Abraham: cohort x event-time cells collinear with the fixed effects (no coefficient)"] = int(
+            collinear.sum())
+    weights = weights.loc[weights["name"].isin(coefnames) & (weights["n"] > 0)]
+    weights["weight"] = weights["n"] / weights.groupby("event_time")["n"].transform("sum")
+    out = {}
+    for k, w in weights.groupby("event_time"):
+        wv = w["weight"].to_numpy()
+        v = vcov.loc[w["name"], w["name"]].to_numpy()
+        out[int(k)] = (float(wv @ b[w["name"]].to_numpy()), float(np.sqrt(wv @ v @ wv)))
+    return out, fit, int(fit._N), _n_clusters(fit, sub, cluster), weights.set_index(["cohort", "event_time"])
+
+
 def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
                 reference: int = -5, fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
                 cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
@@ -738,7 +831,7 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
         First and last event time with its own coefficient (ends binned).
     reference : int
         Omitted event time (coefficient 0), a pre-entry period.
-    estimators : sequence of {"twfe", "imputation"}
+    estimators : sequence of {"twfe", "imputation", "sun_abraham"}
         Which estimators to report.
 
     Returns
@@ -759,6 +852,23 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
     lead dummies (relative to the reference bin and never-treated firms), so
     they never enter the post-entry estimates.
 
+    Sun and Abraham (2021), ``"sun_abraham"``: the interaction-weighted
+    estimator. One regression with a dummy per entry cohort and (binned)
+    event time except the reference, the never-treated firms as the control
+    cohort (when there are none, the last cohort to enter, with the
+    firm-years from its entry year on dropped, as they suggest); each event
+    time's coefficient averages the cohort coefficients with weights equal to
+    the cohorts' shares of the firm-years at that event time, and its
+    standard error is ``sqrt(w' V w)`` from the clustered covariance (the
+    shares treated as known, which omits their small sampling variance).
+    Cohorts never observed at the reference event time (for
+    ``reference=-5``, cohorts entering less than five years after the panel
+    starts) cannot be compared with it and are dropped, counted. Unlike the
+    TWFE coefficients, these are not contaminated by the effects of other
+    event times when effects differ by cohort; the binned end points still
+    average over the event times they pool. Weights are in
+    ``fits["sun_abraham_weights"]``.
+
     Firms treated in their first observed year (entry year unobserved) are
     dropped, counted in ``counts``.
     """
@@ -767,7 +877,7 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
     if not lo <= reference < 0 or hi < 0:
         raise ValueError(f"{func}: need window[0] <= reference < 0 <= window[1], got window={window}, "
                          f"reference={reference}")
-    unknown = set(estimators) - {"twfe", "imputation"}
+    unknown = set(estimators) - {"twfe", "imputation", "sun_abraham"}
     if unknown:
         raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
     data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
@@ -833,7 +943,13 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
             se_col.append(s)
         table["imputation_coef"] = coef_col
         table["imputation_se"] = se_col
-    names = tuple(e for e in ("twfe", "imputation") if e in estimators)
+    if "sun_abraham" in estimators:
+        sa, sa_fit, nobs["sun_abraham"], n_clusters["sun_abraham"], sa_weights = _sun_abraham(
+            data, outcome, first, binned, reference, event_times, fe, controls, cluster, time, counts)
+        fits["sun_abraham"], fits["sun_abraham_weights"] = sa_fit, sa_weights
+        table["sun_abraham_coef"] = [0.0 if k == reference else sa.get(k, (np.nan, np.nan))[0] for k in event_times]
+        table["sun_abraham_se"] = [np.nan if k == reference else sa.get(k, (np.nan, np.nan))[1] for k in event_times]
+    names = tuple(e for e in ("twfe", "imputation", "sun_abraham") if e in estimators)
     for e in names:
         table[f"{e}_lower"] = table[f"{e}_coef"] - z * table[f"{e}_se"]
         table[f"{e}_upper"] = table[f"{e}_coef"] + z * table[f"{e}_se"]
@@ -894,7 +1010,7 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
     func = "trend_specification"
     if form not in TREND_FORMS:
         raise ValueError(f"{func}: form must be one of {sorted(TREND_FORMS)}, got {form!r}")
-    unknown = set(estimators) - {"twfe", "imputation"}
+    unknown = set(estimators) - {"twfe", "imputation", "sun_abraham"}
     if unknown:
         raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
     data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
@@ -1653,22 +1769,88 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
 
 
 def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
-                        firm: str = "firm_id", time: str = "year", groups: int = 5) -> pd.Series:
+                        firm: str = "firm_id", time: str = "year", groups: int = 5,
+                        basis: str = "mean") -> pd.Series:
     """Each firm's quintile (1 = lowest) of ``variable`` before it entered a zone.
 
-    The pre-period is a firm's years before its first treated year; firms never
-    treated use all their years, and firms treated from their first year have no
-    pre-period (NA). Quintiles are cut over firms, so each holds about a fifth of
-    them (the SEZ paper's Tables 19-20).
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Firm-year table.
+    variable : str
+        The pre-entry level to classify on (the paper: log TFP).
+    treatment : str
+        0/1 or boolean column; a firm's entry year is its first treated year.
+    groups : int
+        Number of groups (5: quintiles), cut over firms so that each holds
+        about the same number of them.
+    basis : str
+        ``"mean"``: the mean of ``variable`` over the firm's years before its
+        entry year (never-treated firms: over all their years). ``"pre<k>"``
+        (``"pre1"`` .. ``"pre5"``, any k >= 1): the value in the calendar year
+        ``k`` years before entry, the paper's definition (Tables 19-20 and
+        29-31, "Pre5" for k = 5).
+
+    Returns
+    -------
+    pandas.Series
+        Nullable integer group per row (``<variable>_pre_quintile``), NA for
+        firms that cannot be classified. ``attrs["counts"]`` counts firms:
+        ``classified``, ``treated from their first observed year (no
+        pre-entry year)``, and, with ``"pre<k>"``, ``never treated (no entry
+        year)`` and ``no observation k years before entry`` (a gap in the
+        panel at that year, or a missing value there); with ``"mean"``,
+        ``no finite pre-entry value``. ``attrs["basis"]`` holds the basis.
+        All NA when no firm can be classified.
+
+    Notes
+    -----
+    With ``"pre<k>"`` only treated firms observed ``k`` years before entry
+    are classified, so a regression by group (:func:`by_group`,
+    :func:`heterogeneity_table`) compares treated firms entering at
+    different times (not-yet-treated firms are the controls), as the paper's
+    subsamples, whose sizes are a small share of its full panel, suggest.
+    Firms whose treatment switches off are classified by their first entry.
     """
-    _require(panel, [firm, time, variable, treatment], "pre_period_quintile")
-    treated = _as_treatment(panel[treatment], treatment, "pre_period_quintile")
-    first = pd.Series(np.where(treated, panel[time], np.inf)).groupby(panel[firm].to_numpy()).transform("min")
-    before = panel[time].to_numpy() < first.to_numpy()
-    level = pd.Series(panel[variable].to_numpy(dtype=float)[before]).groupby(
-        panel[firm].to_numpy()[before]).mean()
-    q = pd.qcut(level, groups, labels=False, duplicates="drop") + 1
-    return panel[firm].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
+    func = "pre_period_quintile"
+    _require(panel, [firm, time, variable, treatment], func)
+    lag = None
+    if basis != "mean":
+        match = re.fullmatch(r"pre([1-9][0-9]*)", str(basis))
+        if match is None:
+            raise ValueError(f"{func}: basis must be 'mean' or 'pre<k>' with k >= 1 (e.g. 'pre5'), got {basis!r}")
+        lag = int(match.group(1))
+    treated = _as_treatment(panel[treatment], treatment, func)
+    firms = panel[firm].to_numpy()
+    years = pd.to_numeric(panel[time]).to_numpy(dtype=float)
+    values = pd.to_numeric(panel[variable], errors="coerce").to_numpy(dtype=float)
+    first = pd.Series(np.where(treated, years, np.inf)).groupby(firms).min()
+    start = pd.Series(years).groupby(firms).min()
+    never = ~np.isfinite(first)
+    always = np.isfinite(first) & (first <= start)
+    counts = {"firms": int(len(first))}
+    if lag is None:
+        before = years < pd.Series(firms).map(first).to_numpy()
+        ok = before & np.isfinite(values)
+        level = pd.Series(values[ok]).groupby(firms[ok]).mean()
+        counts["treated from their first observed year (no pre-entry year)"] = int(always.sum())
+        counts["no finite pre-entry value"] = int((~first.index.isin(level.index) & ~always.to_numpy()).sum())
+    else:
+        target = pd.Series(firms).map(first).to_numpy() - lag
+        ok = (years == target) & np.isfinite(values)
+        level = pd.Series(values[ok]).groupby(firms[ok]).first()
+        counts["never treated (no entry year)"] = int(never.sum())
+        counts["treated from their first observed year (no pre-entry year)"] = int(always.sum())
+        counts[f"no observation {lag} years before entry"] = int(
+            (~first.index.isin(level.index) & ~never.to_numpy() & ~always.to_numpy()).sum())
+    counts["classified"] = int(len(level))
+    if len(level):
+        q = pd.qcut(level, groups, labels=False, duplicates="drop") + 1
+    else:  # nothing to classify (e.g. every firm treated from its first year): all NA, counted
+        q = pd.Series(dtype=float)
+    out = panel[firm].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
+    out.attrs.update(counts=counts, basis=basis)
+    return out
 
 
 def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
@@ -1906,3 +2088,689 @@ def mediation_table(results, paper: int | None = None, digits: int = 4) -> pd.Da
                     col += [f"{float(cell[0]):g}"]
             body[f"paper Table {paper}: {label}"] = col
     return pd.DataFrame(body, index=pd.Index(labels))
+
+
+# ---------------------------------------------------------------------------
+# heterogeneity and moderation tables (the paper's Tables 19-20 and 31-32)
+
+
+# The paper's printed cells: {table: {panel: {row: "cell|cell|..."}}}, cells "coef t" (t statistics in its
+# parentheses), "omitted" for Stata's "0 (.)", numbers for Observations and R-sq. Columns: quintiles of TFP k
+# years before entry (Tables 19-20: k = 1..5; Table 31: k = 1), or the single column m1 (Table 32).
+_PAPER_GROUPED = {
+    19: {
+        # Pre1's top-quintile constant is printed twice, "2.153***" and "2.133 (193.97": the starred one is kept
+        "Pre1": {"sez": "1.415 108.03|1.035 95.69|0.905 80.06|0.761 62.24|0.487 34.15",
+                 "constant": "0.127 12.03|0.809 92.62|1.133 125.78|1.468 152.22|2.153 193.97",
+                 "nobs": "29178|28886|27235|25973|24360", "r2": ".742|.688|.655|.614|.596"},
+        "Pre2": {"sez": "1.275 77.03|1.012 70.04|0.910 63.41|0.779 52.58|0.583 33.71",
+                 "constant": "0.257 23.13|0.795 83.01|1.093 116.61|1.430 151.27|1.995 185.39",
+                 "nobs": "24079|24026|23496|22498|21489", "r2": ".751|.722|.680|.639|.590"},
+        "Pre3": {"sez": "1.176 61.88|0.998 55.15|0.918 51.82|0.786 39.76|0.692 30.99",
+                 "constant": "0.344 31.22|0.806 78.18|1.102 111.24|1.420 130.46|1.920 158.05",
+                 "nobs": "22272|21648|20876|19305|17981", "r2": ".752|.731|.700|.641|.611"},
+        "Pre4": {"sez": "1.068 44.49|0.942 42.05|0.929 38.20|0.832 31.54|0.817 28.76",
+                 "constant": "0.433 37.84|0.875 82.23|1.124 98.92|1.426 116.60|1.857 138.61",
+                 "nobs": "18391|18069|17085|16176|15333", "r2": ".751|.736|.712|.671|.623"},
+        "Pre5": {"sez": "0.893 47.81|0.880 42.64|0.839 38.35|0.819 31.63|0.779 23.69",
+                 "constant": "0.489 70.64|0.858 119.07|1.105 153.38|1.361 169.72|1.854 198.73",
+                 "nobs": "26298|19090|15910|13880|12184", "r2": ".772|.766|.730|.674|.571"},
+    },
+    20: {
+        # Pre1's SEZ row is printed twice, a garbled "1 007*** 1 005*** ..." and "1.027*** 1.005*** ...": the
+        # legible one is kept (the first cell reads 1.007 in the garbled line)
+        "Pre1": {"sez": "1.027 29.11|1.005 42.19|0.976 47.26|0.900 45.53|0.850 37.59",
+                 "constant": "0.260 0.88|-0.285 -0.93|-0.248 -0.93|-0.332 -1.48|-0.518 -1.71",
+                 "nobs": "5170|6341|6403|6297|5907", "r2": ".902|.889|.890|.888|.895"},
+        "Pre2": {"sez": "1.011 27.01|0.969 39.01|0.968 38.04|0.913 39.55|0.875 35.72",
+                 "constant": "-0.0226 -0.07|-0.0594 -0.19|-0.0438 -0.13|-0.431 -1.62|-0.338 -1.22",
+                 "nobs": "4058|4972|5399|5651|5300", "r2": ".911|.918|.898|.906|.903"},
+        "Pre3": {"sez": "1.003 23.49|0.958 31.44|0.953 33.57|0.938 33.38|0.921 29.83",
+                 "constant": "0.474 1.16|0.299 0.85|-0.661 -2.47|-0.450 -1.54|-0.447 -1.49",
+                 "nobs": "3625|4525|4917|4669|4419", "r2": ".914|.921|.914|.917|.903"},
+        "Pre4": {"sez": "1.036 26.24|0.925 24.84|1.014 30.14|0.999 30.25|0.984 25.28",
+                 "constant": "0.379 1.04|-0.373 -1.02|-0.361 -1.10|-0.363 -1.21|-0.567 -1.75",
+                 "nobs": "3196|3711|3750|4015|3754", "r2": ".922|.916|.926|.923|.917"},
+        "Pre5": {"sez": "1.069 33.16|1.003 26.05|0.962 27.87|1.030 23.98|0.949 18.12",
+                 "constant": "-0.500 -1.40|-0.0674 -0.16|-0.844 -2.43|-0.606 -1.79|-0.306 -0.63",
+                 "nobs": "4239|3269|2697|2294|1949", "r2": ".929|.933|.932|.934|.915"},
+    },
+    31: {
+        "Pre1": {"sez_x_m": "0.0557 2.61|0.0644 4.15|0.0655 4.14|0.0192 1.11|0.00906 0.43",
+                 "sez": "1.387 84.79|1.002 74.91|0.868 61.65|0.748 47.22|0.483 25.68",
+                 "treat_x_m": "-0.0248 -1.07|-0.0395 -2.19|-0.00881 -0.49|0.00113 0.06|0.0429 1.81",
+                 "post_x_m": "omitted|omitted|omitted|omitted|omitted",
+                 "constant": "0.138 8.88|0.828 65.20|1.137 86.61|1.468 100.70|2.127 118.11",
+                 "nobs": "29074|28796|27161|25907|24292", "r2": ".742|.688|.656|.614|.596"},
+    },
+    32: {
+        "": {"sez": "0.971 35.55", "sez_x_m": "0.0126 2.42", "treat_x_m": "0.0109 1.86", "post_x_m": "0.0431 16.83",
+             "constant": "1.155 90.53", "nobs": "2294206", "r2": ".766"},
+    },
+}
+_QUINTILE_COLUMNS = ("20%", "40%", "60%", "80%", "100%")
+_GROUPED_TITLES = {
+    19: "Heterogeneous effects of the SEZs on TFP by pre-entry TFP quintile (SEZ paper, Table 19)",
+    20: "Heterogeneous effects of the SEZs on TFP: with control variables (SEZ paper, Table 20)",
+    31: "How a high-agglomeration indicator changes the effects of the SEZs on TFP, by Pre1 quintile "
+        "(SEZ paper, Table 31)",
+    32: "How lnEG changes the effects of the SEZs on TFP (SEZ paper, Table 32)",
+}
+_GROUPED_LABELS = {
+    19: {"sez": "SEZ"}, 20: {"sez": "SEZ"},
+    31: {"sez_x_m": "SEZ x High_EG", "sez": "SEZ", "treat_x_m": "sez_ag (Treat x High_EG)",
+         "post_x_m": "time_ag (Post x High_EG)", "m": "High_EG"},
+    32: {"sez": "SEZ", "sez_x_m": "SEZ x lnEG", "treat_x_m": "Treat x lnEG", "post_x_m": "Post x lnEG",
+         "m": "lnEG"},
+}
+
+
+def _paper_grouped(table: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's printed cells of Table 19, 20, 31 or 32: (terms, per-column N and R-sq)."""
+    columns = ("m1",) if table == 32 else _QUINTILE_COLUMNS
+    terms, stats_rows = [], []
+    for panel, rows in _PAPER_GROUPED[table].items():
+        for row, line in rows.items():
+            cells = line.split("|")
+            if len(cells) != len(columns):
+                raise AssertionError(f"paper Table {table} {panel} row {row!r} has {len(cells)} cells")
+            for column, cell in zip(columns, cells):
+                if row in ("nobs", "r2"):
+                    continue
+                if cell == "omitted":
+                    terms.append({"panel": panel, "column": column, "term": row, "coef": 0.0, "t": np.nan,
+                                  "se": np.nan, "omitted": True})
+                else:
+                    coef, t = map(float, cell.split())
+                    terms.append({"panel": panel, "column": column, "term": row, "coef": coef, "t": t,
+                                  "se": abs(coef / t), "omitted": False})
+        for j, column in enumerate(columns):
+            stats_rows.append({"panel": panel, "column": column, "nobs": int(rows["nobs"].split("|")[j]),
+                               "r2": float(rows["r2"].split("|")[j])})
+    return pd.DataFrame(terms), pd.DataFrame(stats_rows)
+
+
+@dataclass(frozen=True)
+class GroupedTable:
+    """The paper's Tables 19-20 (effects by pre-entry TFP quintile) and 31-32 (moderation by agglomeration).
+
+    Built by :func:`heterogeneity_table` and :func:`moderation_table`.
+
+    Attributes
+    ----------
+    table : int
+        19, 20, 31 or 32.
+    panels : tuple of str
+        Row panels (``"Pre1"`` .. ``"Pre5"``; one unnamed panel for Table 32).
+    columns : tuple of str
+        Column labels (quintiles ``"20%"`` .. ``"100%"``, or ``"m1"``).
+    terms : tuple of str
+        The terms shown, in the paper's row order.
+    estimates : pandas.DataFrame
+        Long form: ``panel, column, estimator, term, coef, se, p_value,
+        omitted, nobs, n_clusters, r2, constant`` (``r2`` and ``constant``
+        for TWFE only; the constant is reghdfe's, the mean of
+        ``y - X b`` on the estimation sample).
+    paper : pandas.DataFrame
+        The paper's printed cells: ``panel, column, term, coef, t, se,
+        omitted`` (se implied by |coef / t|; the paper prints t statistics).
+    paper_stats : pandas.DataFrame
+        The paper's Observations and R-sq per panel and column.
+    skipped : dict
+        ``{"panel column": reason}`` for cells that could not be estimated.
+    """
+
+    table: int
+    outcome: str
+    panels: tuple
+    columns: tuple
+    terms: tuple
+    estimates: pd.DataFrame
+    paper: pd.DataFrame
+    paper_stats: pd.DataFrame
+    fixed_effects: tuple
+    cluster: str
+    skipped: dict = field(default_factory=dict)
+    notes_extra: tuple = ()
+    counts: dict = field(default_factory=dict)
+    fits: dict = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"{_GROUPED_TITLES[self.table]}; outcome {self.outcome}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long form, our estimates with the paper's coefficient, t and implied se beside them."""
+        paper = self.paper.drop(columns="omitted").rename(
+            columns={"coef": "paper_coef", "t": "paper_t", "se": "paper_se"})
+        out = self.estimates.merge(paper, on=["panel", "column", "term"], how="left")
+        out["t"] = out["coef"] / out["se"]
+        return out
+
+    def layout(self, inner: str = "se", paper: bool = True, digits: int = 4) -> pd.DataFrame:
+        """The paper's layout: per panel, coefficients with stars and ``(se)`` or ``(t)`` below, the
+        constant, Observations and R-sq; then the fixed effects and the cluster variable.
+
+        Columns are ``(column, source)`` with source ``TWFE``, ``imputation``
+        and, with ``paper=True``, ``paper``. Omitted (collinear) terms show
+        ``0`` and ``(.)`` as Stata prints them; cells that could not be
+        estimated say ``skipped`` (the reason is in :meth:`notes`).
+        """
+        from sez.econometrics import significance_stars
+
+        if inner not in ("se", "t"):
+            raise ValueError(f"layout: inner must be 'se' or 't', got {inner!r}")
+        fmt = f"{{:.{digits}g}}"
+        sources = ["TWFE", "imputation"] + (["paper"] if paper else [])
+        named = len(self.panels) > 1 or self.panels[0] != ""
+        labels, where = [], {}
+        for panel in self.panels:
+            if named:
+                labels.append(panel)
+            where[panel] = len(labels)
+            for term in self.terms:
+                labels += [_GROUPED_LABELS[self.table].get(term, term), ""]
+            labels += ["constant", "", "Observations", "R-sq"]
+        tail = len(labels)
+        labels += ["Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Clustered by"]
+        columns = pd.MultiIndex.from_tuples([(c, s) for c in self.columns for s in sources])
+        body = pd.DataFrame("", index=range(len(labels)), columns=columns)
+        est = self.estimates
+
+        def put(row0, col, coef, se, t, p, omitted):
+            if omitted:
+                body.loc[row0, col], body.loc[row0 + 1, col] = "0", "(.)"
+                return
+            body.loc[row0, col] = fmt.format(coef) + significance_stars(p)
+            body.loc[row0 + 1, col] = f"({fmt.format(se)})" if inner == "se" else f"({t:.2f})"
+
+        for panel in self.panels:
+            base = where[panel]
+            for column in self.columns:
+                for src in sources:
+                    col = (column, src)
+                    const_row = base + 2 * len(self.terms)
+                    if src == "paper":
+                        cells = self.paper.loc[(self.paper.panel == panel) & (self.paper.column == column)]
+                        for _, r in cells.iterrows():
+                            p = 2 * stats.norm.sf(abs(r.t)) if np.isfinite(r.t) else np.nan
+                            row0 = (base + 2 * self.terms.index(r.term) if r.term in self.terms
+                                    else const_row if r.term == "constant" else None)
+                            if row0 is not None:
+                                put(row0, col, r.coef, r.se, r.t, p, r.omitted)
+                        st = self.paper_stats.loc[(self.paper_stats.panel == panel)
+                                                  & (self.paper_stats.column == column)]
+                        if len(st):
+                            body.loc[const_row + 2, col] = f"{int(st.nobs.iloc[0]):,}"
+                            body.loc[const_row + 3, col] = f"{st.r2.iloc[0]:.3f}"
+                        continue
+                    key = f"{panel} {column}".strip()
+                    if key in self.skipped:
+                        body.loc[base, col] = "skipped"
+                        continue
+                    estimator = "twfe" if src == "TWFE" else "imputation"
+                    rows = est.loc[(est.panel == panel) & (est.column == column) & (est.estimator == estimator)]
+                    if rows.empty:
+                        continue
+                    for _, r in rows.iterrows():
+                        if r.term in self.terms:
+                            put(base + 2 * self.terms.index(r.term), col, r.coef, r.se, r.coef / r.se, r.p_value,
+                                bool(r.omitted))
+                    first = rows.iloc[0]
+                    if np.isfinite(first.constant):
+                        body.loc[const_row, col] = fmt.format(first.constant)
+                    body.loc[const_row + 2, col] = f"{int(first.nobs):,}"
+                    if np.isfinite(first.r2):
+                        body.loc[const_row + 3, col] = f"{first.r2:.3f}"
+        marks = {"Firm FE": "firm", "Year FE": "year", "Region FE": "region", "Region x year FE": "region^year"}
+        for j, (label, key) in enumerate(marks.items()):
+            for col in columns:
+                body.loc[tail + j, col] = "yes" if key in self.fixed_effects else ""
+        for col in columns:
+            body.loc[tail + 4, col] = "yes" if "controls" in self.fixed_effects else ""
+            body.loc[tail + 5, col] = self.cluster if col[1] != "paper" else ""
+        body.index = pd.Index(labels)
+        return body
+
+    def notes(self, inner: str = "se") -> str:
+        inside = "standard errors" if inner == "se" else "t statistics"
+        lines = [f"Our {inside} in parentheses, clustered by {self.cluster}; the paper prints t statistics"
+                 + (" (shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "
+                 "* p < 0.1, ** p < 0.05, *** p < 0.01 (ours: t with G-1 degrees of freedom, G clusters; the "
+                 "paper's: normal). Our constant is reghdfe's (mean of y - Xb on the estimation sample); the "
+                 "paper's R-sq includes the fixed effects, as ours.",
+                 *self.notes_extra]
+        for key, reason in self.skipped.items():
+            lines.append(f"{key} skipped: {reason}")
+        return "\n".join(lines)
+
+    def summary(self, inner: str = "se") -> str:
+        with pd.option_context("display.width", 250, "display.max_columns", None):
+            return "\n".join([self.title, self.layout(inner).to_string(), self.notes(inner)])
+
+    def to_csv(self, path=None, inner: str = "se"):
+        """The layout as CSV (to ``path``, or returned as a string)."""
+        return self.layout(inner).to_csv(path)
+
+    def to_html(self, inner: str = "se") -> str:
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes(inner).splitlines())
+        return (f"<h3>{html.escape(self.title)}</h3>\n" + self.layout(inner).to_html(classes="did-table")
+                + f"\n{notes}")
+
+    def to_latex(self, inner: str = "se") -> str:
+        body = self.layout(inner).to_latex(multicolumn=True, multicolumn_format="c")
+        notes = " ".join(self.notes(inner).splitlines())
+        return f"% {self.title}\n" + body + f"\\par\\footnotesize {_latex_escape(notes)}\n"
+
+
+def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[str], cluster: str,
+               omitted: Sequence[str] = ()) -> tuple[list[dict], object]:
+    """TWFE of ``outcome`` on ``regressors`` ({term: column}); one row per term with reghdfe's constant and R-sq.
+
+    Terms in ``omitted`` (and any the fit drops as collinear) get ``omitted=True``.
+    """
+    columns = [c for t, c in regressors.items() if t not in omitted]
+    fit = _feols(data, outcome, columns, fe, cluster)
+    coef, se = fit.coef(), fit.se()
+    g = _n_clusters(fit, data, cluster)
+    used = np.ones(len(data), dtype=bool)
+    used[np.fromiter(getattr(fit, "_na_index", None) or (), dtype=np.int64)] = False  # singletons
+    kept = [str(c) for c in coef.index]
+    constant = float(data[outcome].to_numpy(dtype=float)[used].mean()
+                     - data[kept].to_numpy(dtype=float)[used].mean(axis=0) @ coef.to_numpy(dtype=float))
+    rows = []
+    for term, column in regressors.items():
+        dropped = term in omitted or column not in coef.index
+        c = 0.0 if dropped else float(coef[column])
+        s = np.nan if dropped else float(se[column])
+        p = np.nan if dropped else float(2 * stats.t.sf(abs(c / s), max(g - 1, 1)))
+        rows.append({"estimator": "twfe", "term": term, "coef": c, "se": s, "p_value": p, "omitted": dropped,
+                     "nobs": int(fit._N), "n_clusters": int(g), "r2": float(fit._r2), "constant": constant})
+    return rows, fit
+
+
+def _grouped_spec(table: int, specification: str | None, firm: str, time: str,
+                  region: str) -> tuple[Specification, tuple, tuple]:
+    name = specification or ("m2" if table == 20 else "m1")
+    if name not in SPECIFICATIONS:
+        raise KeyError(f"table{table}: unknown specification {name!r}; known: {', '.join(SPECIFICATIONS)}")
+    spec = SPECIFICATIONS[name]
+    fe = spec.fixed_effects(firm, time, region)
+    marks = ("firm", "region^year") if spec.region_by_year else ("firm", "year", "region")
+    return spec, fe, marks + (("controls",) if spec.controls else ())
+
+
+def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln_tfp", variable: str | None = None,
+                        periods: Sequence[int] = (1, 2, 3, 4, 5), specification: str | None = None,
+                        treatment: str = "sez", region: str = "city", cluster: str = "firm_id",
+                        eg: str = "eg_city", firm: str = "firm_id", time: str = "year",
+                        estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
+                        tol: float = 1e-10) -> GroupedTable:
+    """The paper's Tables 19-20: the effect of entry by quintile of TFP k years before entry, k = 1..5.
+
+    For each k (panel ``Pre<k>``), firms are cut into quintiles of
+    ``variable`` in the calendar year k years before their entry
+    (:func:`pre_period_quintile` with ``basis="pre<k>"``) and the DiD is run
+    on each quintile's firms separately, by TWFE (with reghdfe's constant and
+    R-sq) and by the imputation estimator.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Firm-year table with the outcome, treatment, region and, for Table 20,
+        the columns :func:`paper_controls` builds the controls from.
+    table : {19, 20}
+        19: no controls; 20: with the firm controls of ``specification``.
+    variable : str, optional
+        The pre-entry variable classified (the outcome by default: the paper's
+        log TFP).
+    periods : sequence of int
+        The k of the panels (the paper: 1 to 5).
+    specification : str, optional
+        Fixed effects and controls from ``SPECIFICATIONS``: ``"m1"`` (firm,
+        year and region effects) for Table 19 and ``"m2"`` (the same with the
+        controls of m2) for Table 20 by default; the paper names neither (its
+        notes are those of Table 16), its constant and the sample sizes
+        suggest these.
+    on_reversal : {"drop", "error"}
+        Firms leaving a zone after entering it.
+
+    Returns
+    -------
+    GroupedTable
+        A quintile whose sample cannot identify the effect is listed in
+        ``skipped`` with the reason; ``counts[panel]`` holds the
+        classification counts of :func:`pre_period_quintile` (firms never
+        treated, treated from their first year, or unobserved k years before
+        entry are not classified, so each quintile's DiD compares treated
+        firms entering at different times).
+
+    Raises
+    ------
+    KeyError
+        A column is missing (named in the message).
+
+    Notes
+    -----
+    Classifying firms on the outcome's own value k years before entry puts
+    that year's transitory shock into the classification: firms in the bottom
+    quintile had, on average, a bad draw in a pre-entry year, which lowers
+    their pre-entry mean, so their estimated effect is too large (regression
+    to the mean), and the top quintile's too small, even when the effect is
+    the same for all firms. The distortion is largest at k = 1 and fades as k
+    grows. On a simulated panel with a constant effect of 0.1 (3,000 firms,
+    12 years, noise s.d. 0.3) the imputation estimates by Pre1 quintile ran
+    from 0.18 (bottom) to 0.02 (top), by Pre5 quintile between 0.06 and 0.12
+    with no gradient; the paper's Table 19 shows the same pattern (a gradient
+    of 1.415 to 0.487 at Pre1, 0.893 to 0.779 at Pre5). Classifying on a
+    variable without the outcome's transitory noise (``variable``) avoids it.
+    """
+    func = f"table{table}"
+    if table not in (19, 20):
+        raise ValueError(f"heterogeneity_table: table must be 19 or 20, got {table!r}")
+    variable = variable or outcome
+    _require(panel, [firm, time, outcome, treatment, region, cluster, variable], func)
+    spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
+    data, unavailable = paper_controls(panel, list(spec.controls), eg=eg, firm=firm, time=time)
+    missing = [unavailable[c] for c in spec.controls if c in unavailable]
+    if missing:
+        raise KeyError(f"{func}: specification {spec.name}: " + "; ".join(missing))
+    controls = list(spec.controls)
+    rows, skipped, counts, fits = [], {}, {}, {}
+    panels = tuple(f"Pre{k}" for k in periods)
+    for k, panel_name in zip(periods, panels):
+        q = pre_period_quintile(data, variable, treatment, firm, time, basis=f"pre{k}")
+        counts[panel_name] = q.attrs["counts"]
+        for level, column in enumerate(_QUINTILE_COLUMNS, start=1):
+            sub = data.loc[(q == level).fillna(False).to_numpy(dtype=bool)]
+            key = f"{panel_name} {column}"
+            try:
+                if len(sub) == 0:
+                    raise DidDataError("no firm in this quintile")
+                prepared, c = _prepare(sub, outcome, treatment, fe, controls, cluster, firm, time, func)
+                prepared, _ = _handle_reversals(prepared, treatment, firm, time, on_reversal, func, c, False)
+                _check_variation(prepared, treatment, func)
+                prepared["_treated"] = prepared[treatment].to_numpy(dtype=float)
+                out = []
+                if "twfe" in estimators:
+                    r, fit = _twfe_rows(prepared, outcome, {"sez": "_treated", **{x: x for x in controls}}, fe,
+                                        cluster)
+                    out += r
+                    fits[key] = {"twfe": fit}
+                if "imputation" in estimators:
+                    res = imputation(prepared, outcome, treatment, fe, controls, cluster, firm, time, "error", tol)
+                    fits.setdefault(key, {})["imputation"] = res
+                    out.append({"estimator": "imputation", "term": "sez", "coef": res.coef, "se": res.se,
+                                "p_value": float(res.pvalues.iloc[0]), "omitted": False, "nobs": res.nobs,
+                                "n_clusters": res.n_clusters, "r2": np.nan, "constant": np.nan})
+                rows += [{"panel": panel_name, "column": column, **r} for r in out]
+            except (DidDataError, RuntimeError) as err:
+                skipped[key] = str(err)
+    paper, paper_stats = _paper_grouped(table)
+    paper = paper.loc[paper.panel.isin(panels)].reset_index(drop=True)
+    paper_stats = paper_stats.loc[paper_stats.panel.isin(panels)].reset_index(drop=True)
+    notes = (f"Columns: quintiles of {variable} k years before entry (Pre<k>), cut over the classified firms; "
+             "each quintile estimated on its own firms (treated firms only: not-yet-treated firms are the "
+             "controls).",
+             f"Specification {spec.name}: fixed effects {', '.join(fe)}; controls "
+             f"{', '.join(controls) or 'none'} (the paper does not name Table {table}'s).",
+             "Imputation: Borusyak, Jaravel and Spiess (2024); where it differs from TWFE the effects differ by "
+             "entry cohort or time since entry within the quintile.",
+             "Classifying on the outcome's own pre-entry value adds regression to the mean (larger effects in "
+             "low quintiles, smaller in high ones, most at Pre1); see heterogeneity_table.")
+    estimates = pd.DataFrame(rows, columns=["panel", "column", "estimator", "term", "coef", "se", "p_value",
+                                            "omitted", "nobs", "n_clusters", "r2", "constant"])
+    return GroupedTable(table, outcome, panels, _QUINTILE_COLUMNS, ("sez",), estimates, paper, paper_stats, marks,
+                        cluster, skipped, notes, counts, fits)
+
+
+def table19(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+    """The paper's Table 19 (effects by pre-entry TFP quintile); see :func:`heterogeneity_table`."""
+    return heterogeneity_table(panel, 19, outcome, **kwargs)
+
+
+def table20(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+    """The paper's Table 20 (Table 19 with firm controls); see :func:`heterogeneity_table`."""
+    return heterogeneity_table(panel, 20, outcome, **kwargs)
+
+
+def high_agglomeration(panel: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
+    """The paper's EG^H_irt: 1 where the EG index is above its median over the full sample, else 0.
+
+    The median is over every firm-year with a finite index (the paper: "above
+    the median of the full sample"); rows without one are NaN. The median is
+    in ``attrs["median"]``.
+    """
+    _require(panel, [eg], "high_agglomeration")
+    level = pd.to_numeric(panel[eg], errors="coerce").astype(float)
+    median = float(level.median())
+    out = pd.Series(np.where(level.notna(), (level > median).astype(float), np.nan), index=panel.index,
+                    name="high_eg")
+    out.attrs["median"] = median
+    return out
+
+
+def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp", moderator: str | None = None,
+                     eg: str = "eg_city", group=None, specification: str = "m1", post: str | None = None,
+                     main_effect: bool = False, treatment: str = "sez", region: str = "city",
+                     cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
+                     estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
+                     tol: float = 1e-10) -> GroupedTable:
+    """The paper's Tables 31-32: triple differences with an agglomeration moderator (its eqs. 14-15).
+
+    TWFE regresses the outcome on ``D_it``, ``D_it x M``, ``treat_i x M`` and
+    ``post_it x M`` with the fixed effects of ``specification`` (m1: firm,
+    year and region effects, as eqs. 14-15), where ``treat_i`` is one for
+    firms that ever enter a zone and ``post_it`` one from a firm's entry year
+    on. M is the high-agglomeration indicator (Table 31,
+    :func:`high_agglomeration`) or log EG (Table 32).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Firm-year table with the outcome, treatment, region and ``eg`` (or
+        ``moderator``).
+    table : {31, 32}
+        31: M = 1[EG above its full-sample median], one column per quintile
+        of TFP one year before entry; 32: M = ln EG, one column (m1).
+    moderator : str, optional
+        A column to use as M instead of the one built from ``eg``.
+    eg : str
+        Column with the level of EG_irt (:func:`eg_mediator`).
+    group : str, pandas.Series or None, optional
+        Columns of the table: a column name or a Series of group labels
+        (e.g. :func:`pre_period_quintile`). Table 31 defaults to the quintiles
+        of the outcome one year before entry (``basis="pre1"``, the paper's
+        note); Table 32 to the full sample.
+    specification : str
+        Fixed effects from ``SPECIFICATIONS`` (its controls are not added).
+    post : str, optional
+        Column with ``post_it``; by default one from the firm's first
+        treated year on (zero for never-treated firms). With an absorbing
+        treatment that ``post_it`` equals ``D_it``, so ``post_it x M`` is the
+        same column as ``D_it x M`` and is reported as omitted, as the
+        paper's Table 31 prints ``time_ag`` (its Table 32 estimates it, so its
+        ``post`` must differ from the treatment there; pass that column).
+    main_effect : bool
+        Add M itself (the paper's equations leave it out; with it the
+        design is the textbook triple difference).
+    on_reversal : {"drop", "error"}
+        Firms leaving a zone after entering it.
+
+    Returns
+    -------
+    GroupedTable
+        TWFE and imputation estimates of the ``SEZ`` and ``SEZ x M`` rows
+        (TWFE alone for the ``treat x M`` and ``post x M`` rows), the paper's
+        printed numbers beside them.
+
+    Raises
+    ------
+    KeyError
+        A column is missing (named in the message).
+
+    Notes
+    -----
+    The imputation estimator (Borusyak, Jaravel and Spiess, 2024) handles the
+    moderator, binary or continuous, through the weights of its estimand:
+    fixed effects and ``treat_i x M`` (and M with ``main_effect``) are fitted
+    on untreated firm-years, each treated firm-year's effect ``tau_it`` is
+    imputed, and ``tau_it`` is projected on ``(1, M_it)`` over the treated
+    firm-years. The intercept (the ``SEZ`` row: the effect at M = 0) and the
+    slope (the ``SEZ x M`` row) are linear in the outcomes, so their standard
+    errors follow from the same analytic formula (treated residuals: ``tau``
+    minus the projection, minus its (cohort, event time) means). With a 0/1
+    M the slope is the difference of the average effects at M = 1 and M = 0.
+    The TWFE coefficients agree with them when the effect is constant within
+    each level of M (binary) or linear in M and the same for all entry
+    cohorts; otherwise TWFE weights the firm-year effects by its regression
+    weights (which can be negative under staggered entry) and the imputation
+    projection is the one with a causal reading. ``treat_i x M`` and
+    ``post_it x M`` have no imputation counterpart (their cells are blank).
+    Agglomeration may itself respond to entry (the paper's mediation
+    analysis says it does), in which case neither estimator's ``SEZ x M``
+    is a causal moderation: it describes how the effect covaries with M.
+    """
+    func = f"table{table}"
+    if table not in (31, 32):
+        raise ValueError(f"moderation_table: table must be 31 or 32, got {table!r}")
+    needed = [firm, time, outcome, treatment, region, cluster, moderator or eg]
+    if isinstance(group, str):
+        needed.append(group)
+    if post is not None:
+        needed.append(post)
+    _require(panel, needed, func)
+    spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
+    marks = tuple(m for m in marks if m != "controls")
+    data = panel.copy()
+    if moderator is None:
+        m = high_agglomeration(panel, eg) if table == 31 else pd.Series(_log_positive(panel[eg]), index=panel.index)
+        moderator_name = "High_EG" if table == 31 else "lnEG"
+        data["_moderator"] = m.to_numpy(dtype=float)
+    else:
+        moderator_name = moderator
+        data["_moderator"] = pd.to_numeric(panel[moderator], errors="coerce").to_numpy(dtype=float)
+    if group is None and table == 31:
+        group = pre_period_quintile(panel, outcome, treatment, firm, time, basis="pre1")
+    counts = {}
+    if group is None:
+        labels = pd.Series("m1", index=panel.index)
+        columns = ("m1",)
+        panel_names = ("",)
+    else:
+        labels = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
+        if isinstance(labels, pd.Series) and "counts" in labels.attrs:
+            counts["classification"] = labels.attrs["counts"]
+        levels = sorted(labels.dropna().unique())
+        if not levels:
+            raise DidDataError(f"{func}: the group is missing in every row")
+        names = _QUINTILE_COLUMNS if len(levels) == 5 and table == 31 and list(levels) == [1, 2, 3, 4, 5] else \
+            tuple(str(_plain(v)) for v in levels)
+        labels = labels.map(dict(zip(levels, names)))
+        columns = names
+        panel_names = ("Pre1",) if table == 31 and group is not None else ("",)
+    extra = ["_moderator"] + ([post] if post is not None else [])
+    rows, skipped, fits = [], {}, {}
+    for column in columns:
+        key = f"{panel_names[0]} {column}".strip()
+        sub = data.loc[(labels == column).fillna(False).to_numpy(dtype=bool)]
+        try:
+            if len(sub) == 0:
+                raise DidDataError("no observation in this group")
+            prepared, c = _prepare(sub, outcome, treatment, fe, ["_moderator"], cluster, firm, time, func,
+                                   extra=extra)
+            prepared, timing = _handle_reversals(prepared, treatment, firm, time, on_reversal, func, c, False)
+            _check_variation(prepared, treatment, func)
+            prepared = prepared.reset_index(drop=True)
+            counts[key] = c
+            mod = prepared["_moderator"].to_numpy(dtype=float)
+            d = prepared[treatment].to_numpy(dtype=float)
+            first = prepared[firm].map(timing.first_treated).to_numpy(dtype=float)
+            treat_i = np.isfinite(first).astype(float)
+            post_it = (prepared[time].to_numpy(dtype=float) >= first).astype(float) if post is None else \
+                _as_treatment(prepared[post], post, func).astype(float)
+            prepared["_treated"], prepared["_sez_x_m"] = d, d * mod
+            prepared["_treat_x_m"], prepared["_post_x_m"] = treat_i * mod, post_it * mod
+            regressors = {"sez_x_m": "_sez_x_m", "sez": "_treated", "treat_x_m": "_treat_x_m",
+                          "post_x_m": "_post_x_m"} if table == 31 else \
+                {"sez": "_treated", "sez_x_m": "_sez_x_m", "treat_x_m": "_treat_x_m", "post_x_m": "_post_x_m"}
+            if main_effect:
+                regressors["m"] = "_moderator"
+            omitted = ["post_x_m"] if np.allclose(prepared["_post_x_m"], prepared["_sez_x_m"]) else []
+            out = []
+            if "twfe" in estimators:
+                r, fit = _twfe_rows(prepared, outcome, regressors, fe, cluster, omitted)
+                out += r
+                fits[key] = {"twfe": fit}
+            if "imputation" in estimators:
+                out += _moderated_imputation(prepared, outcome, treatment, fe, cluster, time, first, main_effect,
+                                              tol)
+            rows += [{"panel": panel_names[0], "column": column, **r} for r in out]
+        except (DidDataError, RuntimeError) as err:
+            skipped[key] = str(err)
+    paper, paper_stats = _paper_grouped(table)
+    if list(columns) != list(paper_stats.column.unique()):
+        paper = paper.iloc[0:0]
+        paper_stats = paper_stats.iloc[0:0]
+        counts["paper numbers"] = "not shown: the columns differ from the paper's"
+    terms = (("sez_x_m", "sez", "treat_x_m", "post_x_m") if table == 31 else
+             ("sez", "sez_x_m", "treat_x_m", "post_x_m")) + (("m",) if main_effect else ())
+    estimates = pd.DataFrame(rows, columns=["panel", "column", "estimator", "term", "coef", "se", "p_value",
+                                            "omitted", "nobs", "n_clusters", "r2", "constant"])
+    notes = (f"M = {moderator_name}" + (f" (1 where {eg} is above its full-sample median)"
+                                        if moderator is None and table == 31 else "")
+             + "; Treat: firm ever enters a zone; Post: from the firm's entry year on"
+             + (f" (column {post})" if post else "") + f". Fixed effects: {', '.join(fe)}.",
+             "Omitted rows (0 and (.)): collinear with the other regressors; Post x M equals SEZ x M when Post "
+             "is the absorbing treatment itself.",
+             "Imputation (Borusyak, Jaravel and Spiess, 2024): the imputed effects tau_it projected on (1, M) over "
+             "the treated firm-years; SEZ row: the intercept (effect at M = 0); SEZ x M row: the slope. Treat x M "
+             "and Post x M have no imputation counterpart.",
+             "Agglomeration may respond to entry (the paper's mediation tables): SEZ x M then describes how the "
+             "effect covaries with M rather than a causal moderation.")
+    return GroupedTable(table, outcome, panel_names, tuple(columns), terms, estimates,
+                        paper.reset_index(drop=True), paper_stats.reset_index(drop=True), marks, cluster, skipped,
+                        notes, counts, fits)
+
+
+def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], cluster: str,
+                          time: str, first: np.ndarray, main_effect: bool, tol: float) -> list[dict]:
+    """Imputation estimates of the effect at M = 0 and its slope in M (rows ``sez`` and ``sez_x_m``)."""
+    controls = ["_treat_x_m"] + (["_moderator"] if main_effect else [])
+    untreated = ~data[treatment].to_numpy(dtype=bool)
+    if untreated.any() and np.ptp(data.loc[untreated, "_post_x_m"].to_numpy(dtype=float)) > 0:
+        controls.append("_post_x_m")  # a post that differs from the treatment enters the untreated model
+    imp = _Imputer(data, outcome, treatment, fe, controls, cluster, tol)
+    target = imp.treated & imp.imputable
+    if not target.any():
+        raise DidDataError("imputation: no treated firm-year can be imputed")
+    mod = data["_moderator"].to_numpy(dtype=float)
+    x = np.column_stack([np.ones(int(target.sum())), mod[target]])
+    if np.linalg.matrix_rank(x) < 2:
+        raise DidDataError("imputation: the moderator does not vary over the treated firm-years, so the effect "
+                           "cannot be projected on it")
+    proj = np.linalg.solve(x.T @ x, x.T)  # rows: the intercept's and the slope's weights on the target rows
+    fitted = np.zeros(len(data))
+    fitted[target] = x @ (proj @ imp.tau[target])
+    cells = _cells(first, data[time].to_numpy(dtype=float))
+    nobs = int((~imp.treated).sum() + target.sum())
+    g = int(data[cluster].nunique())
+    rows = []
+    for term, w_target in zip(("sez", "sez_x_m"), proj):
+        weights = np.zeros(len(data))
+        weights[target] = w_target
+        est, se = imp.estimate(weights, cells, tau_fit=fitted)
+        rows.append({"estimator": "imputation", "term": term, "coef": est, "se": se,
+                     "p_value": float(2 * stats.t.sf(abs(est / se), max(g - 1, 1))), "omitted": False,
+                     "nobs": nobs, "n_clusters": g, "r2": np.nan, "constant": np.nan})
+    return rows
+
+
+def table31(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+    """The paper's Table 31 (high-agglomeration moderator by Pre1 quintile); see :func:`moderation_table`."""
+    return moderation_table(panel, 31, outcome, **kwargs)
+
+
+def table32(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+    """The paper's Table 32 (lnEG moderator, m1); see :func:`moderation_table`."""
+    return moderation_table(panel, 32, outcome, **kwargs)
