@@ -397,6 +397,7 @@ def test_table16_skips_specs_whose_controls_are_missing_and_names_columns():
     assert "'debt'" in tab.skipped["m2"] and "'eg_city'" in tab.skipped["m4"]
     assert set(tab.estimates.spec) == {"m1", "m7"}
     assert "m4 skipped" in tab.summary() and "skipped" in tab.layout().loc["SEZ", ("m4", "TWFE")]
+    assert tab.layout().loc["SEZ", ("m4", "paper")].startswith("0.9")  # the paper's number beside a skipped spec
     with pytest.raises(KeyError, match="'province'"):
         did.table16(df, outcome="y", region="province")
     with pytest.raises(KeyError, match="m13"):

@@ -1407,8 +1407,8 @@ class SpecificationTable:
         Columns are ``(spec, source)`` with source ``TWFE``, ``imputation``
         (treatment terms only) and, with ``paper=True``, ``paper`` (its
         printed coefficients with stars; below them its t, or its implied
-        standard error |coef/t| when ``inner="se"``). Skipped specifications
-        have one column whose cells say so.
+        standard error |coef/t| when ``inner="se"``). A skipped specification's
+        own columns say so; the paper's stay filled.
         """
         from sez.econometrics import significance_stars
 
@@ -1429,7 +1429,7 @@ class SpecificationTable:
         for spec_name, spec in self.specifications.items():
             for src in sources:
                 col = (spec_name, src)
-                if spec_name in self.skipped:
+                if spec_name in self.skipped and src != "paper":  # the paper's numbers stay beside a skipped spec
                     body.loc[0, col] = "skipped"
                     continue
                 if src == "paper":
