@@ -697,3 +697,17 @@ def test_sun_abraham_unbiased_where_twfe_event_study_is_not():
     last = no_never.loc[no_never.sez].groupby("firm_id").year.min().max()
     assert key and es2.counts[key[0]] == int((no_never.year >= last).sum())
     assert np.isfinite(es2.table.loc[0:3, "sun_abraham_coef"]).all()
+
+
+def test_sample_emptied_by_singletons_is_a_clear_error_not_an_abort():
+    """pyfixest's compiled demeaning aborts the process when its singleton removal leaves no row; the wrapper
+    counts what singleton removal leaves first (repeatedly: dropping one level can make another a singleton)."""
+    # firm 1 has two years, firm 2 one: dropping firm 2's row leaves year 2001 with one row, then firm 1's
+    # remaining row is a singleton too, and nothing is left
+    chain = pd.DataFrame({"firm_id": [1, 1, 2], "year": [2000, 2001, 2001], "y": [1.0, 2.0, 3.0],
+                          "sez": [False, True, True]})
+    assert did._rows_left_after_singletons(chain, ["firm_id", "year"]) == 0
+    assert did._rows_left_after_singletons(chain, ["firm_id"]) == 2
+    assert did._rows_left_after_singletons(chain, ["firm_id^year"]) == 0
+    with pytest.raises(did.DidDataError, match="too few left once singleton fixed effects"):
+        did.twfe(chain, "y", fe=("firm_id", "year"))

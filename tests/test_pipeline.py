@@ -104,7 +104,8 @@ def test_html_has_every_caption_and_image(demo):
                     "Model: the SEZ effect, benchmark vs no-SEZ counterfactual (SEZ paper, Table 8)",
                     "Share of firms in SEZs by year (SEZ paper, Figure 1)",
                     "Table 16", "Table 17", "Table 18", "(SEZ paper, Tables 21 and 28)",
-                    "(SEZ paper, Table 29)", "(SEZ paper, Table 30)"):
+                    "(SEZ paper, Table 29)", "(SEZ paper, Table 30)", "(SEZ paper, Table 19)",
+                    "(SEZ paper, Table 20)", "(SEZ paper, Table 31)", "(SEZ paper, Table 32)"):
         assert caption in page, caption
     assert tables  # every table carries a caption
     images = ("tfp_densities.png", "event_study.png", "model_decision_rules.png", "model_location_map.png",

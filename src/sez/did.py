@@ -398,8 +398,32 @@ def _fml(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -> str:
     return f"{outcome} ~ {rhs}" + (f" | {' + '.join(fe)}" if fe else "")
 
 
+def _rows_left_after_singletons(data: pd.DataFrame, fe: Sequence[str]) -> int:
+    """Rows left once fixed-effect levels seen only once are dropped, repeatedly (as pyfixest does)."""
+    codes = []
+    for term in fe:
+        parts = [data[c] for c in term.split("^")]
+        key = parts[0] if len(parts) == 1 else pd.MultiIndex.from_arrays(parts)
+        codes.append(pd.factorize(key)[0])
+    keep = np.ones(len(data), dtype=bool)
+    while keep.any():
+        drop = np.zeros(len(data), dtype=bool)
+        for c in codes:
+            drop |= keep & (np.bincount(c[keep], minlength=c.max() + 1)[c] == 1)
+        if not drop.any():
+            break
+        keep &= ~drop
+    return int(keep.sum())
+
+
 def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], cluster: str):
     import pyfixest as pf  # imported lazily: a heavy import
+
+    # pyfixest's compiled demeaning aborts the whole process on a sample its singleton removal empties
+    complete = data.loc[data[[outcome, *regressors]].notna().all(axis=1).to_numpy()]
+    if fe and _rows_left_after_singletons(complete, fe) <= len(regressors):
+        raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {len(complete)} complete "
+                           f"row(s), too few left once singleton fixed effects ({', '.join(fe)}) are dropped")
 
     with warnings.catch_warnings():
         # the singleton count and the collinear regressors are reported in the results instead
@@ -2314,7 +2338,8 @@ class GroupedTable:
                         continue
                     for _, r in rows.iterrows():
                         if r.term in self.terms:
-                            put(base + 2 * self.terms.index(r.term), col, r.coef, r.se, r.coef / r.se, r.p_value,
+                            t = r.coef / r.se if r.se > 0 else np.nan  # a zero s.e.: a degenerate small group
+                            put(base + 2 * self.terms.index(r.term), col, r.coef, r.se, t, r.p_value,
                                 bool(r.omitted))
                     first = rows.iloc[0]
                     if np.isfinite(first.constant):
@@ -2383,7 +2408,7 @@ def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[
         dropped = term in omitted or column not in coef.index
         c = 0.0 if dropped else float(coef[column])
         s = np.nan if dropped else float(se[column])
-        p = np.nan if dropped else float(2 * stats.t.sf(abs(c / s), max(g - 1, 1)))
+        p = np.nan if dropped or not s > 0 else float(2 * stats.t.sf(abs(c / s), max(g - 1, 1)))
         rows.append({"estimator": "twfe", "term": term, "coef": c, "se": s, "p_value": p, "omitted": dropped,
                      "nobs": int(fit._N), "n_clusters": int(g), "r2": float(fit._r2), "constant": constant})
     return rows, fit

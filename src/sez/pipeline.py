@@ -643,7 +643,7 @@ def _step_event_study(run: _Run) -> None:
     data = data[np.isfinite(data["ln_tfp"])]
     settings = run.cfg["event_study"]
     result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
-                             on_reversal="drop")
+                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop")
     table = result.to_frame()
     table.index.name = "event_time"
     run.summary["event_study"] = {
@@ -658,7 +658,8 @@ def _step_event_study(run: _Run) -> None:
               + ("" if run.truth is None else
                  f" Synthetic truth: 0 before entry, {run.truth.attrs['tau_sez']} after."))
     run.figure("event_study", "event_study", lambda p: result.plot(p),
-               "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects, TWFE and imputation")
+               "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
+               "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
     table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city")
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
     if "m7" in table17.fits:
@@ -668,6 +669,21 @@ def _step_event_study(run: _Run) -> None:
     table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city")
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
+
+
+def _step_heterogeneity(run: _Run) -> None:
+    from sez import did
+
+    data = run.state["analysed"]
+    data = data[np.isfinite(data["ln_tfp"])]
+    cluster = run.cfg["did"]["cluster"]
+    tables = {"table19": did.table19(data, "ln_tfp", region="city", cluster=cluster),
+              "table20": did.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
+              "table31": did.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
+              "table32": did.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
+    run.summary["heterogeneity"] = {name: {"skipped": t.skipped} for name, t in tables.items()}
+    for name, t in tables.items():
+        run.table("heterogeneity", name, t.layout(), t.title, t.notes())
 
 
 def _step_mediation(run: _Run) -> None:
@@ -687,13 +703,14 @@ def _step_mediation(run: _Run) -> None:
               "are shown as printed."
               + (" The synthetic generator has no agglomeration channel: the indirect effect should be near zero."
                  if run.truth is not None else ""))
-    quintile = did.pre_period_quintile(data, "ln_tfp")
+    quintile = did.pre_period_quintile(data, "ln_tfp", basis="pre5")
     for number, fe in ((29, ()), (30, ("firm_id", "year", "city"))):
         groups = did.mediation_by_group(data, "ln_tfp", "eg_city", quintile, fe=fe, on_error="record")
         run.table("mediation", f"table{number}", did.mediation_table(groups, paper=number),
                   "Mediation by pre-period productivity quintile, "
                   + ("no fixed effects" if not fe else "firm, year and city effects") + f" (SEZ paper, Table {number})",
-                  "Quintiles of mean log TFP over the years before entry (the paper uses TFP five years before).")
+                  "Quintiles of log TFP five years before entry, as the paper's Pre5; firms without that year are "
+                  "left out.")
     # within firms, with the log of EG (positive EG only): the channel net of permanent firm differences
     positive = data[data["eg_city"] > 0].assign(ln_eg_city=lambda d: np.log(d["eg_city"]))
     try:
@@ -824,6 +841,8 @@ STEPS: dict[str, Step] = {
     "did": Step("SEZ effect on TFP: difference in differences", ("agglomeration",), ("did",), (), _step_did),
     "event_study": Step("SEZ effect on TFP: event study", ("agglomeration",), ("event_study",), (),
                         _step_event_study),
+    "heterogeneity": Step("SEZ effect on TFP: by pre-entry productivity and by agglomeration", ("agglomeration",),
+                          ("did",), (), _step_heterogeneity),
     "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), (), (),
                       _step_mediation),
     "model": Step("Model: solution and counterfactual", (), ("model",), (), _step_model),
