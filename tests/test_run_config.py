@@ -256,3 +256,17 @@ def test_calibrate_step_reports_the_model_at_its_estimates(tmp_path):
     # the same parameters, grid, panel size and seed (common random numbers): equal up to rounding
     assert moments["model"].to_numpy() == pytest.approx(recomputed.to_numpy(), rel=1e-9)
     assert moments["data"].tolist() == [0.10, 0.9622]  # the paper's Table 7 data column
+
+
+def test_cli_runs_a_config_with_steps_and_no_cache(tmp_path, capsys):
+    path = tmp_path / "model.toml"
+    path.write_text('[data]\nsource = "synthetic"\n[model]\nn_cash = 30\nn_capital = 40\nn_firms = 500\n'
+                    '[run]\nout = "out"\n')
+    assert main(["run", str(path), "--steps", "model", "--no-cache"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 of 1 steps ran" in printed and str(tmp_path / "out" / "report.html") in printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert list(summary["steps"]) == ["model"] and summary["config"] == str(path)
+    assert not (tmp_path / "out" / "cache").exists()  # --no-cache writes nothing to the store
+    assert main(["run", str(path), "--steps", "modle"]) == 2
+    assert "(command line): [run] steps names unknown step(s) ['modle']" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 import warnings
@@ -52,12 +53,12 @@ def _run(args) -> int:
     if args.config is None:
         raise ValueError("sez run needs a CONFIG.toml (write one with: sez run --example > run.toml)")
     cfg = config.load_pipeline(args.config)
-    if args.steps:
-        cfg = config.pipeline_config({**cfg.settings, "run": {**cfg["run"], "steps": args.steps.split(",")}},
-                                     base=cfg.base, source=str(args.config))
-    if args.no_cache:
-        cfg = config.pipeline_config({**cfg.settings, "run": {**cfg["run"], "cache": False}}, base=cfg.base,
-                                     source=str(args.config))
+    overrides = {**({"steps": args.steps.split(",")} if args.steps else {}),
+                 **({"cache": False} if args.no_cache else {})}
+    if overrides:  # validated like the file's own settings
+        cfg = dataclasses.replace(config.pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
+                                                         base=cfg.base, source=f"{args.config} (command line)"),
+                                  path=cfg.path)
     summary = run_pipeline(cfg, progress=True)
     return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
 
@@ -210,7 +211,8 @@ def main(argv=None) -> int:
     run.add_argument("config", nargs="?", help="TOML file (print a documented example with --example)")
     run.add_argument("--example", action="store_true", help="print a configuration with every key and exit")
     run.add_argument("--steps", default=None, help="comma-separated steps to run (and those they need)")
-    run.add_argument("--no-cache", action="store_true", help="recompute every step (stored results are replaced)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="recompute every step, neither reading nor writing stored results")
     run.set_defaults(func=_run)
     model = sub.add_parser("model", help="solve the paper's firm model and its no-SEZ counterfactual; "
                                          "print the paper's Table 8 beside ours")
