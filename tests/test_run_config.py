@@ -270,3 +270,17 @@ def test_cli_runs_a_config_with_steps_and_no_cache(tmp_path, capsys):
     assert not (tmp_path / "out" / "cache").exists()  # --no-cache writes nothing to the store
     assert main(["run", str(path), "--steps", "modle"]) == 2
     assert "(command line): [run] steps names unknown step(s) ['modle']" in capsys.readouterr().err
+
+
+def test_unreadable_stored_entry_is_recomputed(tmp_path):
+    path = tmp_path / "model.toml"
+    path.write_text('[data]\nsource = "synthetic"\n[model]\nn_cash = 30\nn_capital = 40\nn_firms = 500\n'
+                    '[run]\nout = "out"\nsteps = ["model"]\n')
+    cfg = config.load_pipeline(path)
+    first = pipeline.run_pipeline(cfg, progress=False)
+    (tmp_path / "out" / "cache" / "model.pkl").write_bytes(b"torn")  # key intact, payload broken
+    again = pipeline.run_pipeline(cfg, progress=False)
+    assert again["steps"]["model"]["status"] == "ok" and again["steps"]["model"]["cached"] is False
+    assert again["model"]["effect_pct"] == first["model"]["effect_pct"]
+    third = pipeline.run_pipeline(cfg, progress=False)  # stored again, now readable
+    assert third["steps"]["model"]["cached"] is True

@@ -1182,11 +1182,15 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
     return _jsonable(run.summary)
 
 
+#: What reading a stored entry written by another build or cut short can raise.
+_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError)
+
+
 def _restore_state(run: _Run, cache: _StepCache | None, name: str) -> None:
     if cache is not None:
         try:
             run.state.update(cache.load(name)["state"])
-        except (OSError, pickle.UnpicklingError, EOFError, KeyError):
+        except _UNREADABLE:
             pass  # the step that needs it then fails with a clear error of its own
 
 
@@ -1195,7 +1199,7 @@ def _restore(run: _Run, cache: _StepCache, name: str, record: StepRecord, sectio
     """Reuse a step's stored results; False when the stored entry cannot be read (the step then runs)."""
     try:
         payload = cache.load(name)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except _UNREADABLE:
         return False
     later = wanted[wanted.index(name) + 1:]
     # load the stored state only where a step that runs later reads it, in order, as a full run would
