@@ -35,6 +35,9 @@ inline double uniform(std::uint64_t seed, std::uint64_t firm, std::int64_t year,
 
 enum Draw : std::uint64_t { kShock = 1, kDeath = 2, kType = 3, kCash = 4, kCash2 = 5, kCell = 6, kCount = 7 };
 
+// Top bit set: entrants' counter streams, disjoint from initial firms' ids.
+constexpr std::uint64_t kEntrantStream = std::uint64_t{1} << 63;
+
 struct SimProblem {
     const Problem* bell = nullptr;     // grids, zone rules, zfac, P, beta/q/delta/lam
     const double* V = nullptr;         // [2][T][S][M]
@@ -107,9 +110,11 @@ inline bool zone_switch(const SimProblem& sp, FirmState& f) {
 }
 
 // One firm's life from the end of year `start` (state f, in its investing zone)
-// until exit or the last year; recorded years appended to out.
-inline void live(const SimProblem& sp, std::int64_t id, int start, FirmState f, std::int64_t birth_year,
-                 int birth_zone, std::vector<FirmYear>& out) {
+// until exit or the last year; recorded years appended to out. Its draws come
+// from the counter stream `stream` (the firm id of an initial firm; for an
+// entrant, a key of its arrival year and rank within that year).
+inline void live(const SimProblem& sp, std::int64_t id, std::uint64_t stream, int start, FirmState f,
+                 std::int64_t birth_year, int birth_zone, std::vector<FirmYear>& out) {
     const Problem& p = *sp.bell;
     std::int8_t moved = 0;
     std::int64_t move_year = -1;
@@ -118,14 +123,14 @@ inline void live(const SimProblem& sp, std::int64_t id, int start, FirmState f, 
     for (int y = start + 1; y <= sp.years; ++y) {
         double k, b, D;
         invest(sp, f, k, b, D);
-        double u = uniform(sp.seed, id, y, kShock), acc = 0.0;
+        double u = uniform(sp.seed, stream, y, kShock), acc = 0.0;
         const double* row = p.P + static_cast<size_t>(f.s) * p.S;
         int s2 = p.S - 1;
         for (int j = 0; j < p.S; ++j) {
             acc += row[j];
             if (u < acc) { s2 = j; break; }
         }
-        if (uniform(sp.seed, id, y, kDeath) < p.lam) { left = true; break; }  // death before producing
+        if (uniform(sp.seed, stream, y, kDeath) < p.lam) { left = true; break; }  // death before producing
         const ZoneRules& z = p.zone[f.r];
         double profit = p.zfac[f.t * p.S + s2] * std::pow(k, p.k_exponent);
         double m_next = (1.0 - z.tau) * (profit + (1.0 - p.delta) * k) - b - z.xi;
@@ -207,13 +212,18 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
                 int c = draw_index(sp.init_cdf, 2 * T * S * M, uniform(sp.seed, id, 0, kCell));
                 FirmState f{c / (T * S * M), (c / (S * M)) % T, (c / M) % S, 0.0};
                 f.m = p.cash_of(f.t)[c % M];
-                live(sp, id, 0, f, -1, -1, out);
+                live(sp, id, static_cast<std::uint64_t>(id), 0, f, -1, -1, out);
                 continue;
             }
             int y = static_cast<int>(std::upper_bound(first_id.begin(), first_id.end(), id) - first_id.begin()) - 1;
-            FirmState f{0, draw_index(sp.type_cdf, T, uniform(sp.seed, id, y, kType)),
-                        draw_index(sp.shock_cdf, S, uniform(sp.seed, id, y, kShock)), 0.0};
-            f.m = std::exp(sp.m0_log_mean + sp.m0_log_sd * normal(sp.seed, id, y));
+            // An entrant's draws are keyed by (year, rank within the year), not by its id: the
+            // j-th entrant of year y then gets the same draws whatever the numbers of entrants
+            // in earlier years (common random numbers across parameter values).
+            const std::uint64_t stream = kEntrantStream | (static_cast<std::uint64_t>(y) << 32) |
+                                         static_cast<std::uint64_t>(id - first_id[y]);
+            FirmState f{0, draw_index(sp.type_cdf, T, uniform(sp.seed, stream, y, kType)),
+                        draw_index(sp.shock_cdf, S, uniform(sp.seed, stream, y, kShock)), 0.0};
+            f.m = std::exp(sp.m0_log_mean + sp.m0_log_sd * normal(sp.seed, stream, y));
             double best = kNegInf;
             int zone = -1;
             for (int r = 0; r < 2; ++r) {
@@ -223,7 +233,7 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
             }
             if (!(best - (sp.outside_is_cash ? f.m : 0.0) >= 0.0)) continue;  // stays out
             f.r = zone;
-            live(sp, id, y, f, y + 1, zone, out);
+            live(sp, id, stream, y, f, y + 1, zone, out);
         }
     }
     return parts;  // concatenated in order: firm ids ascending, then years

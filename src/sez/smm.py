@@ -184,6 +184,39 @@ def evaluate_grid(
 
 # -- estimation -------------------------------------------------------------------------------
 
+#: Finite-difference step of the Jacobian (identification, standard errors), as a
+#: share of each parameter's bound span. Simulated moments are step functions of
+#: the parameters even under common random numbers (a firm crosses a threshold; a
+#: payout threshold or zone switch moves to the next cash node), so a much smaller
+#: step measures the steps, not the slope.
+JACOBIAN_STEP = 0.02
+#: Finite-difference steps of the Gauss-Newton local stage, coarse to fine (share of the span).
+LM_STEPS = (0.05, 0.02)
+#: A parameter is identified when the moments, at their simulation noise and with
+#: efficient weights, pin it down to within this relative standard deviation.
+IDENTIFICATION_TOL = 0.1
+#: Half-width of the cloud of points that measures the roughness of the moments
+#: (share of each free parameter's span).
+ROUGHNESS_RADIUS = 0.01
+
+#: Why a Table 7 target may be out of the model's reach at the paper's external
+#: parameters (MODEL.md defect 5, "A note on the TFP moments"); the evidence is the
+#: moment's range over the parameter box, measured by each calibration.
+MODEL_LIMITS = {
+    "wl_y": "the model has no intermediate inputs and labour is chosen statically, so every firm's wage bill is "
+            "gamma (1 - alpha) = 0.543 of its value added, whatever the internal parameters",
+    "i_y": "alpha, gamma, delta and beta fix an unconstrained firm's K/Y (about 2.9), so I/Y is about delta K/Y "
+           "plus the growth of constrained young firms; the internal parameters move only the latter",
+    "leverage_sez": "unconstrained firms sit at b'/k' = theta_S; 0.96 needs q theta_S > 1 - tau_S, where the "
+                    "collateral bound Kbar is infinite (defect 1), excluded by the bounds",
+    "leverage_nsez": "unconstrained firms sit at b'/k' = theta_N; 0.96 needs q theta_N > 1 - tau_N, where the "
+                     "collateral bound Kbar is infinite (defect 1), excluded by the bounds",
+    "tfp_ratio_sez": "a ratio of mean log TFP depends on the units of TFP; with mu = 8.70 the model's sd(ln A) is "
+                     "about 0.115, so zones cannot differ by the data's 1.3 log points",
+    "tfp_birth_ratio_sez": "a ratio of mean log TFP depends on the units of TFP; entrants draw A from the same "
+                           "Pareto law in both zones, so only selection into zones separates them",
+}
+
 
 def default_bounds(params: Params, name: str) -> tuple[float, float]:
     """Bounds a search may use for a free parameter. Collateral stays below the
@@ -199,8 +232,74 @@ def default_bounds(params: Params, name: str) -> tuple[float, float]:
         return value - 3.0, value + 3.0
     if name == "m0_log_sd":
         return 0.1, 3.0
+    if name == "Me":  # a positive scale: Me = 0 has no firms
+        return value / 5.0, 5.0 * value
     hi = 5.0 * value if value > 0 else 0.5
     return 0.0, hi
+
+
+def _moments_by_seed(params: Params, spec: ModelSpec, seeds: Sequence[int]) -> pd.DataFrame:
+    """Moments of one solution simulated with several seeds (one row per seed)."""
+    sol = solve(params, spec.grid, method=spec.method)
+    dist = stationary(sol)
+    rows = [mom.compute(simulate(sol, n_firms=spec.n_firms, years=spec.years, burn_in=spec.burn_in, seed=int(s),
+                                 distribution=dist), spec.moments) for s in seeds]
+    return pd.DataFrame(rows, index=list(seeds))
+
+
+def _moments_fixed_seed(point: dict, seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
+                        fixed_seed: int) -> dict:
+    """Grid function: model moments at ``base`` with ``point``'s changes, all with one seed."""
+    return model_moments(base.replace(**point), spec, fixed_seed).to_dict()
+
+
+def simulation_noise(
+    params: Params,
+    free: Sequence[str],
+    spec: ModelSpec = ModelSpec(),
+    bounds: dict | None = None,
+    seed: int = 0,
+    draws: int = 8,
+    executor=None,
+) -> pd.DataFrame:
+    """How noisy the simulated moments are at ``params``, in two parts (s.d. by moment).
+
+    ``monte_carlo``: the s.d. over ``draws`` panels simulated with other seeds (the
+    sampling noise of a panel of ``spec.n_firms`` firms). ``roughness``: the s.d. of
+    the residuals of a linear fit to the moments at ``3 p + 3`` points drawn within
+    ``ROUGHNESS_RADIUS`` of each free parameter's span, all simulated with ``seed``:
+    the steps that common random numbers leave (firms crossing thresholds, payout
+    thresholds and zone switches moving node by node on the cash grid).
+    ``total`` combines both. ``attrs["covariance"]`` is the Monte Carlo covariance
+    plus the roughness on its diagonal (the identification diagnostic's noise).
+    """
+    free = list(free)
+    if int(draws) != draws or draws < 2:
+        raise ValueError(f"draws = {draws}: need an integer >= 2")
+    lo_hi = np.array([(bounds or {}).get(n, default_bounds(params, n)) for n in free], dtype=float)
+    x0 = np.array([getattr(params, n) for n in free], dtype=float)
+    seeds = [_seed_int(s) for s in np.random.SeedSequence([seed, 1]).spawn(int(draws))]
+    mc = _moments_by_seed(params, spec, seeds)
+    p = len(free)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    shifts = rng.uniform(-ROUGHNESS_RADIUS, ROUGHNESS_RADIUS, (3 * p + 3, p)) * (lo_hi[:, 1] - lo_hi[:, 0])
+    X = np.clip(x0 + shifts, lo_hi[:, 0], lo_hi[:, 1])
+    grid = evaluate_grid([dict(zip(free, map(float, x))) for x in X],
+                         functools.partial(_moments_fixed_seed, base=params, spec=spec, fixed_seed=seed),
+                         executor=executor or SerialExecutor(), seed=seed, progress=False)
+    names = list(mc.columns)
+    ok = grid["error"].isna().to_numpy()
+    Y = grid.loc[ok, names].astype(float).to_numpy()
+    D = np.column_stack([np.ones(ok.sum()), X[ok] - x0])
+    if ok.sum() <= D.shape[1]:
+        raise RuntimeError(f"the model fails at {int((~ok).sum())} of {len(X)} points near {dict(zip(free, x0))}")
+    coef, *_ = np.linalg.lstsq(D, Y, rcond=None)
+    rough = np.sqrt(((Y - D @ coef) ** 2).sum(axis=0) / (len(Y) - D.shape[1]))
+    out = pd.DataFrame({"monte_carlo": mc.std(ddof=1), "roughness": pd.Series(rough, index=names)})
+    out["total"] = np.hypot(out["monte_carlo"], out["roughness"])
+    out.attrs["covariance"] = mc.cov() + np.diag(rough ** 2)
+    out.attrs["evaluations"] = len(X) + 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -209,8 +308,16 @@ class SMMResult:
 
     se : standard errors (NaN without a data covariance: with only point targets
         no sampling uncertainty can be claimed).
-    jacobian : d model moment / d parameter at the estimate (the identification
-        diagnostic); ``identified`` is False for a parameter no moment moves.
+    jacobian : d model moment / d parameter at the estimate (central differences
+        with a step of ``JACOBIAN_STEP`` of each bound span).
+    precision : the relative s.d. to which the moments pin each parameter down at
+        the estimate, given their simulation noise (Monte Carlo and roughness, at
+        the simulated panel's size) and efficient weights; inf along a direction
+        no moment moves. ``identified`` is ``precision <= identification_tol``.
+    noise : the simulation noise of the moments at the estimate (``simulation_noise``).
+    box_ranges : each moment's smallest and largest value over the points the
+        search evaluated (the Sobol sample of the bounds and the search path): the
+        evidence that a target is out of the model's reach.
     j_stat, j_pvalue : over-identification test (needs a covariance and more
         moments than parameters).
     """
@@ -230,6 +337,12 @@ class SMMResult:
     evaluations: int
     params: Params = field(repr=False)
     converged: bool = True
+    precision: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
+    noise: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    box_ranges: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    bounds: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    identification_tol: float = IDENTIFICATION_TOL
+    profile_rise: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
 
     def moments_table(self) -> pd.DataFrame:
         """Table 7's shape: data, ours, the paper's model, and whether ours is within 10%."""
@@ -240,15 +353,51 @@ class SMMResult:
         return out
 
     def params_table(self) -> pd.DataFrame:
-        """Table 6's shape: estimate, standard error, start, the paper's value."""
+        """Table 6's shape: estimate, standard error, start, the paper's value,
+        the relative precision the moments allow and whether it is identified."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollateralWarning)
             paper_params = Params.paper()
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "estimate": self.estimate, "se": self.se, "start": self.start,
             "paper": pd.Series({n: getattr(paper_params, n) for n in self.free}),
+            "precision": self.precision.reindex(self.estimate.index),
             "identified": self.identified,
         })
+        if self.profile_rise.notna().any():
+            out.insert(len(out.columns) - 1, "profile rise", self.profile_rise.reindex(out.index))
+        return out
+
+    def verdict(self, tol: float = 0.10) -> pd.DataFrame:
+        """Per moment: reached (within ``tol`` of the data), or not, and why.
+
+        A target outside the moment's range over the evaluated points (widened by
+        ``tol``) is "out of reach"; one inside it but missed is "traded off"
+        against the others. ``reason`` adds the structural cause where the model
+        fixes the moment (``MODEL_LIMITS``).
+        """
+        out = pd.DataFrame({"data": self.data_moments, "model": self.model_moments})
+        out["deviation (%)"] = 100 * (out["model"] / out["data"] - 1)
+        lo = self.box_ranges["min"].reindex(out.index) if len(self.box_ranges) else out["model"]
+        hi = self.box_ranges["max"].reindex(out.index) if len(self.box_ranges) else out["model"]
+        out["box min"], out["box max"] = lo, hi
+        d = out["data"].abs()
+        reached = out["deviation (%)"].abs() <= 100 * tol
+        beyond = (out["data"] + tol * d < lo) | (out["data"] - tol * d > hi)
+        out["verdict"] = np.where(reached, "reached", np.where(beyond, "out of reach", "traded off"))
+        reasons = []
+        for name, row in out.iterrows():
+            if row["verdict"] == "reached":
+                reasons.append("")
+            elif row["verdict"] == "out of reach":
+                why = MODEL_LIMITS.get(name, "")
+                reasons.append(f"data {row['data']:.4g} outside the model's range [{row['box min']:.4g}, "
+                               f"{row['box max']:.4g}] over the parameter box" + (f": {why}" if why else ""))
+            else:
+                reasons.append("within the model's range over the box, but not at the same parameters as the "
+                               "other targets")
+        out["reason"] = reasons
+        return out
 
     def summary(self) -> str:
         lines = [f"SMM: {len(self.free)} free parameters, {len(self.data_moments)} moments, objective "
@@ -257,36 +406,65 @@ class SMMResult:
                  self.moments_table().to_string(float_format=lambda x: f"{x:.4g}")]
         if np.isfinite(self.j_stat):
             lines.append(f"J = {self.j_stat:.3f} on {self.j_df} df, p = {self.j_pvalue:.3f}")
+        weak = [n for n in self.free if not self.identified[n]]
+        if weak:
+            rule = f"relative precision > {self.identification_tol:g}"
+            if self.profile_rise.notna().any():
+                rule += f", or a profile rise < {PROFILE_RISE:g} at +-{2 * self.identification_tol:g}"
+            lines.append(f"not identified ({rule}): {', '.join(weak)}")
+        v = self.verdict()
+        lines += ["", "Verdict per moment (within 10% of the data, or why not):"]
+        lines += [f"  {name}: {row['verdict']}" + (f" ({row['deviation (%)']:+.1f}%)" if np.isfinite(
+            row["deviation (%)"]) else "") + (f"; {row['reason']}" if row["reason"] else "")
+                  for name, row in v.iterrows()]
         return "\n".join(lines)
 
 
 class _Objective:
-    """Weighted distance of model from data moments under common random numbers."""
+    """Weighted distance of model from data moments under common random numbers.
+    Every point evaluated is remembered (a search revisits points)."""
 
     def __init__(self, data, start, free, spec, weights, seed):
         self.data, self.start, self.free, self.spec, self.W, self.seed = data, start, free, spec, weights, seed
         self.evaluations = 0
+        self.seen: dict[tuple, pd.Series | None] = {}
 
     def moments(self, theta) -> pd.Series:
-        self.evaluations += 1
-        params = self.start.replace(**dict(zip(self.free, map(float, theta))))
-        return model_moments(params, self.spec, self.seed)
+        key = tuple(float(t) for t in theta)
+        if key not in self.seen:
+            self.evaluations += 1
+            params = self.start.replace(**dict(zip(self.free, key)))
+            try:
+                self.seen[key] = model_moments(params, self.spec, self.seed)
+            except (ValueError, RuntimeError, ArithmeticError):
+                self.seen[key] = None
+                raise
+        m = self.seen[key]
+        if m is None:
+            raise RuntimeError(f"no solution at {dict(zip(self.free, key))}")
+        return m
 
     def gap(self, m: pd.Series) -> np.ndarray:
         return (m[self.data.index] - self.data).to_numpy()
 
-    def __call__(self, theta) -> float:
+    def residual(self, theta) -> np.ndarray | None:
+        """The moment gap, or None where the model has no solution."""
         try:
             g = self.gap(self.moments(theta))
         except (ValueError, RuntimeError, ArithmeticError):
-            return 1e10  # no solution at this point (a bound broken, no convergence)
-        if not np.all(np.isfinite(g)):
-            return 1e10
-        return float(g @ self.W @ g)
+            return None
+        return g if np.all(np.isfinite(g)) else None
+
+    def __call__(self, theta) -> float:
+        g = self.residual(theta)
+        return 1e10 if g is None else float(g @ self.W @ g)  # 1e10: no solution here
 
 
 def _grid_objective(point: dict, seed: np.random.SeedSequence, objective: _Objective) -> dict:
-    return {"objective": objective(np.array([point[n] for n in objective.free]))}
+    theta = np.array([point[n] for n in objective.free])
+    value = objective(theta)
+    m = objective.seen.get(tuple(float(t) for t in theta))
+    return {"objective": value, **({} if m is None else {f"moment:{k}": v for k, v in m.items()})}
 
 
 def estimate(
@@ -295,72 +473,183 @@ def estimate(
     free: Sequence[str],
     spec: ModelSpec = ModelSpec(),
     covariance: pd.DataFrame | None = None,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | str | None = None,
     bounds: dict | None = None,
     data_firms: int | None = None,
     global_points: int = 16,
     local_starts: int = 3,
     local_maxiter: int = 200,
+    local: str = "gauss-newton",
+    scan_rounds: int = 2,
+    noise_draws: int = 8,
+    identification_tol: float = IDENTIFICATION_TOL,
+    profile: bool = False,
     executor=None,
     seed: int = 0,
     progress: bool = False,
 ) -> SMMResult:
     """Estimate ``free`` parameters by the simulated method of moments.
 
-    Local searches start from the ``local_starts`` best of the start and the
-    Sobol points (the simulated objective is step-shaped and has local minima).
+    Every evaluation simulates with the same seed (common random numbers).
     Weights: with a data ``covariance`` its inverse (efficient); otherwise
     squared percentage deviations (MODEL.md's rule for point targets), unless
-    ``weights`` is given. Every evaluation simulates with the same seed (common
-    random numbers). A scrambled Sobol sample of ``global_points`` over the
-    bounds (evaluated with ``executor``) picks the start of a bounded
-    Nelder-Mead search. Standard errors carry the simulation correction
-    (1 + 1/S), S = simulated firms / ``data_firms``.
+    ``weights`` is given: a matrix, or ``"noise"`` for the inverse of the
+    moments' simulation noise (Monte Carlo and roughness, ``simulation_noise``)
+    at the start, the right scale when the targets are themselves simulated.
+
+    Global stage: a scrambled Sobol sample of ``global_points`` over the bounds,
+    evaluated with ``executor``. Local stage from the ``local_starts`` best of
+    the start and the Sobol points, in the unit cube of the bounds (parameters
+    of very different scales move alike), with at most ``local_maxiter`` model
+    evaluations each: ``"gauss-newton"`` (default) is scipy's bounded
+    trust-region least squares on the weighted moment gaps with forward
+    differences of ``LM_STEPS`` of the span, coarse to fine (wide steps see the
+    slope through the steps of simulated moments); ``"nelder-mead"`` is a bounded
+    simplex search restarted while it improves. After each local search, up to
+    ``scan_rounds`` sweeps scan each parameter across its span (``SCAN_POINTS``
+    evaluations each) and search again from a better point. With
+    ``weights="noise"`` the weights are measured again at the first estimate and
+    the local stage repeated from it (two steps).
+
+    A moment that is reached only with others is judged by ``SMMResult.verdict``:
+    every evaluated point's moments are kept, and their range is the evidence.
+
+    Diagnostics at the estimate: the Jacobian (``JACOBIAN_STEP``), the moments'
+    simulation noise from ``noise_draws`` extra panels and a cloud of nearby
+    points, and from both the precision to which each parameter is pinned down;
+    a parameter with precision above ``identification_tol`` is reported as not
+    identified. With ``profile=True`` a parameter that passes is also moved by
+    two tolerances either way with the others re-fitted; unless the noise-scaled
+    objective rises by ``PROFILE_RISE`` (two s.d.) on both sides it is reported
+    as not identified too (a weak, nonlinear effect can look sharp locally).
+    Standard errors carry the simulation correction (1 + 1/S),
+    S = simulated firms / ``data_firms``.
     """
     free = list(free)
     unknown = [n for n in free if not hasattr(start, n) or n in ("liquidation", "entry_outside_option",
                                                                   "sez_exit_to_nsez", "check")]
     if unknown or not free:
         raise ValueError(f"free must name numeric parameters of Params; got {free}")
+    if local not in ("gauss-newton", "nelder-mead"):
+        raise ValueError(f"local = {local!r}: use 'gauss-newton' or 'nelder-mead'")
     data = pd.Series(data_moments, dtype=float)
     missing = [m for m in data.index if m not in mom.MOMENTS]
     if missing:
         raise ValueError(f"unknown data moment(s) {missing}")
     spec = ModelSpec(**{**asdict(spec), "grid": spec.grid, "moments": tuple(data.index)})
     k, p = len(data), len(free)
+    lo_hi = [(bounds or {}).get(n, default_bounds(start, n)) for n in free]
+    # a start outside the bounds (the paper's theta_S breaks q theta < 1 - tau) is moved inside
+    x0 = np.clip([getattr(start, n) for n in free], [b[0] for b in lo_hi], [b[1] for b in lo_hi]).astype(float)
+    extra_evaluations = 0
     if covariance is not None:
         omega = pd.DataFrame(covariance).loc[data.index, data.index].to_numpy()
         W = np.linalg.inv(omega)
     else:
         omega = None
-        W = np.diag(1.0 / np.maximum(np.abs(data.to_numpy()), 1e-12) ** 2) if weights is None else np.asarray(weights)
+        if isinstance(weights, str):
+            if weights != "noise":
+                raise ValueError(f"weights = {weights!r}: give a matrix or 'noise'")
+            noise0 = simulation_noise(start.replace(**dict(zip(free, x0))), free, spec, dict(zip(free, lo_hi)),
+                                      seed, max(int(noise_draws), 2), executor)
+            extra_evaluations += noise0.attrs["evaluations"]
+            W = _noise_weights(noise0, data)
+        elif weights is None:
+            W = np.diag(1.0 / np.maximum(np.abs(data.to_numpy()), 1e-12) ** 2)
+        else:
+            W = np.asarray(weights, dtype=float)
     if W.shape != (k, k):
         raise ValueError(f"weights must be {k} x {k}")
-    lo_hi = [(bounds or {}).get(n, default_bounds(start, n)) for n in free]
     obj = _Objective(data, start, free, spec, W, seed)
-    # a start outside the bounds (the paper's theta_S breaks q theta < 1 - tau) is moved inside
-    x0 = np.clip([getattr(start, n) for n in free], [b[0] for b in lo_hi], [b[1] for b in lo_hi]).astype(float)
     starts = [(x0, obj(x0))]
     if global_points:
         sob = qmc.Sobol(p, scramble=True, seed=seed).random(global_points)
         pts = qmc.scale(sob, [b[0] for b in lo_hi], [b[1] for b in lo_hi])
         grid = evaluate_grid([dict(zip(free, x)) for x in pts], functools.partial(_grid_objective, objective=obj),
                              executor=executor or SerialExecutor(), seed=seed, progress=progress)
-        obj.evaluations += len(pts)
         values = grid["objective"].astype(float).to_numpy()
+        for i, x in enumerate(pts):  # what the workers saw, remembered here (a pool's copies are lost)
+            key = tuple(float(t) for t in x)
+            if key not in obj.seen:
+                obj.evaluations += 1
+                cols = [c for c in grid.columns if c.startswith("moment:")]
+                row = grid.iloc[i][cols]
+                obj.seen[key] = None if row.isna().all() else pd.Series(
+                    row.to_numpy(dtype=float), index=[c[len("moment:"):] for c in cols])
         starts += [(pts[i], float(values[i])) for i in np.argsort(values)[:local_starts]]
     starts = sorted(starts, key=lambda s: s[1])[:max(1, local_starts)]
+    search = _local_gauss_newton if local == "gauss-newton" else _local_search
+
+    def local_stage(x_start, f_start):
+        xs, fs, cs = search(obj, x_start, f_start, lo_hi, local_maxiter)
+        for _ in range(scan_rounds):  # leave a local minimum along one parameter, then search again
+            xc, fc = _coordinate_scan(obj, xs, fs, lo_hi)
+            if not fc < fs:
+                break
+            xs, fs, cs = search(obj, xc, fc, lo_hi, local_maxiter)
+        return xs, fs, cs
+
     x, f, converged = starts[0][0], starts[0][1], False
     for x_start, f_start in starts:
-        xs, fs, cs = _local_search(obj, x_start, f_start, lo_hi, local_maxiter)
+        xs, fs, cs = local_stage(x_start, f_start)
         if fs < f or (fs == f and not converged):
             x, f, converged = xs, fs, cs
-    theta = x
+    if isinstance(weights, str) and covariance is None:
+        # two steps, as in two-step GMM: the roughness of the moments differs across the
+        # parameter space, so weigh them by their noise at the first estimate and search again
+        noise1 = simulation_noise(start.replace(**dict(zip(free, map(float, x)))), free, spec,
+                                  dict(zip(free, lo_hi)), seed, max(int(noise_draws), 2), executor)
+        extra_evaluations += noise1.attrs["evaluations"]
+        W = obj.W = _noise_weights(noise1, data)
+        x, f, converged = local_stage(x, obj(x))
+    theta = np.asarray(x, dtype=float)
     m_hat = obj.moments(theta)
     jac = _jacobian(obj, theta, lo_hi, m_hat)
-    scale = np.maximum(np.abs(theta), 1e-3)
-    sensitivity = np.linalg.norm(jac * scale[None, :] / np.maximum(np.abs(data.to_numpy()), 1e-12)[:, None], axis=0)
-    identified = sensitivity > 1e-6
+    span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
+    params_hat = start.replace(**dict(zip(free, map(float, theta))))
+    noise = pd.DataFrame()
+    if noise_draws:
+        try:
+            noise = simulation_noise(params_hat, free, spec, dict(zip(free, lo_hi)), seed, int(noise_draws), executor)
+            extra_evaluations += noise.attrs["evaluations"]
+        except (ValueError, RuntimeError, ArithmeticError) as err:
+            warnings.warn(f"the simulation noise could not be measured at the estimate ({err}); only a parameter "
+                          f"that no moment moves is reported as not identified", RuntimeWarning, stacklevel=2)
+    if len(noise):
+        sigma = noise.attrs["covariance"].loc[data.index, data.index].to_numpy()
+        precision = _precision(jac, sigma, theta, span)
+    else:  # no noise measured: only a parameter that no moment moves is reported
+        scale = np.maximum(np.abs(theta), 1e-3)
+        sens = np.linalg.norm(jac * scale[None, :] / np.maximum(np.abs(data.to_numpy()), 1e-12)[:, None], axis=0)
+        precision = np.where(sens > 1e-6, np.nan, np.inf)
+    identified = ~(precision > identification_tol)
+    profile_rise = pd.Series(np.nan, index=free)
+    if profile and len(noise):
+        # the local precision can overstate what a weak, nonlinear effect pins down: move
+        # each parameter it calls identified by 2 tolerances, re-fit the others, and ask
+        # the noise-scaled objective to rise by at least PROFILE_RISE (two s.d.) on both
+        # sides. A re-fit that beats the estimate's own objective shows the search stopped
+        # short: the estimate moves there, is polished, and the profiles start again.
+        W_noise = _noise_weights(noise, data)
+        budget = min(local_maxiter, 150)
+        for _ in range(3):
+            rises, better = {}, None
+            for j in np.flatnonzero(precision <= identification_tol):
+                rises[j], x_best, f_best = _profile_rise(obj, theta, j, 2 * identification_tol, lo_hi, W_noise,
+                                                         budget)
+                if f_best < obj(theta) * (1 - 1e-9):
+                    better = x_best
+                    break
+            if better is None:
+                break
+            theta, _, _ = _local_gauss_newton(obj, better, obj(better), lo_hi, local_maxiter)
+            m_hat = obj.moments(theta)
+            jac = _jacobian(obj, theta, lo_hi, m_hat)
+            precision = _precision(jac, sigma, theta, span)
+            params_hat = start.replace(**dict(zip(free, map(float, theta))))
+        for j, rise in rises.items():
+            profile_rise.iloc[j] = rise
+        identified = (precision <= identification_tol) & ~(profile_rise.to_numpy() < PROFILE_RISE)
     se = np.full(p, np.nan)
     j_stat, j_df, j_p = float("nan"), k - p, float("nan")
     if omega is not None:
@@ -374,14 +663,166 @@ def estimate(
         if j_df > 0:
             j_stat = float(g @ np.linalg.inv(omega) @ g / correction)
             j_p = float(stats.chi2.sf(j_stat, j_df))
+    seen = pd.DataFrame([m[data.index] for m in obj.seen.values() if m is not None])
+    box = pd.DataFrame({"min": seen.min(), "max": seen.max()}) if len(seen) else pd.DataFrame()
     est = pd.Series(theta, index=free)
     return SMMResult(
         free=tuple(free), estimate=est, se=pd.Series(se, index=free), start=pd.Series(x0, index=free),
         data_moments=data, model_moments=m_hat[data.index], objective=float(obj.gap(m_hat) @ W @ obj.gap(m_hat)),
         jacobian=pd.DataFrame(jac, index=data.index, columns=free), identified=pd.Series(identified, index=free),
-        j_stat=j_stat, j_df=j_df, j_pvalue=j_p, evaluations=obj.evaluations,
-        params=start.replace(**est.to_dict()), converged=converged,
+        j_stat=j_stat, j_df=j_df, j_pvalue=j_p, evaluations=obj.evaluations + extra_evaluations,
+        params=params_hat, converged=converged, precision=pd.Series(precision, index=free), noise=noise,
+        box_ranges=box, bounds=pd.DataFrame(lo_hi, index=free, columns=["lower", "upper"]),
+        identification_tol=identification_tol, profile_rise=profile_rise,
     )
+
+
+def _noise_weights(noise: pd.DataFrame, data: pd.Series) -> np.ndarray:
+    """Diagonal weights: the inverse variance of each moment's simulation noise."""
+    sd = noise["total"].reindex(data.index).to_numpy()
+    return np.diag(1.0 / np.maximum(sd, 1e-6 * np.maximum(np.abs(data.to_numpy()), 1e-3)) ** 2)
+
+
+def _precision(jac, sigma, theta, span) -> np.ndarray:
+    """Relative s.d. to which moments with noise covariance ``sigma`` pin each
+    parameter down with efficient weights, sqrt(diag((G' sigma^-1 G + P)^-1)) in
+    units of the parameter (of its span where it is 0). P is the precision of a
+    uniform law over the bounds (s.d. span / sqrt(12)): the bounds alone bound
+    what a direction no moment moves can do, so such a parameter gets about its
+    bounds' s.d., and one with a negligible share in that direction keeps the
+    moments' precision. Moments whose noise or slope is not finite (e.g. a moment
+    undefined at some seed) are left out; a parameter whose slope is unknown on
+    both sides gets inf."""
+    jac = np.asarray(jac, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    theta, span = np.asarray(theta, dtype=float), np.asarray(span, dtype=float)
+    scale = np.where(np.abs(theta) > 0, np.abs(theta), span)
+    unknown = ~np.isfinite(jac).any(axis=0)
+    G = np.where(unknown[None, :], 0.0, jac * scale[None, :])
+    rows = np.isfinite(G).all(axis=1) & np.isfinite(sigma).all(axis=1) & np.isfinite(sigma).all(axis=0)
+    G, sigma = G[rows], sigma[np.ix_(rows, rows)]
+    prior = (np.sqrt(12.0) * scale / span) ** 2  # 1 / (relative s.d. of a uniform law over the bounds)^2
+    info = np.diag(prior)
+    if rows.any():
+        # a moment simulated without noise (e.g. fixed by the externals) still carries a
+        # rounding-level noise, so that its inverse variance stays finite
+        floor = max(1e-8 * np.abs(np.diag(sigma)).max(), 1e-16)
+        info = info + G.T @ np.linalg.solve(sigma + floor * np.eye(len(sigma)), G)
+    var = np.diag(np.linalg.inv((info + info.T) / 2))
+    return np.where(unknown, np.inf, np.sqrt(np.clip(var, 0.0, None)))
+
+
+#: Least rise of the noise-scaled objective (two s.d.) when a parameter called
+#: identified is moved by two identification tolerances and the others re-fitted.
+PROFILE_RISE = 4.0
+
+
+class _Held:
+    """The objective with parameter ``j`` held at ``value`` and weights ``W``: the
+    interface the local searches use, over the other parameters."""
+
+    def __init__(self, obj: _Objective, j: int, value: float, W):
+        self.obj, self.j, self.value, self.W, self.data = obj, j, value, W, obj.data
+
+    def full(self, x):
+        return np.insert(np.asarray(x, dtype=float), self.j, self.value)
+
+    @property
+    def evaluations(self):
+        return self.obj.evaluations
+
+    def residual(self, x):
+        return self.obj.residual(self.full(x))
+
+    def __call__(self, x):
+        g = self.residual(x)
+        return 1e10 if g is None else float(g @ self.W @ g)
+
+
+def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxiter: int):
+    """Smallest rise, over theta_j (1 - shift) and theta_j (1 + shift) (within the
+    bounds), of the objective with weights W re-minimised over the other
+    parameters; with the re-fitted point that has the lowest objective of the
+    estimation (``obj``) and that objective."""
+    g0 = obj.residual(theta)
+    f0 = float(g0 @ W @ g0)
+    others = [b for i, b in enumerate(lo_hi) if i != j]
+    rises, best_x, best_f = [], None, np.inf
+    for sign in (-1.0, 1.0):
+        value = float(np.clip(theta[j] * (1 + sign * shift), *lo_hi[j]))
+        if value == theta[j]:
+            continue
+        held = _Held(obj, j, value, W)
+        x0 = np.delete(np.asarray(theta, dtype=float), j)
+        x = x0 if not others else _local_gauss_newton(held, x0, held(x0), others, maxiter)[0]
+        rises.append(held(x) - f0)
+        full = held.full(x)
+        if obj(full) < best_f:
+            best_x, best_f = full, obj(full)
+    return (float(min(rises)) if rises else float("nan")), best_x, best_f
+
+
+#: Points of the one-parameter scans between local searches (across each bound span).
+SCAN_POINTS = 9
+
+
+def _coordinate_scan(obj: _Objective, x, f, lo_hi):
+    """One sweep over the parameters, each scanned across its whole bound span
+    (``SCAN_POINTS`` points) with the others held, moving to the best value.
+    A local search on simulated moments stops in the local minima their steps
+    make, and drifts along weakly identified directions to a bound; a scan over
+    the whole span finds the valley again."""
+    x = np.asarray(x, dtype=float).copy()
+    for j, (lo, hi) in enumerate(lo_hi):
+        for v in np.linspace(lo, hi, SCAN_POINTS):
+            trial = x.copy()
+            trial[j] = v
+            ft = obj(trial)
+            if ft < f:
+                x, f = trial, ft
+    return x, f
+
+
+def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int):
+    """Bounded Gauss-Newton (scipy's trust-region reflective least squares) on the
+    weighted moment gaps, in the unit cube of the bounds, with forward-difference
+    Jacobians under common random numbers, their step shrinking over ``LM_STEPS``."""
+    lo = np.array([b[0] for b in lo_hi], dtype=float)
+    span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
+    p, k = len(lo), len(obj.data)
+    # W = L L': the objective g' W g is |L' g|^2
+    val, vec = np.linalg.eigh((obj.W + obj.W.T) / 2)
+    root = vec * np.sqrt(np.clip(val, 0, None))[None, :]
+    failed = np.full(k, np.sqrt(1e10 / k))  # |failed|^2 = 1e10, the objective's value where no solution exists
+    budget = obj.evaluations + int(maxiter)
+
+    def resid(u):
+        g = obj.residual(lo + np.clip(u, 0.0, 1.0) * span)
+        return failed if g is None else root.T @ g
+
+    u = np.clip((np.asarray(x0, dtype=float) - lo) / span, 0.0, 1.0)
+    f, converged = f0, False
+    for h in LM_STEPS:
+        def jac(v, *_):
+            r0, cols = resid(v), []
+            for j in range(p):
+                step = h if v[j] + h <= 1.0 else -h
+                e = np.zeros(p)
+                e[j] = step
+                cols.append((resid(v + e) - r0) / step)
+            return np.column_stack(cols)
+
+        left = budget - obj.evaluations
+        if left < p + 2:
+            break
+        res = optimize.least_squares(resid, u, jac=jac, bounds=(0.0, 1.0), method="trf",
+                                     max_nfev=max(2, left // (p + 1)), xtol=1e-10, ftol=1e-12, gtol=1e-12)
+        ur = np.clip(res.x, 0.0, 1.0)
+        fr = obj(lo + ur * span)
+        if fr <= f:
+            u, f = ur, fr
+        converged = bool(res.status > 0)
+    return lo + u * span, f, converged
 
 
 def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int):
@@ -409,15 +850,23 @@ def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int):
 
 
 def _jacobian(obj: _Objective, theta, lo_hi, m_hat) -> np.ndarray:
-    """Central differences of the simulated moments (common random numbers),
-    one-sided at a bound."""
+    """Central differences of the simulated moments (common random numbers) with
+    a step of ``JACOBIAN_STEP`` of each bound span, one-sided at a bound."""
     cols = []
     for j, (lo, hi) in enumerate(lo_hi):
-        h = 1e-3 * max(abs(theta[j]), 1e-2)
+        h = JACOBIAN_STEP * (hi - lo)
         up, dn = theta.copy(), theta.copy()
         up[j] = min(theta[j] + h, hi)
         dn[j] = max(theta[j] - h, lo)
-        m_up = obj.moments(up)[obj.data.index] if up[j] > theta[j] else m_hat[obj.data.index]
-        m_dn = obj.moments(dn)[obj.data.index] if dn[j] < theta[j] else m_hat[obj.data.index]
-        cols.append(((m_up - m_dn) / (up[j] - dn[j])).to_numpy())
+        sides = []
+        for x in (up, dn):
+            try:
+                sides.append((x[j], obj.moments(x)[obj.data.index]) if x[j] != theta[j] else None)
+            except (ValueError, RuntimeError, ArithmeticError):  # no solution there: one-sided
+                sides.append(None)
+        (x_up, m_up), (x_dn, m_dn) = [s if s is not None else (theta[j], m_hat[obj.data.index]) for s in sides]
+        if x_up == x_dn:
+            cols.append(np.full(len(obj.data), np.nan))
+        else:
+            cols.append(((m_up - m_dn) / (x_up - x_dn)).to_numpy())
     return np.column_stack(cols)

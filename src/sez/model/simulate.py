@@ -30,9 +30,12 @@ def simulate(
     year 0; potential entrants arrive each year at the stationary rate scaled to
     that population (``Me * n_firms / mass``); the economy runs ``burn_in`` years
     before ``years`` are recorded (years 1..years). Each firm's draws come from its
-    own counter-based stream keyed by (seed, firm, year), so the panel is the same
-    for any thread count. Firms present at the start have unknown birth year (NA),
-    like the incumbents of a survey's first wave.
+    own counter-based stream keyed by (seed, firm, year) (for an entrant, by its
+    arrival year and rank within that year instead of its id, so the j-th entrant of
+    a year draws the same numbers whatever the entry in earlier years: common random
+    numbers across parameter values), so the panel is the same for any thread count.
+    Firms present at the start have unknown birth year (NA), like the incumbents of
+    a survey's first wave.
 
     Returns a DataFrame in the ``sez.panel`` schema, one row per firm and year of
     production, with model-only columns ``cash`` (cash on hand after production)
