@@ -164,3 +164,10 @@ def test_sez_share_map_colours_each_region_by_its_share(tmp_path):
         facts.plot_sez_share_map(by_region.rename(index={"11": "x", "44": "y"}), geo, tmp_path / "none.png")
     with pytest.raises(ValueError, match=r"lack the property 'name'"):
         facts.plot_sez_share_map(by_region, geo, tmp_path / "bad.png", key="name")
+    # a feature without geometry (allowed by GeoJSON) is skipped: its region stays listed as not on the map
+    unknown_shape = {"type": "Feature", "properties": {"code": "35"}, "geometry": None}
+    with_null = {**geo, "features": geo["features"] + [unknown_shape]}
+    assert facts.plot_sez_share_map(by_region, with_null, tmp_path / "null.png")["on_map"].to_dict() == {
+        "11": True, "44": True, "35": False}
+    with pytest.raises(ValueError, match="no feature has a geometry"):
+        facts.plot_sez_share_map(by_region, {**geo, "features": [unknown_shape]}, tmp_path / "empty.png")

@@ -10,6 +10,7 @@ the measurement error of harmonised SEZ status and estimated TFP.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -224,3 +225,16 @@ def test_report_opens_in_a_real_browser(demo, tmp_path):
     for caption in ("Steps: status and time", "Export probit with lagged regressors",
                     "Event study of log TFP around entry into a zone"):
         assert caption in done.stdout, caption
+
+
+def test_step_warnings_keep_the_package_s_own_first_and_say_how_many_more():
+    from types import SimpleNamespace
+
+    own = str(Path(pipeline.__file__).parent / "did.py")
+    caught = ([SimpleNamespace(category=FutureWarning, message=f"pandas {i}", filename="/site/pandas/x.py")
+               for i in range(30)]
+              + [SimpleNamespace(category=UserWarning, message="zone dropped", filename=own)] * 3)
+    lines = pipeline._warning_lines(caught)
+    assert lines[0] == "UserWarning: zone dropped"  # deduplicated, and ahead of the others' warnings
+    assert len(lines) == pipeline.MAX_WARNINGS + 1
+    assert lines[-1] == f"... and {31 - pipeline.MAX_WARNINGS} more distinct warnings"

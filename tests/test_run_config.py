@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -195,6 +196,35 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     assert events["event_time"].min() == -4 and events["event_time"].max() == 6
     assert third["event_study"]["reference"] == -4
 
+    # the partly stored run equals a run that computes everything afresh
+    fresh_out = user_files / "fresh"
+    fresh = pipeline.run_pipeline(config.load_pipeline(_write(
+        user_files, "fresh.toml", run={"out": "fresh", "cache": False},
+        event_study={"window": [-4, 6], "reference": -4})), progress=False)
+    assert set(_statuses(fresh).values()) == {"ok"}
+    for step in ("harmonise", "tfp", "facts", "did", "event_study"):
+        assert third[step] == fresh[step], step
+    for table in ("did_sez_ln_tfp", "event_study", "ln_tfp_by_zone", "table17"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / f"{table}.csv"),
+                                      pd.read_csv(fresh_out / "tables" / f"{table}.csv"), obj=table)
+    assert not (fresh_out / "cache").exists()
+
+    # the output folder moved: its stored steps are still used, figures and all
+    shutil.copytree(out, user_files / "moved")
+    moved = pipeline.run_pipeline(config.load_pipeline(_write(
+        user_files, "moved.toml", run={"out": "moved"}, event_study={"window": [-4, 6], "reference": -4})),
+        progress=False)
+    assert set(_statuses(moved).values()) == {"stored"}
+    page = (user_files / "moved" / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == (out / "report.html").read_text(
+        encoding="utf-8").count("data:image/png;base64,") >= 3
+
+    # tfp.compare changes only the pooled elasticity table: the by-industry TFP stays stored
+    compare = _write(user_files, "run.toml", run={"steps": ["tfp", "elasticities"]},
+                     event_study={"window": [-4, 6], "reference": -4}, tfp={"min_obs": 150, "compare": ["ols"]})
+    fifth = pipeline.run_pipeline(config.load_pipeline(compare), progress=False)
+    assert _statuses(fifth) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "elasticities": "ok"}
+
     # an early step's setting changes: it and every step after it that needs it run again
     early = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4},
                    tfp={"min_obs": 150, "trim": 0.02})
@@ -208,10 +238,9 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
 
 
 def test_changed_input_file_invalidates_reading(user_files, tmp_path):
-    import shutil
-
     root = tmp_path / "copy"
     shutil.copytree(user_files / "raw", root / "raw")
+    shutil.copy(user_files / "provinces.geojson", root)
     path = _write(root, "run.toml", run={"out": "out", "steps": ["harmonise"]})
     pipeline.run_pipeline(config.load_pipeline(path), progress=False)
     victim = root / "raw" / "asie_2004.parquet"
@@ -284,3 +313,41 @@ def test_unreadable_stored_entry_is_recomputed(tmp_path):
     assert again["model"]["effect_pct"] == first["model"]["effect_pct"]
     third = pipeline.run_pipeline(cfg, progress=False)  # stored again, now readable
     assert third["steps"]["model"]["cached"] is True
+
+
+def test_outputs_rewritten_without_the_cache_are_never_taken_for_stored_ones(tmp_path):
+    """A run with --no-cache (or sez demo) into a folder that holds stored steps rewrites their files: those
+    entries must go, or a later cached run would report the other run's outputs as its own."""
+    path = tmp_path / "model.toml"
+    path.write_text('[data]\nsource = "synthetic"\n[model]\nn_cash = 30\nn_capital = 40\nn_firms = 500\n'
+                    '[run]\nout = "out"\nsteps = ["model"]\n')
+    table = tmp_path / "out" / "tables" / "model_no_sez_counterfactual.csv"
+    first = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    before = pd.read_csv(table)
+    other = config.load_pipeline(path)
+    other.settings["run"]["cache"] = False
+    other.settings["model"]["n_firms"] = 700
+    pipeline.run_pipeline(other, progress=False)
+    assert not pd.read_csv(table).equals(before)  # another simulated panel rewrote the table
+    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    assert again["steps"]["model"]["cached"] is False  # recomputed, not taken from the store
+    pd.testing.assert_frame_equal(pd.read_csv(table), before)
+    assert again["model"]["effect_pct"] == first["model"]["effect_pct"]
+    # a file edited by hand after storing: the entry is not used either
+    assert pipeline.run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is True
+    table.write_text(table.read_text() + "\n")
+    assert pipeline.run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is False
+
+
+@pytest.mark.parametrize("raw, message", [
+    (_valid(run={"seed": -1}), r"\[run\] seed must be non-negative"),
+    (_valid(tfp={"compare": []}), r"\[tfp\] compare is empty"),
+    (_valid(calibrate={"free": ["xi_S", "xi_S"]}), r"\[calibrate\] free names \['xi_S'\] more than once"),
+    (_valid(calibrate={"free": ["liquidation"]}), r"\[calibrate\] free names unknown parameter\(s\) \['liquidation'\]"),
+    (_valid(calibrate={"targets": ["exit_rate_sez", "exit_rate_sez"]}), r"\[calibrate\] targets names"),
+    (_valid(data={"deflators": "nowhere.csv"}), r"\[data\] deflators: .*nowhere.csv: no such file"),
+    (_valid(facts={"boundaries": "nowhere.geojson"}), r"\[facts\] boundaries: .*nowhere.geojson: no such file"),
+])
+def test_value_errors_name_the_section_and_key(raw, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_config(raw, base=tmp_path, source="my.toml")

@@ -33,6 +33,7 @@ import itertools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sez.model import Grid, Params
 from sez.moments import MOMENTS, TABLE7
@@ -59,14 +60,21 @@ class RunConfig:
     output: dict = field(default_factory=dict)
 
 
-def load(path: str | Path) -> RunConfig:
-    path = Path(path)
+def _read_toml(path: Path) -> dict:
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
+
+
+def load(path: str | Path) -> RunConfig:
+    """Read and validate a ``sez grid`` / ``sez calibrate`` TOML file (the sections above)."""
+    path = Path(path)
+    raw = _read_toml(path)
     unknown = [s for s in raw if s not in SECTIONS]
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {list(SECTIONS)}")
@@ -99,22 +107,29 @@ def load(path: str | Path) -> RunConfig:
     names = list(points_spec)
     points = [dict(zip(names, combo)) for combo in itertools.product(*(points_spec[n] for n in names))]
     calibrate = dict(raw.get("calibrate", {}))
-    _check_calibrate(path, calibrate, param_fields)
+    _check_calibrate(path, calibrate)
     targets = raw.get("targets") or TABLE7["data"].to_dict()
     return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
                      dict(raw.get("output", {})))
 
 
-def _check_calibrate(path: Path, calibrate: dict, param_fields: list[str]) -> None:
+def _check_free(free: list, error: Callable[[str], ConfigError]) -> None:
+    """Free parameters must be estimable (``sez.smm.ESTIMABLE``) and named once."""
+    from sez.smm import ESTIMABLE
+
+    bad = [n for n in free if n not in ESTIMABLE]
+    if bad:
+        raise error(f"names unknown parameter(s) {bad}; estimable: {list(ESTIMABLE)}")
+    twice = sorted({n for n in free if free.count(n) > 1})
+    if twice:
+        raise error(f"names {twice} more than once")
+
+
+def _check_calibrate(path: Path, calibrate: dict) -> None:
     free = calibrate.get("free", [])
     if not isinstance(free, list) or not all(isinstance(n, str) for n in free):
         raise ConfigError(f"{path}: [calibrate] free must be a list of parameter names")
-    bad = [n for n in free if n not in param_fields]
-    if bad:
-        raise ConfigError(f"{path}: [calibrate] free names unknown parameter(s) {bad}")
-    twice = sorted({n for n in free if free.count(n) > 1})
-    if twice:
-        raise ConfigError(f"{path}: [calibrate] free names {twice} more than once")
+    _check_free(free, lambda text: ConfigError(f"{path}: [calibrate] free {text}"))
     bounds = calibrate.get("bounds", {})
     if not isinstance(bounds, dict):
         raise ConfigError(f"{path}: [calibrate] bounds must be a table such as {{ xbar_S = [0.0, 1.0] }}")
@@ -306,7 +321,11 @@ def pipeline_config(raw: dict | None = None, base: str | Path = ".", source: str
             values[key] = value
         settings[section] = values
     _check_pipeline_values(settings, source)
-    return PipelineConfig(settings, Path(base))
+    cfg = PipelineConfig(settings, Path(base))
+    for section, key in (("data", "deflators"), ("facts", "boundaries")):
+        if settings[section][key] and not cfg.resolve(settings[section][key]).is_file():
+            raise ConfigError(f"{source}: [{section}] {key}: {cfg.resolve(settings[section][key])}: no such file")
+    return cfg
 
 
 def _check_pipeline_values(s: dict, source: str) -> None:
@@ -331,14 +350,20 @@ def _check_pipeline_values(s: dict, source: str) -> None:
             name_map(data["columns"])
         except ValueError as err:
             fail("data", "columns", str(err))
-    param_fields = [f.name for f in dataclasses.fields(Params) if f.name != "check"]
-    unknown_free = [n for n in s["calibrate"]["free"] if n not in param_fields]
-    if unknown_free or not s["calibrate"]["free"]:
-        fail("calibrate", "free", f"must name parameters of the model; unknown: {unknown_free}")
-    unknown_targets = [m for m in s["calibrate"]["targets"] if m not in TABLE7.index]
-    if unknown_targets or not s["calibrate"]["targets"]:
+    if not s["calibrate"]["free"]:
+        fail("calibrate", "free", "is empty: name at least one parameter")
+    _check_free(s["calibrate"]["free"], lambda text: ConfigError(f"{source}: [calibrate] free {text}"))
+    targets = s["calibrate"]["targets"]
+    unknown_targets = [m for m in targets if m not in TABLE7.index]
+    if unknown_targets or not targets:
         fail("calibrate", "targets", f"must name moments of the paper's Table 7 ({list(TABLE7.index)}); "
                                      f"unknown: {unknown_targets}")
+    if len(set(targets)) < len(targets):
+        fail("calibrate", "targets", f"names {sorted({m for m in targets if targets.count(m) > 1})} more than once")
+    if s["run"]["seed"] < 0:
+        fail("run", "seed", f"must be non-negative, got {s['run']['seed']}")
+    if not s["tfp"]["compare"]:
+        fail("tfp", "compare", "is empty: name at least one method")
     for section, key, low in (("calibrate", "global_points", 1), ("calibrate", "local_maxiter", 1),
                               ("calibrate", "n_firms", 100), ("data", "synthetic_firms", 100), ("harmonise", "min_years", 1),
                               ("tfp", "min_obs", 10), ("model", "n_cash", 10), ("model", "n_capital", 10),
@@ -358,13 +383,7 @@ def _check_pipeline_values(s: dict, source: str) -> None:
 def load_pipeline(path: str | Path) -> PipelineConfig:
     """Read and validate a ``sez run`` TOML file (:data:`PIPELINE_SCHEMA`)."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    cfg = pipeline_config(raw, base=path.resolve().parent, source=str(path))
+    cfg = pipeline_config(_read_toml(path), base=path.resolve().parent, source=str(path))
     return dataclasses.replace(cfg, path=path)
 
 

@@ -294,8 +294,8 @@ def plot_sez_share_map(by_region: pd.DataFrame, boundaries, path, key: str = "co
     -------
     DataFrame
         One row per region of ``by_region``: its shares and ``on_map`` (whether a
-        feature matched). Regions without a feature are listed, never dropped
-        silently; features without data are drawn in grey.
+        feature with a geometry matched). Regions without one are listed, never
+        dropped silently; features without data are drawn in grey.
     """
     import json
 
@@ -311,6 +311,10 @@ def plot_sez_share_map(by_region: pd.DataFrame, boundaries, path, key: str = "co
     features = boundaries.get("features")
     if not isinstance(features, list) or not features:
         raise ValueError("boundaries: a GeoJSON FeatureCollection with at least one feature is needed")
+    # GeoJSON allows a feature without geometry (a region with unknown boundaries): it cannot be drawn
+    features = [feat for feat in features if feat.get("geometry")]
+    if not features:
+        raise ValueError("boundaries: no feature has a geometry")
     missing_key = [i for i, feat in enumerate(features) if key not in (feat.get("properties") or {})]
     if missing_key:
         raise ValueError(f"boundaries: feature(s) {missing_key[:5]} lack the property {key!r}")

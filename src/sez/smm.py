@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -216,6 +216,12 @@ MODEL_LIMITS = {
     "tfp_birth_ratio_sez": "a ratio of mean log TFP depends on the units of TFP; entrants draw A from the same "
                            "Pareto law in both zones, so only selection into zones separates them",
 }
+
+
+#: Parameters ``estimate`` may free: the numeric fields of ``Params`` (the
+#: switches that choose among the model's variants stay fixed).
+ESTIMABLE = tuple(f.name for f in fields(Params)
+                  if f.name not in ("liquidation", "entry_outside_option", "sez_exit_to_nsez", "check"))
 
 
 def default_bounds(params: Params, name: str) -> tuple[float, float]:
@@ -526,10 +532,10 @@ def estimate(
     S = simulated firms / ``data_firms``.
     """
     free = list(free)
-    unknown = [n for n in free if not hasattr(start, n) or n in ("liquidation", "entry_outside_option",
-                                                                  "sez_exit_to_nsez", "check")]
-    if unknown or not free:
-        raise ValueError(f"free must name numeric parameters of Params; got {free}")
+    unknown = [n for n in free if n not in ESTIMABLE]
+    if unknown or not free or len(set(free)) < len(free):
+        raise ValueError(f"free must name distinct numeric parameters of Params ({', '.join(ESTIMABLE)}); "
+                         f"got {free}")
     if local not in ("gauss-newton", "nelder-mead"):
         raise ValueError(f"local = {local!r}: use 'gauss-newton' or 'nelder-mead'")
     data = pd.Series(data_moments, dtype=float)

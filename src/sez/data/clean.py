@@ -190,6 +190,23 @@ def ownership(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return pd.Categorical(group, categories=["state", "collective", "private", "hmt", "foreign"]), foreign
 
 
+def check_deflators(table: pd.DataFrame, where: str = "deflators") -> pd.DataFrame:
+    """Output deflators with columns cic2, year and a positive deflator, typed
+    (cic2 text, year integer); errors name ``where`` and the first bad rows by
+    the table's index labels."""
+    missing = [c for c in ("cic2", "year", "deflator") if c not in table.columns]
+    if missing:
+        raise ValueError(f"{where}: deflators need columns cic2, year, deflator; missing {missing}")
+    year = pd.to_numeric(table["year"], errors="coerce")
+    value = pd.to_numeric(table["deflator"], errors="coerce")
+    for column, bad in (("year", ~(year == year.round())), ("deflator", ~(value > 0))):
+        if bad.any():
+            raise ValueError(f"{where}: column {column!r} must hold "
+                             f"{'whole years' if column == 'year' else 'positive numbers'}; it does not at rows "
+                             f"{list(table.index[bad.to_numpy()][:5])}")
+    return table.assign(cic2=table["cic2"].astype(str), year=year.astype(int), deflator=value)
+
+
 def deflate_output(df: pd.DataFrame, deflators: pd.DataFrame | None, audit: Audit) -> pd.Series:
     """Output deflator by 2-digit industry and year (columns cic2, year, deflator;
     1998 = 100). Without one, values stay nominal and the audit says so."""
@@ -197,10 +214,7 @@ def deflate_output(df: pd.DataFrame, deflators: pd.DataFrame | None, audit: Audi
         warnings.warn("no output deflators given: output and value added stay at current prices", stacklevel=3)
         audit.note("no output deflators given: output and value added are at current prices")
         return pd.Series(1.0, index=df.index)
-    need = {"cic2", "year", "deflator"}
-    if not need <= set(deflators.columns):
-        raise ValueError(f"deflators need columns {sorted(need)}, got {list(deflators.columns)}")
-    d = deflators.assign(cic2=deflators["cic2"].astype(str), year=deflators["year"].astype(int))
+    d = check_deflators(deflators)
     merged = df[["cic2", "year"]].merge(d, on=["cic2", "year"], how="left")
     missing = merged["deflator"].isna()
     if missing.any():
