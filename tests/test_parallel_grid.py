@@ -42,6 +42,31 @@ def test_dask_executor_gives_the_same_grid(monkeypatch):
     pd.testing.assert_frame_equal(serial, dasked)
 
 
+def test_mpi_pool_executor_gives_the_same_grid(tmp_path):
+    """mpi4py's MPIPoolExecutor under mpiexec (one driver, two workers), as docs/cluster.md runs it."""
+    pytest.importorskip("mpi4py", reason="MPI is optional: pip install mpi4py mpich")
+    import shutil
+
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if mpiexec is None:
+        pytest.skip("no mpiexec on PATH (pip install mpich provides one)")
+    script = tmp_path / "run_grid_mpi.py"
+    script.write_text(
+        "import sys\nfrom mpi4py.futures import MPIPoolExecutor\nfrom sez.smm import evaluate_grid\n"
+        "import grid_helpers\n"
+        f"POINTS = {POINTS!r}\n"
+        "if __name__ == '__main__':\n"
+        "    with MPIPoolExecutor() as ex:\n"
+        "        t = evaluate_grid(POINTS, grid_helpers.square, executor=ex, seed=4, progress=False)\n"
+        "    t.to_pickle(sys.argv[1])\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    subprocess.run([mpiexec, "-n", "3", sys.executable, "-m", "mpi4py.futures", str(script),
+                    str(tmp_path / "mpi.pkl")], check=True, env=env, timeout=300)
+    serial = evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), seed=4, progress=False)
+    pd.testing.assert_frame_equal(pd.read_pickle(tmp_path / "mpi.pkl"), serial)
+
+
 def test_errors_are_recorded_and_the_grid_goes_on(tmp_path):
     out = evaluate_grid(POINTS, grid_helpers.fails_at_two, executor=SerialExecutor(), checkpoint=tmp_path / "g.jsonl",
                         progress=False)
