@@ -51,10 +51,31 @@ def test_standard_errors_and_j_test_with_a_data_covariance():
     assert res.j_df == 2 and 0 <= res.j_pvalue <= 1
 
 
+def test_a_process_pool_gives_the_serial_estimate():
+    # The pool evaluates the Sobol points, each Jacobian's columns and the scans together;
+    # with common random numbers every point's moments are those of a serial evaluation,
+    # so the whole search, and its count of model evaluations, must be the same.
+    from sez.parallel import local_executor
+
+    spec = smm.ModelSpec(grid=Grid(n_cash=40, n_capital=60, n_shocks=3, type_edges=(0.0, 0.5, 1.0)),
+                         n_firms=1500, years=4, burn_in=20, moments=("leverage_sez", "sez_share", "exit_rate_sez"))
+    data = smm.model_moments(TRUTH, spec, seed=3)
+    start = TRUTH.replace(xbar_S=0.36, theta_S=0.6)
+    kw = dict(spec=spec, seed=3, global_points=4, local_starts=1, local_maxiter=20, scan_rounds=1, noise_draws=0)
+    serial = smm.estimate(data, start, ["xbar_S", "theta_S"], **kw)
+    with local_executor(workers=2) as pool:
+        pooled = smm.estimate(data, start, ["xbar_S", "theta_S"], executor=pool, **kw)
+    assert pooled.estimate.to_dict() == serial.estimate.to_dict()
+    assert pooled.objective == serial.objective and pooled.evaluations == serial.evaluations
+    np.testing.assert_array_equal(pooled.jacobian.to_numpy(), serial.jacobian.to_numpy())
+
+
 def test_bad_estimation_arguments():
     data = moments.TABLE7["data"]
     with pytest.raises(ValueError, match="free must name"):
         smm.estimate(data, TRUTH, ["liquidation"], spec=SPEC)
+    with pytest.raises(ValueError, match="free must name distinct"):
+        smm.estimate(data, TRUTH, ["xbar_S", "xbar_S"], spec=SPEC)
     with pytest.raises(ValueError, match="unknown data moment"):
         smm.estimate(data.rename({"i_y": "iy"}), TRUTH, ["xbar_S"], spec=SPEC)
     with pytest.raises(ValueError, match="weights must be"):

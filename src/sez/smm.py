@@ -58,6 +58,13 @@ def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, sp
     return model_moments(base.replace(**point), spec, _seed_int(seed)).to_dict()
 
 
+def _moments_common_seed(point: dict, _child_seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
+                         seed: int) -> dict:
+    """Estimation's grid function: every point simulated with the same ``seed``
+    (common random numbers), not the point's own child seed."""
+    return model_moments(base.replace(**point), spec, seed).to_dict()
+
+
 # -- checkpointed grids -----------------------------------------------------------------
 
 
@@ -450,6 +457,25 @@ class _Objective:
             raise RuntimeError(f"no solution at {dict(zip(self.free, key))}")
         return m
 
+    def prefetch(self, thetas, executor, progress: bool = False) -> None:
+        """Evaluate the points not seen yet together on ``executor`` (the global
+        stage, a Jacobian's columns, a scan: independent evaluations). Results are
+        those of evaluating them one by one: every point uses the same seed."""
+        if executor is None:
+            return
+        todo = list(dict.fromkeys(key for key in (tuple(float(t) for t in th) for th in thetas)
+                                  if key not in self.seen))
+        if len(todo) < 2 and not progress:
+            return
+        fn = functools.partial(_moments_common_seed, base=self.start, spec=self.spec, seed=self.seed)
+        grid = evaluate_grid([dict(zip(self.free, key)) for key in todo], fn, executor=executor, seed=self.seed,
+                             progress=progress)
+        names = list(self.spec.moments)
+        for key, (_, row) in zip(todo, grid.iterrows()):
+            self.evaluations += 1
+            ok = row["error"] is None or (isinstance(row["error"], float) and np.isnan(row["error"]))
+            self.seen[key] = pd.Series(row[names].to_numpy(dtype=float), index=names) if ok else None
+
     def gap(self, m: pd.Series) -> np.ndarray:
         return (m[self.data.index] - self.data).to_numpy()
 
@@ -464,13 +490,6 @@ class _Objective:
     def __call__(self, theta) -> float:
         g = self.residual(theta)
         return 1e10 if g is None else float(g @ self.W @ g)  # 1e10: no solution here
-
-
-def _grid_objective(point: dict, seed: np.random.SeedSequence, objective: _Objective) -> dict:
-    theta = np.array([point[n] for n in objective.free])
-    value = objective(theta)
-    m = objective.seen.get(tuple(float(t) for t in theta))
-    return {"objective": value, **({} if m is None else {f"moment:{k}": v for k, v in m.items()})}
 
 
 def estimate(
@@ -503,8 +522,10 @@ def estimate(
     moments' simulation noise (Monte Carlo and roughness, ``simulation_noise``)
     at the start, the right scale when the targets are themselves simulated.
 
-    Global stage: a scrambled Sobol sample of ``global_points`` over the bounds,
-    evaluated with ``executor``. Local stage from the ``local_starts`` best of
+    Global stage: a scrambled Sobol sample of ``global_points`` over the bounds.
+    ``executor`` evaluates every batch of independent points together (the Sobol
+    sample, each Jacobian's columns, each scan, the noise cloud); with common
+    random numbers the estimate does not depend on it. Local stage from the ``local_starts`` best of
     the start and the Sobol points, in the unit cube of the bounds (parameters
     of very different scales move alike), with at most ``local_maxiter`` model
     evaluations each: ``"gauss-newton"`` (default) is scipy's bounded
@@ -571,28 +592,19 @@ def estimate(
     if global_points:
         sob = qmc.Sobol(p, scramble=True, seed=seed).random(global_points)
         pts = qmc.scale(sob, [b[0] for b in lo_hi], [b[1] for b in lo_hi])
-        grid = evaluate_grid([dict(zip(free, x)) for x in pts], functools.partial(_grid_objective, objective=obj),
-                             executor=executor or SerialExecutor(), seed=seed, progress=progress)
-        values = grid["objective"].astype(float).to_numpy()
-        for i, x in enumerate(pts):  # what the workers saw, remembered here (a pool's copies are lost)
-            key = tuple(float(t) for t in x)
-            if key not in obj.seen:
-                obj.evaluations += 1
-                cols = [c for c in grid.columns if c.startswith("moment:")]
-                row = grid.iloc[i][cols]
-                obj.seen[key] = None if row.isna().all() else pd.Series(
-                    row.to_numpy(dtype=float), index=[c[len("moment:"):] for c in cols])
+        obj.prefetch(pts, executor or SerialExecutor(), progress=progress)
+        values = np.array([obj(x) for x in pts])
         starts += [(pts[i], float(values[i])) for i in np.argsort(values)[:local_starts]]
     starts = sorted(starts, key=lambda s: s[1])[:max(1, local_starts)]
     search = _local_gauss_newton if local == "gauss-newton" else _local_search
 
     def local_stage(x_start, f_start):
-        xs, fs, cs = search(obj, x_start, f_start, lo_hi, local_maxiter)
+        xs, fs, cs = search(obj, x_start, f_start, lo_hi, local_maxiter, executor)
         for _ in range(scan_rounds):  # leave a local minimum along one parameter, then search again
-            xc, fc = _coordinate_scan(obj, xs, fs, lo_hi)
+            xc, fc = _coordinate_scan(obj, xs, fs, lo_hi, executor)
             if not fc < fs:
                 break
-            xs, fs, cs = search(obj, xc, fc, lo_hi, local_maxiter)
+            xs, fs, cs = search(obj, xc, fc, lo_hi, local_maxiter, executor)
         return xs, fs, cs
 
     x, f, converged = starts[0][0], starts[0][1], False
@@ -610,7 +622,7 @@ def estimate(
         x, f, converged = local_stage(x, obj(x))
     theta = np.asarray(x, dtype=float)
     m_hat = obj.moments(theta)
-    jac = _jacobian(obj, theta, lo_hi, m_hat)
+    jac = _jacobian(obj, theta, lo_hi, m_hat, executor)
     span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
     params_hat = start.replace(**dict(zip(free, map(float, theta))))
     noise = pd.DataFrame()
@@ -642,15 +654,15 @@ def estimate(
             rises, better = {}, None
             for j in np.flatnonzero(precision <= identification_tol):
                 rises[j], x_best, f_best = _profile_rise(obj, theta, j, 2 * identification_tol, lo_hi, W_noise,
-                                                         budget)
+                                                         budget, executor)
                 if f_best < obj(theta) * (1 - 1e-9):
                     better = x_best
                     break
             if better is None:
                 break
-            theta, _, _ = _local_gauss_newton(obj, better, obj(better), lo_hi, local_maxiter)
+            theta, _, _ = _local_gauss_newton(obj, better, obj(better), lo_hi, local_maxiter, executor)
             m_hat = obj.moments(theta)
-            jac = _jacobian(obj, theta, lo_hi, m_hat)
+            jac = _jacobian(obj, theta, lo_hi, m_hat, executor)
             precision = _precision(jac, sigma, theta, span)
             params_hat = start.replace(**dict(zip(free, map(float, theta))))
         for j, rise in rises.items():
@@ -740,12 +752,15 @@ class _Held:
     def residual(self, x):
         return self.obj.residual(self.full(x))
 
+    def prefetch(self, xs, executor) -> None:
+        self.obj.prefetch([self.full(x) for x in xs], executor)
+
     def __call__(self, x):
         g = self.residual(x)
         return 1e10 if g is None else float(g @ self.W @ g)
 
 
-def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxiter: int):
+def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxiter: int, executor=None):
     """Smallest rise, over theta_j (1 - shift) and theta_j (1 + shift) (within the
     bounds), of the objective with weights W re-minimised over the other
     parameters; with the re-fitted point that has the lowest objective of the
@@ -760,7 +775,7 @@ def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxite
             continue
         held = _Held(obj, j, value, W)
         x0 = np.delete(np.asarray(theta, dtype=float), j)
-        x = x0 if not others else _local_gauss_newton(held, x0, held(x0), others, maxiter)[0]
+        x = x0 if not others else _local_gauss_newton(held, x0, held(x0), others, maxiter, executor)[0]
         rises.append(held(x) - f0)
         full = held.full(x)
         if obj(full) < best_f:
@@ -772,7 +787,7 @@ def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxite
 SCAN_POINTS = 9
 
 
-def _coordinate_scan(obj: _Objective, x, f, lo_hi):
+def _coordinate_scan(obj: _Objective, x, f, lo_hi, executor=None):
     """One sweep over the parameters, each scanned across its whole bound span
     (``SCAN_POINTS`` points) with the others held, moving to the best value.
     A local search on simulated moments stops in the local minima their steps
@@ -780,6 +795,9 @@ def _coordinate_scan(obj: _Objective, x, f, lo_hi):
     the whole span finds the valley again."""
     x = np.asarray(x, dtype=float).copy()
     for j, (lo, hi) in enumerate(lo_hi):
+        line = np.repeat(x[None, :], SCAN_POINTS, axis=0)
+        line[:, j] = np.linspace(lo, hi, SCAN_POINTS)
+        obj.prefetch(line, executor)
         for v in np.linspace(lo, hi, SCAN_POINTS):
             trial = x.copy()
             trial[j] = v
@@ -789,7 +807,7 @@ def _coordinate_scan(obj: _Objective, x, f, lo_hi):
     return x, f
 
 
-def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int):
+def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):
     """Bounded Gauss-Newton (scipy's trust-region reflective least squares) on the
     weighted moment gaps, in the unit cube of the bounds, with forward-difference
     Jacobians under common random numbers, their step shrinking over ``LM_STEPS``."""
@@ -810,13 +828,10 @@ def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int):
     f, converged = f0, False
     for h in LM_STEPS:
         def jac(v, *_):
-            r0, cols = resid(v), []
-            for j in range(p):
-                step = h if v[j] + h <= 1.0 else -h
-                e = np.zeros(p)
-                e[j] = step
-                cols.append((resid(v + e) - r0) / step)
-            return np.column_stack(cols)
+            steps = np.where(v + h <= 1.0, h, -h) * np.eye(p)
+            obj.prefetch([lo + np.clip(u, 0.0, 1.0) * span for u in [v, *(v + steps)]], executor)
+            r0 = resid(v)
+            return np.column_stack([(resid(v + steps[j]) - r0) / steps[j, j] for j in range(p)])
 
         left = budget - obj.evaluations
         if left < p + 2:
@@ -831,7 +846,7 @@ def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int):
     return lo + u * span, f, converged
 
 
-def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int):
+def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):
     """Bounded Nelder-Mead in the unit cube of the bounds (parameters of very
     different scales move alike), from a simplex spanning 10% of each range,
     restarted from its best point while that still improves (at most 4 runs)."""
@@ -855,9 +870,15 @@ def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int):
     return lo + u * span, f, converged
 
 
-def _jacobian(obj: _Objective, theta, lo_hi, m_hat) -> np.ndarray:
+def _jacobian(obj: _Objective, theta, lo_hi, m_hat, executor=None) -> np.ndarray:
     """Central differences of the simulated moments (common random numbers) with
     a step of ``JACOBIAN_STEP`` of each bound span, one-sided at a bound."""
+    sides = []
+    for j, (lo, hi) in enumerate(lo_hi):
+        for x in (min(theta[j] + JACOBIAN_STEP * (hi - lo), hi), max(theta[j] - JACOBIAN_STEP * (hi - lo), lo)):
+            sides.append(theta.copy())
+            sides[-1][j] = x
+    obj.prefetch(sides, executor)
     cols = []
     for j, (lo, hi) in enumerate(lo_hi):
         h = JACOBIAN_STEP * (hi - lo)
