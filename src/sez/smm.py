@@ -405,10 +405,11 @@ class SMMResult:
             elif row["verdict"] == "out of reach":
                 why = MODEL_LIMITS.get(name, "")
                 reasons.append(f"data {row['data']:.4g} outside the model's range [{row['box min']:.4g}, "
-                               f"{row['box max']:.4g}] over the parameter box" + (f": {why}" if why else ""))
+                               f"{row['box max']:.4g}] over the {self.box_ranges.attrs.get('points', 0)} "
+                               "parameter points evaluated" + (f": {why}" if why else ""))
             else:
-                reasons.append("within the model's range over the box, but not at the same parameters as the "
-                               "other targets")
+                reasons.append("within the model's range over the points evaluated, but not at the same "
+                               "parameters as the other targets")
         out["reason"] = reasons
         return out
 
@@ -683,6 +684,7 @@ def estimate(
             j_p = float(stats.chi2.sf(j_stat, j_df))
     seen = pd.DataFrame([m[data.index] for m in obj.seen.values() if m is not None])
     box = pd.DataFrame({"min": seen.min(), "max": seen.max()}) if len(seen) else pd.DataFrame()
+    box.attrs["points"] = len(seen)
     est = pd.Series(theta, index=free)
     return SMMResult(
         free=tuple(free), estimate=est, se=pd.Series(se, index=free), start=pd.Series(x0, index=free),

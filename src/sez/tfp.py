@@ -67,6 +67,14 @@ class _Block:
     prev: np.ndarray        # row of the same firm's previous year, -1 where none
     survive: np.ndarray | None     # 1 - exit, for the OP survival probit
     rows: np.ndarray        # positions in the caller's panel
+    year: np.ndarray | None = None
+
+    def year_dummies(self) -> np.ndarray:
+        """Indicators of the block's years but the first, shape (n, years - 1)."""
+        if self.year is None:
+            return np.zeros((len(self.y), 0))
+        years = np.unique(self.year)
+        return (self.year[:, None] == years[None, 1:]).astype(float)
 
     def inputs(self) -> np.ndarray:
         """All production inputs in coefficient order: free, state, materials."""
@@ -172,7 +180,7 @@ def _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, logged, le
             proxy=logs[proxy][piece] if proxy else None,
             materials=logs[mat_col][piece] if mat_col else None, firm=firm[piece],
             prev=_lag_index(firm[piece], year[piece]),
-            survive=survive[piece] if survive is not None else None, rows=piece)
+            survive=survive[piece] if survive is not None else None, rows=piece, year=year[piece])
     inputs = np.column_stack([logs[c] for c in [*free_cols, *state_cols] + ([mat_col] if mat_col else [])])
     return _Prepared(blocks=blocks, dropped=dropped, groups=groups, production_ok=production_ok, inputs=inputs,
                      y=logs[y_col])
@@ -305,21 +313,24 @@ def _second_inputs(block: _Block, method: str, names: Sequence[str], form: str) 
 def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit_correction: bool,
                starts: int, rng: np.random.Generator, min_obs: int, label, names: Sequence[str],
                form: str = "cobb-douglas", overidentify: bool = False, start=None,
-               logged_inputs: np.ndarray | None = None) -> dict:
+               logged_inputs: np.ndarray | None = None, year_effects: bool = False) -> dict:
     """OP, LP and ACF: first-stage control function, second stage by NLS or GMM."""
     logged_inputs = np.ones(len(names), dtype=bool) if logged_inputs is None else np.asarray(logged_inputs)
     n_free = block.free.shape[1]
+    # year effects: in the control function (a proxy in other units than output, e.g. nominal investment
+    # beside deflated output, shifts the inversion by year) and in the law of motion of productivity
+    D = block.year_dummies() if year_effects else np.zeros((len(block.y), 0))
     if method == "acf":
         controls = [block.free, block.state, block.proxy]
         if block.materials is not None and not np.array_equal(block.materials, block.proxy):
             controls.append(block.materials)           # the proxy is usually the materials themselves
         controls = np.column_stack(controls)
-        P1 = polynomial(controls, degree)
+        P1 = np.column_stack([polynomial(controls, degree), D])
         phi = _project(P1, block.y)
         beta_free = np.zeros(0)
         target = phi                                   # omega + f(x; b), noise removed
     else:
-        P1 = polynomial(np.column_stack([block.state, block.proxy]), degree)
+        P1 = np.column_stack([polynomial(np.column_stack([block.state, block.proxy]), degree), D])
         coef = _lstsq(np.column_stack([block.free, P1]), block.y)
         beta_free = coef[:n_free]
         phi = P1 @ coef[n_free:]                       # beta_k k (+ beta_m m) + omega
@@ -346,9 +357,16 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
         Z = np.column_stack([block.state[now]] + ([block.materials[lag]] if block.materials is not None else []))
     W = np.linalg.inv(Z.T @ Z / len(now))
 
+    D_now = np.zeros((len(now), 0))
+    if year_effects and block.year is not None:
+        years_now = np.unique(block.year[now])
+        D_now = (block.year[now][:, None] == years_now[None, 1:]).astype(float)
+
     def residual(theta):
         omega_lag = phil - Xl @ theta
         g_basis = polynomial(omega_lag if extra is None else np.column_stack([omega_lag, extra]), markov_degree)
+        if D_now.shape[1]:
+            g_basis = np.column_stack([g_basis, D_now])
         lhs = tn - Xn @ theta
         return lhs - _project(g_basis, lhs)
 
@@ -603,7 +621,8 @@ class TFPResults:
 
 
 def _estimate_block(label, block, method, degree, markov_degree, exit_correction, starts, seed, min_obs,
-                    names, form="cobb-douglas", overidentify=False, start=None, vcov="cluster", logged_inputs=None):
+                    names, form="cobb-douglas", overidentify=False, start=None, vcov="cluster", logged_inputs=None,
+                    year_effects=False):
     if len(block.y) < min_obs:
         raise TFPInputError(f"industry {label!r}: only {len(block.y)} observation(s), need at least {min_obs}; "
                             f"pool it with others or pass small='skip'")
@@ -614,7 +633,7 @@ def _estimate_block(label, block, method, degree, markov_degree, exit_correction
         fit = _fit_wooldridge(block, degree, min_obs, label, vcov)
     else:
         fit = _fit_proxy(block, method, degree, markov_degree, exit_correction, starts, rng, min_obs, label,
-                         names, form, overidentify, start, logged_inputs)
+                         names, form, overidentify, start, logged_inputs, year_effects)
     fit["n_obs"] = len(block.y)
     fit["n_firms"] = len(np.unique(block.firm))
     return fit
@@ -634,7 +653,8 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
              min_obs: int = 50, small: str = "raise", nonpositive: str = "raise", logged: bool = False,
              levels: Sequence[str] = (), trim: float | None = None, zone: str = "sez", seed: int = 0,
              executor=None, write_tfp: bool = True, overidentify: bool = False,
-             start: Sequence[float] | dict | None = None, vcov: str = "cluster") -> TFPResults:
+             start: Sequence[float] | dict | None = None, vcov: str = "cluster",
+             year_effects: bool = False) -> TFPResults:
     """Estimate a production function by industry (or pooled) and firm log TFP.
 
     Parameters
@@ -733,7 +753,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
     logged_inputs = np.array([c not in levels for c in names])
     options = dict(method=method, degree=degree, markov_degree=markov_degree, exit_correction=exit_correction,
                    starts=starts, min_obs=min_obs, names=names, form=form, overidentify=overidentify,
-                   start=start, vcov=vcov, logged_inputs=logged_inputs)
+                   start=start, vcov=vcov, logged_inputs=logged_inputs, year_effects=year_effects)
     items = list(blocks.items())
     fits, skipped = {}, {}
     task = functools.partial(_block_task, **options)
