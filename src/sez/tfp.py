@@ -13,6 +13,17 @@ Methods (value-added ``output="va"`` or gross-output ``"gross"``):
 * ``"acf"``  Ackerberg, Caves and Frazer (2015): first stage ``y = phi(l, k, m) + e``;
   second stage GMM on the innovation ``xi`` of ``omega_t = g(omega_{t-1}) + xi`` with
   moments ``E[xi k_t] = E[xi l_{t-1}] = 0`` (and ``m_{t-1}`` in gross output).
+
+OP, LP and ACF add year effects (``year_effects=True``, the default) to the first-stage
+control function and to ``g``: a proxy measured in other units than output (investment at
+current prices beside deflated output) shifts the inversion ``omega = h(k, i)`` by year,
+which a time-invariant ``h`` cannot follow. Their second stage keeps, among the optima the
+starts reach, one with non-negative elasticities of the logged inputs where there is one
+(OP, LP: then the smallest sum of squared ``xi + e``; ACF: the most persistent productivity),
+and flags the rest (``plausible``); OP and LP flag a first-stage coefficient of a free input
+below ``FIRST_STAGE_COLLAPSE`` times its least-squares value (``first_stage_collapse``: the
+proxy moves with that input given capital and productivity, the failure of LP that
+Ackerberg, Caves and Frazer, 2015, describe). Flags also raise a :class:`TFPWarning`.
 * ``"wrdg"`` Wooldridge (2009): one-step GMM of the two equations jointly, with an AR(1)
   productivity process (the persistence concentrated out by a scalar search), two-step
   efficient weighting and analytic standard errors clustered by firm.
@@ -48,10 +59,18 @@ OUTPUT_COLUMNS = {"va": "value_added", "gross": "output"}
 DEFAULT_PROXY = {"op": "investment", "lp": "intermediate_input", "acf": "intermediate_input",
                  "wrdg": "intermediate_input"}
 VCOV_TYPES = ("cluster", "robust")
+#: OP/LP: a free input's first-stage coefficient below this share of its least-squares one is flagged
+#: (``first_stage_collapse``): the proxy does not separate it from productivity
+FIRST_STAGE_COLLAPSE = 0.2
 
 
 class TFPInputError(ValueError):
     """The panel cannot be used for estimation; the message names the column or industry."""
+
+
+class TFPWarning(UserWarning):
+    """An estimate that should not be trusted: a negative elasticity, or a first stage that cannot
+    separate the free inputs from productivity (the groups are named)."""
 
 
 # ----------------------------------------------------------------------------- data
@@ -357,17 +376,25 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
         Z = np.column_stack([block.state[now]] + ([block.materials[lag]] if block.materials is not None else []))
     W = np.linalg.inv(Z.T @ Z / len(now))
 
-    D_now = np.zeros((len(now), 0))
-    if year_effects and block.year is not None:
-        years_now = np.unique(block.year[now])
-        D_now = (block.year[now][:, None] == years_now[None, 1:]).astype(float)
+    # year effects in g: project on (g basis, year indicators) by removing year means first (Frisch-Waugh)
+    demean = None
+    if year_effects and block.year is not None and D.shape[1]:
+        _, year_code = np.unique(block.year[now], return_inverse=True)
+        year_count = np.bincount(year_code).astype(float)
+
+        def demean(v):
+            v = np.asarray(v, dtype=float)
+            if v.ndim == 1:
+                return v - (np.bincount(year_code, v) / year_count)[year_code]
+            return np.column_stack([demean(v[:, j]) for j in range(v.shape[1])])
 
     def residual(theta):
         omega_lag = phil - Xl @ theta
         g_basis = polynomial(omega_lag if extra is None else np.column_stack([omega_lag, extra]), markov_degree)
-        if D_now.shape[1]:
-            g_basis = np.column_stack([g_basis, D_now])
         lhs = tn - Xn @ theta
+        if demean is not None:
+            lhs = demean(lhs)
+            return lhs - _project(demean(g_basis[:, 1:]), lhs) if g_basis.shape[1] > 1 else lhs
         return lhs - _project(g_basis, lhs)
 
     if method == "op":
@@ -381,8 +408,10 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
 
     if method == "acf":
         base = _lstsq(np.column_stack([np.ones(len(block.y)), X2]), block.y)[1:]
+        ols_free = np.zeros(0)
     else:
-        base = _lstsq(np.column_stack([np.ones(len(block.y)), block.free, X2]), block.y)[1 + n_free:]
+        ols = _lstsq(np.column_stack([np.ones(len(block.y)), block.free, X2]), block.y)
+        base, ols_free = ols[1 + n_free:], ols[1:1 + n_free]
     base = base if start is None else np.asarray(start, dtype=float)
     # The least-squares start; for ACF a balanced one (the least-squares returns to scale
     # shared equally by the logged inputs, second-order terms zero): the spurious ACF root
@@ -396,29 +425,59 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
     candidates += [base + rng.normal(0, 0.15, len(base)) for _ in range(max(0, starts - len(candidates)))]
     candidates = candidates[:max(1, starts)]
     from scipy.optimize import minimize
-    trials = []
-    for x0 in candidates:
+    mean_map = _mean_elasticity_map(block.inputs(), form)
+    own = slice(0 if method == "acf" else n_free, None)     # the second stage's own coefficients
+
+    def search(x0):
         res = minimize(objective, x0, method="Nelder-Mead",
                        options={"xatol": 1e-7, "fatol": 1e-14, "maxiter": 4000 * len(x0)})
-        trials.append({"start": np.asarray(x0), "estimate": res.x, "objective": float(res.fun),
-                       "converged": bool(res.success), "iterations": int(res.nit)})
-    for t in trials:
+        t = {"start": np.asarray(x0), "estimate": res.x, "objective": float(res.fun),
+             "converged": bool(res.success), "iterations": int(res.nit)}
         omega_now, omega_lag = phi[now] - Xn @ t["estimate"], phil - Xl @ t["estimate"]
         t["persistence"] = float(np.polyfit(omega_lag, omega_now, 1)[0]) if np.ptp(omega_lag) > 0 else 0.0
-    lowest = min(t["objective"] for t in trials)
-    # Exactly identified GMM can have several roots with objective ~0. ACF's moments
-    # also hold at a spurious root where implied productivity is nearly white noise
-    # (labour takes all the output); the control-function approach presumes
-    # persistent productivity, so among the roots keep the most persistent one.
-    at_min = [t for t in trials if t["objective"] <= lowest + 1e-10 + 1e-6 * abs(lowest)]
-    at_min = sorted(at_min, key=lambda t: (not t["converged"], -t["persistence"]))
+        r = residual(t["estimate"])
+        t["sum_of_squares"] = float(r @ r / len(r))
+        elasticity = mean_map @ np.concatenate([beta_free, t["estimate"]])
+        t["plausible"] = bool(np.all(elasticity[own][logged_inputs[own]] >= 0))
+        return t
+
+    trials = [search(x0) for x0 in candidates]
+    if start is None and not any(t["plausible"] for t in trials):
+        # every start left the parameter space: two more from scaled-up least-squares values
+        trials += [search(np.abs(base) * f) for f in (1.5, 2.5)]
+    # The parameter space first: OP's criterion and the LP and ACF moments also have a distant optimum
+    # or root with a negative capital coefficient, where "productivity" phi - b_k k is mostly capital
+    # itself (persistence ~0.99; for OP a criterion within 1e-4 of the right one's). Starts outside
+    # the space (a negative elasticity of a logged input) count only when none lies in it (flagged).
+    pool = [t for t in trials if t["plausible"]] or trials
+    if method == "acf":
+        # Exactly identified GMM can have several roots with objective ~0. ACF's moments also hold
+        # at a spurious root where implied productivity is nearly white noise (labour takes all the
+        # output); the control-function approach presumes persistent productivity, so among the
+        # roots keep the most persistent one.
+        key = lambda t: (not t["converged"], -t["persistence"])     # noqa: E731
+    else:
+        # among OP's optima and LP's roots, the smallest sum of squared xi + e (the criterion OP
+        # minimises; the prodest convention for LP)
+        key = lambda t: (not t["converged"], t["sum_of_squares"])     # noqa: E731
+    lowest = min(t["objective"] for t in pool)
+    at_min = [t for t in pool if t["objective"] <= lowest + 1e-10 + 1e-6 * abs(lowest)]
+    at_min = sorted(at_min, key=key)
     best = at_min[0]
     good = [t["estimate"] for t in at_min]
     all_conv = np.array([t["estimate"] for t in trials if t["converged"]])
     theta = best["estimate"]
     beta = np.concatenate([beta_free, theta])
+    # LP/OP first stage: when the proxy depends on the free inputs given (k, omega) (materials chosen
+    # with or after labour, Ackerberg, Caves and Frazer, 2015), y - proxy carries no labour and the
+    # first-stage labour coefficient collapses towards zero whatever the truth.
+    collapse = bool(np.any(np.abs(beta_free) < FIRST_STAGE_COLLAPSE * np.abs(ols_free)))
+    elasticity = mean_map @ beta
+    plausible = bool(np.all(elasticity[logged_inputs] >= 0))
     return {"beta": beta, "n_second_stage": len(now), "objective": best["objective"],
-            "converged": best["converged"], "starts": trials,
+            "converged": best["converged"], "plausible": plausible, "elasticity": elasticity,
+            "first_stage_collapse": collapse,
+            "ols_free": ols_free, "starts": trials,
             "start_spread": float(np.ptp(all_conv, axis=0).max()) if len(all_conv) > 1 else 0.0,
             "starts_at_optimum": len(good)}
 
@@ -574,8 +633,10 @@ class TFPResults:
         One row per group: ``beta_<term>``, ``elasticity_<input>`` (translog: the mean over
         the group's estimation sample of the per-observation elasticity), ``returns_to_scale``
         (sum of the logged inputs' elasticities), ``n_obs``, ``n_firms``, ``n_second_stage``,
-        ``converged``, ``objective``, ``start_spread``; ``constant``, ``r2``, ``r2_adj``
-        (OLS, FE); ``rho`` (WRDG).
+        ``converged``, ``objective``, ``start_spread``; ``plausible`` (OP, LP, ACF: all
+        elasticities of logged inputs non-negative) and ``first_stage_collapse`` (OP, LP: a free
+        input's first-stage coefficient below ``FIRST_STAGE_COLLAPSE`` of its least-squares
+        value); ``constant``, ``r2``, ``r2_adj`` (OLS, FE); ``rho`` (WRDG).
     standard_errors : DataFrame or None
         Analytic (OLS, FE: classical; WRDG: GMM, clustered as ``vcov``) or firm bootstrap
         (:func:`bootstrap`), by group; columns the terms, ``returns_to_scale``, translog
@@ -654,7 +715,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
              levels: Sequence[str] = (), trim: float | None = None, zone: str = "sez", seed: int = 0,
              executor=None, write_tfp: bool = True, overidentify: bool = False,
              start: Sequence[float] | dict | None = None, vcov: str = "cluster",
-             year_effects: bool = False) -> TFPResults:
+             year_effects: bool = True) -> TFPResults:
     """Estimate a production function by industry (or pooled) and firm log TFP.
 
     Parameters
@@ -686,7 +747,9 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
         OP only: add the survival probability from a probit on (k, i) to ``g``.
     starts : int
         Starting values of the second-stage optimiser: least squares plus ``starts - 1``
-        seeded perturbations (sd 0.15); all are reported in ``diagnostics``.
+        seeded perturbations (sd 0.15); all are reported in ``diagnostics``. When none
+        ends with non-negative elasticities (and ``start`` is not given), two more start
+        from 1.5 and 2.5 times the absolute least-squares values.
     min_obs : int
         Fewest observations (and lagged observations) a group may have.
     small : {"raise", "skip"}
@@ -710,9 +773,14 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
         default the least-squares estimate.
         Exactly identified ACF moments can have a second, spurious root near
         ``b_l = 1, b_k = 0`` (implied productivity nearly serially uncorrelated);
-        among the roots the starts reach, the one with the most persistent implied
-        productivity is kept (``diagnostics[group]["starts"]`` lists them all, with
-        their ``persistence``).
+        among the roots the starts reach with non-negative elasticities, the one with the
+        most persistent implied productivity is kept (``diagnostics[group]["starts"]`` lists
+        them all, with their ``persistence``, ``plausible`` and ``sum_of_squares``).
+    year_effects : bool
+        OP, LP, ACF: year indicators in the first-stage control function and in the law of
+        motion ``g`` (productivity's common year shifts, and a proxy or output in units that
+        change by year, e.g. nominal investment beside deflated output). False gives the
+        time-invariant control function of ``prodest`` and Stata's ``opreg``/``levpet``.
     vcov : {"cluster", "robust"}
         WRDG: the moments' covariance, for the efficient weight matrix and the standard
         errors, clustered by firm or by firm-year. OLS and FE standard errors are the
@@ -765,6 +833,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
                 continue
             raise err
         fits[label] = fit
+    _warn_flagged(fits, method, names)
     rows, se_rows = [], {}
     for label, block in items:
         if label not in fits:
@@ -778,7 +847,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
             row.update({f"elasticity_{c}": float(e) for c, e in zip(names, elasticity)})
         row["returns_to_scale"] = float(elasticity[logged_inputs].sum())
         for key in ("constant", "r2", "r2_adj", "rho", "n_obs", "n_firms", "n_second_stage", "converged",
-                    "objective", "start_spread"):
+                    "plausible", "first_stage_collapse", "objective", "start_spread"):
             if key in fit:
                 row[key] = fit[key]
         rows.append(row)
@@ -798,7 +867,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
     if se_rows:
         se = pd.DataFrame(se_rows).T
         se.index.name = "group"
-    hidden = ("beta", "se", "cov")
+    hidden = ("beta", "se", "cov", "elasticity")
     diagnostics = {label: {k: v for k, v in fit.items() if k not in hidden} for label, fit in fits.items()}
     for label, why in skipped.items():
         diagnostics[label] = {"skipped": why}
@@ -821,6 +890,35 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
                 out[f"elasticity_{c}"] = elasticities[:, j]
         result.panel = out
     return result
+
+
+def _warn_flagged(fits: dict, method: str, names: Sequence[str]) -> None:
+    """One TFPWarning per kind of flag, naming the groups."""
+    import warnings
+
+    def listed(labels):
+        labels = [str(g) for g in labels]
+        return ", ".join(labels[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
+
+    collapsed = [g for g, f in fits.items() if f.get("first_stage_collapse")]
+    if collapsed:
+        free = list(names[:len(fits[collapsed[0]]["ols_free"])])
+        example = fits[collapsed[0]]
+        warnings.warn(
+            f"{method}: the first-stage coefficient of {', '.join(free)} is below {FIRST_STAGE_COLLAPSE:.0%} of its "
+            f"least-squares value in {len(collapsed)} group(s) ({listed(collapsed)}; e.g. "
+            f"{np.round(example['beta'][:len(free)], 3).tolist()} against "
+            f"{np.round(example['ols_free'], 3).tolist()}): the proxy moves with the free input(s) given capital "
+            f"and productivity (materials ordered for the realised labour), so the first stage cannot identify "
+            f"them and the estimates are not consistent (Ackerberg, Caves and Frazer, 2015); use method='acf'",
+            TFPWarning, stacklevel=3)
+    implausible = [g for g, f in fits.items() if f.get("plausible") is False]
+    if implausible:
+        example = dict(zip(names, np.round(fits[implausible[0]]["elasticity"], 3).tolist()))
+        warnings.warn(f"{method}: a negative output elasticity in {len(implausible)} group(s) ({listed(implausible)}; "
+                      f"e.g. {example}): outside the parameter space; the second stage prefers roots with "
+                      f"non-negative elasticities, and diagnostics[group]['starts'] lists every start",
+                      TFPWarning, stacklevel=3)
 
 
 def trim_within_zone(ln_tfp: np.ndarray, panel: pd.DataFrame, zone: str, share: float) -> tuple[np.ndarray, int]:
