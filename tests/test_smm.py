@@ -1,9 +1,12 @@
 """SMM: recovery of known parameters under common random numbers, diagnostics."""
 
+import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
 from sez import moments, smm
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
@@ -45,10 +48,38 @@ def test_standard_errors_and_j_test_with_a_data_covariance():
     panel = simulate(sol, n_firms=3000, years=5, burn_in=40, seed=99, distribution=stationary(sol))
     names = ["leverage_sez", "leverage_nsez", "sez_share", "exit_rate_sez"]
     data, cov = moments.bootstrap(panel, names, draws=50, seed=1)
-    res = smm.estimate(data, TRUTH, ["xbar_S", "theta_S"], spec=SPEC, covariance=cov, data_firms=3000, seed=11,
-                       global_points=0, local_starts=1, local_maxiter=40)
-    assert np.all(np.isfinite(res.se)) and np.all(res.se > 0)
-    assert res.j_df == 2 and 0 <= res.j_pvalue <= 1
+    res = smm.estimate(data, TRUTH, ["xbar_S", "theta_S", "Me"], spec=SPEC, covariance=cov, data_firms=3000,
+                       seed=11, global_points=0, local_starts=1, local_maxiter=40, noise_draws=0)
+    # efficient weights: V = (1 + 1/S) (G' Omega^-1 G)^-1, S = simulated / data firms; J = g' Omega^-1 g / (1 + 1/S)
+    correction = 1 + 3000 / SPEC.n_firms
+    G = res.jacobian[["xbar_S", "theta_S"]].to_numpy()
+    omega_inv = np.linalg.inv(cov.loc[names, names].to_numpy())
+    se = np.sqrt(np.diag(correction * np.linalg.inv(G.T @ omega_inv @ G)))
+    assert res.se[["xbar_S", "theta_S"]].to_numpy() == pytest.approx(se, rel=1e-9)
+    # Me scales every mass alike and moves no moment: no standard error, not a spurious 0
+    assert np.abs(res.jacobian["Me"]).max() == 0 and np.isnan(res.se["Me"])
+    g = (res.model_moments - data).to_numpy()
+    assert res.j_stat == pytest.approx(g @ omega_inv @ g / correction, rel=1e-9)
+    assert res.j_df == 2 and res.j_pvalue == pytest.approx(stats.chi2.sf(res.j_stat, 2))
+
+
+def test_verdict_per_moment():
+    res = smm.estimate(pd.Series({"sez_share": 0.5}), TRUTH, ["xbar_S"], spec=SPEC, seed=11, global_points=0,
+                       local_starts=1, local_maxiter=3, scan_rounds=0, noise_draws=0)
+    names = ["a", "b", "c", "d", "e"]
+    made = dataclasses.replace(
+        res, data_moments=pd.Series([1.0, 1.0, 5.0, 0.0, 1.0], index=names),
+        model_moments=pd.Series([1.05, 0.5, 0.5, 0.05, np.nan], index=names),
+        box_ranges=pd.DataFrame({"min": [0.9, 0.2, 0.2, -1.0, 0.0], "max": [1.2, 1.5, 1.0, 1.0, 2.0]}, index=names))
+    v = made.verdict()
+    # a: 5% off; b: 50% off, 1.0 inside [0.2, 1.5]; c: 5.0 beyond 1.0 (widened by 10%); d: target 0, gap 0.05
+    # absolute; e: undefined at the estimate
+    assert v["verdict"].tolist() == ["reached", "traded off", "out of reach", "reached", "undefined"]
+    assert "outside the model's range [0.2, 1]" in v.loc["c", "reason"]
+    assert "parameter points evaluated" in v.loc["c", "reason"]
+    # the range is widened by 10% of the target: 1.1 - 0.11 lies below the top 1.0
+    edge = dataclasses.replace(made, data_moments=pd.Series([1.0, 1.0, 1.1, 0.0, 1.0], index=names)).verdict()
+    assert edge.loc["c", "verdict"] == "traded off"
 
 
 def test_a_process_pool_gives_the_serial_estimate():
@@ -61,13 +92,14 @@ def test_a_process_pool_gives_the_serial_estimate():
                          n_firms=1500, years=4, burn_in=20, moments=("leverage_sez", "sez_share", "exit_rate_sez"))
     data = smm.model_moments(TRUTH, spec, seed=3)
     start = TRUTH.replace(xbar_S=0.36, theta_S=0.6)
-    kw = dict(spec=spec, seed=3, global_points=4, local_starts=1, local_maxiter=20, scan_rounds=1, noise_draws=0)
+    kw = dict(spec=spec, seed=3, global_points=4, local_starts=1, local_maxiter=20, scan_rounds=1, noise_draws=2)
     serial = smm.estimate(data, start, ["xbar_S", "theta_S"], **kw)
     with local_executor(workers=2) as pool:
         pooled = smm.estimate(data, start, ["xbar_S", "theta_S"], executor=pool, **kw)
     assert pooled.estimate.to_dict() == serial.estimate.to_dict()
     assert pooled.objective == serial.objective and pooled.evaluations == serial.evaluations
     np.testing.assert_array_equal(pooled.jacobian.to_numpy(), serial.jacobian.to_numpy())
+    pd.testing.assert_series_equal(pooled.precision, serial.precision)
 
 
 def test_bad_estimation_arguments():

@@ -58,13 +58,6 @@ def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, sp
     return model_moments(base.replace(**point), spec, _seed_int(seed)).to_dict()
 
 
-def _moments_common_seed(point: dict, _child_seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
-                         seed: int) -> dict:
-    """Estimation's grid function: every point simulated with the same ``seed``
-    (common random numbers), not the point's own child seed."""
-    return model_moments(base.replace(**point), spec, seed).to_dict()
-
-
 # -- checkpointed grids -----------------------------------------------------------------
 
 
@@ -283,8 +276,9 @@ def simulation_noise(
     ``ROUGHNESS_RADIUS`` of each free parameter's span, all simulated with ``seed``:
     the steps that common random numbers leave (firms crossing thresholds, payout
     thresholds and zone switches moving node by node on the cash grid).
-    ``total`` combines both. ``attrs["covariance"]`` is the Monte Carlo covariance
-    plus the roughness on its diagonal (the identification diagnostic's noise).
+    ``total`` combines both. ``attrs["covariance"]`` is diagonal with ``total``
+    squared (the identification diagnostic's noise: a covariance estimated from a
+    few panels is singular).
     """
     free = list(free)
     if int(draws) != draws or draws < 2:
@@ -306,11 +300,17 @@ def simulation_noise(
     D = np.column_stack([np.ones(ok.sum()), X[ok] - x0])
     if ok.sum() <= D.shape[1]:
         raise RuntimeError(f"the model fails at {int((~ok).sum())} of {len(X)} points near {dict(zip(free, x0))}")
-    coef, *_ = np.linalg.lstsq(D, Y, rcond=None)
-    rough = np.sqrt(((Y - D @ coef) ** 2).sum(axis=0) / (len(Y) - D.shape[1]))
+    rough = np.full(len(names), np.inf)  # a moment undefined at too many nearby points: no information
+    for j in range(len(names)):
+        fine = np.isfinite(Y[:, j])
+        if fine.sum() > D.shape[1]:
+            coef, *_ = np.linalg.lstsq(D[fine], Y[fine, j], rcond=None)
+            rough[j] = np.sqrt(((Y[fine, j] - D[fine] @ coef) ** 2).sum() / (fine.sum() - D.shape[1]))
     out = pd.DataFrame({"monte_carlo": mc.std(ddof=1), "roughness": pd.Series(rough, index=names)})
     out["total"] = np.hypot(out["monte_carlo"], out["roughness"])
-    out.attrs["covariance"] = mc.cov() + np.diag(rough ** 2)
+    # diagonal: a covariance from a few panels has rank draws - 1 and would overstate
+    # what the moments pin down along the directions it misses
+    out.attrs["covariance"] = pd.DataFrame(np.diag(out["total"].to_numpy() ** 2), index=names, columns=names)
     out.attrs["evaluations"] = len(X) + 1
     return out
 
@@ -386,22 +386,28 @@ class SMMResult:
 
         A target outside the moment's range over the evaluated points (widened by
         ``tol``) is "out of reach"; one inside it but missed is "traded off"
-        against the others. ``reason`` adds the structural cause where the model
-        fixes the moment (``MODEL_LIMITS``).
+        against the others; "undefined" where the model's moment is not defined.
+        A target of 0 is judged by the absolute gap. ``reason`` adds the
+        structural cause where the model fixes the moment (``MODEL_LIMITS``).
         """
         out = pd.DataFrame({"data": self.data_moments, "model": self.model_moments})
         out["deviation (%)"] = 100 * (out["model"] / out["data"] - 1)
         lo = self.box_ranges["min"].reindex(out.index) if len(self.box_ranges) else out["model"]
         hi = self.box_ranges["max"].reindex(out.index) if len(self.box_ranges) else out["model"]
         out["box min"], out["box max"] = lo, hi
-        d = out["data"].abs()
-        reached = out["deviation (%)"].abs() <= 100 * tol
+        # within tol of the data; a target of 0 has no relative scale: within tol in absolute terms
+        d = out["data"].abs().where(out["data"] != 0, 1.0)
+        reached = (out["model"] - out["data"]).abs() <= tol * d
         beyond = (out["data"] + tol * d < lo) | (out["data"] - tol * d > hi)
-        out["verdict"] = np.where(reached, "reached", np.where(beyond, "out of reach", "traded off"))
+        undefined = out["model"].isna() | lo.isna() | hi.isna()
+        out["verdict"] = np.where(reached, "reached", np.where(undefined, "undefined",
+                                                               np.where(beyond, "out of reach", "traded off")))
         reasons = []
         for name, row in out.iterrows():
             if row["verdict"] == "reached":
                 reasons.append("")
+            elif row["verdict"] == "undefined":
+                reasons.append("the model's moment is undefined at the estimate or over the points evaluated")
             elif row["verdict"] == "out of reach":
                 why = MODEL_LIMITS.get(name, "")
                 reasons.append(f"data {row['data']:.4g} outside the model's range [{row['box min']:.4g}, "
@@ -468,7 +474,7 @@ class _Objective:
                                   if key not in self.seen))
         if len(todo) < 2 and not progress:
             return
-        fn = functools.partial(_moments_common_seed, base=self.start, spec=self.spec, seed=self.seed)
+        fn = functools.partial(_moments_fixed_seed, base=self.start, spec=self.spec, fixed_seed=self.seed)
         grid = evaluate_grid([dict(zip(self.free, key)) for key in todo], fn, executor=executor, seed=self.seed,
                              progress=progress)
         names = list(self.spec.moments)
@@ -490,7 +496,7 @@ class _Objective:
 
     def __call__(self, theta) -> float:
         g = self.residual(theta)
-        return 1e10 if g is None else float(g @ self.W @ g)  # 1e10: no solution here
+        return np.inf if g is None else float(g @ self.W @ g)  # no solution here
 
 
 def estimate(
@@ -548,10 +554,16 @@ def estimate(
     a parameter with precision above ``identification_tol`` is reported as not
     identified. With ``profile=True`` a parameter that passes is also moved by
     two tolerances either way with the others re-fitted; unless the noise-scaled
-    objective rises by ``PROFILE_RISE`` (two s.d.) on both sides it is reported
-    as not identified too (a weak, nonlinear effect can look sharp locally).
-    Standard errors carry the simulation correction (1 + 1/S),
-    S = simulated firms / ``data_firms``.
+    objective rises by ``PROFILE_RISE`` (two s.d.) on each side within the
+    bounds it is reported as not identified too (a weak, nonlinear effect can
+    look sharp locally).
+
+    Standard errors and the J test need ``covariance`` (the covariance of the
+    data moments, e.g. ``sez.moments.bootstrap``; not with ``weights``) and carry
+    the simulation correction (1 + 1/S), S = ``spec.n_firms`` / ``data_firms``:
+    the ratio of simulated to observed firms, both panels covering about as many
+    years (``spec.years``). A parameter that no moment moves gets no standard
+    error (NaN).
     """
     free = list(free)
     unknown = [n for n in free if n not in ESTIMABLE]
@@ -571,6 +583,11 @@ def estimate(
     x0 = np.clip([getattr(start, n) for n in free], [b[0] for b in lo_hi], [b[1] for b in lo_hi]).astype(float)
     extra_evaluations = 0
     if covariance is not None:
+        if weights is not None:
+            raise ValueError("give covariance (efficient weights, its inverse) or weights, not both")
+        if not data_firms:
+            warnings.warn("covariance without data_firms: standard errors and J leave out the simulation "
+                          "correction (1 + 1/S)", RuntimeWarning, stacklevel=2)
         omega = pd.DataFrame(covariance).loc[data.index, data.index].to_numpy()
         W = np.linalg.inv(omega)
     else:
@@ -635,13 +652,20 @@ def estimate(
             warnings.warn(f"the simulation noise could not be measured at the estimate ({err}); only a parameter "
                           f"that no moment moves is reported as not identified", RuntimeWarning, stacklevel=2)
     if len(noise):
-        sigma = noise.attrs["covariance"].loc[data.index, data.index].to_numpy()
+        # SMM against data of the simulated panel's size: data and simulation noise, (1 + 1/S) with S = 1
+        sigma = 2.0 * noise.attrs["covariance"].loc[data.index, data.index].to_numpy()
         precision = _precision(jac, sigma, theta, span)
     else:  # no noise measured: only a parameter that no moment moves is reported
         scale = np.maximum(np.abs(theta), 1e-3)
         sens = np.linalg.norm(jac * scale[None, :] / np.maximum(np.abs(data.to_numpy()), 1e-12)[:, None], axis=0)
         precision = np.where(sens > 1e-6, np.nan, np.inf)
-    identified = ~(precision > identification_tol)
+    prior_sd = span / np.sqrt(12.0) / np.where(np.abs(theta) > 0, np.abs(theta), span)
+
+    def pinned(precision):
+        # within the tolerance, and by the moments: the bounds alone must not pass a parameter
+        return (precision <= identification_tol) & (precision <= np.sqrt(0.5) * prior_sd)
+
+    identified = ~(precision > identification_tol) if not len(noise) else pinned(precision)
     profile_rise = pd.Series(np.nan, index=free)
     if profile and len(noise):
         # the local precision can overstate what a weak, nonlinear effect pins down: move
@@ -651,15 +675,15 @@ def estimate(
         # short: the estimate moves there, is polished, and the profiles start again.
         W_noise = _noise_weights(noise, data)
         budget = min(local_maxiter, 150)
-        for _ in range(3):
+        for attempt in range(4):
             rises, better = {}, None
-            for j in np.flatnonzero(precision <= identification_tol):
+            for j in np.flatnonzero(pinned(precision)):
                 rises[j], x_best, f_best = _profile_rise(obj, theta, j, 2 * identification_tol, lo_hi, W_noise,
                                                          budget, executor)
-                if f_best < obj(theta) * (1 - 1e-9):
+                if attempt < 3 and f_best < obj(theta) * (1 - 1e-9):
                     better = x_best
                     break
-            if better is None:
+            if better is None:  # a full pass at the final estimate
                 break
             theta, _, _ = _local_gauss_newton(obj, better, obj(better), lo_hi, local_maxiter, executor)
             m_hat = obj.moments(theta)
@@ -668,16 +692,22 @@ def estimate(
             params_hat = start.replace(**dict(zip(free, map(float, theta))))
         for j, rise in rises.items():
             profile_rise.iloc[j] = rise
-        identified = (precision <= identification_tol) & ~(profile_rise.to_numpy() < PROFILE_RISE)
+        # a profile that could not be measured (NaN) does not pass
+        identified = pinned(precision) & (profile_rise.to_numpy() >= PROFILE_RISE)
     se = np.full(p, np.nan)
     j_stat, j_df, j_p = float("nan"), k - p, float("nan")
     if omega is not None:
         S = spec.n_firms / data_firms if data_firms else np.inf
         correction = 1.0 + 1.0 / S
-        G = jac
-        bread = np.linalg.pinv(G.T @ W @ G)
-        V = correction * bread @ G.T @ W @ omega @ W @ G @ bread
-        se = np.sqrt(np.clip(np.diag(V), 0, None))
+        # parameters whose slope is unknown, or that no moment moves apart from the
+        # others (G'WG singular), have no standard error: NaN, never a spurious 0
+        known = np.isfinite(jac).all(axis=0) & (np.abs(np.nan_to_num(jac)).max(axis=0) > 0)
+        G = jac[:, known]
+        if G.shape[1] and np.linalg.matrix_rank(G.T @ W @ G) == G.shape[1]:
+            bread = np.linalg.inv(G.T @ W @ G)
+            V = correction * bread @ G.T @ W @ omega @ W @ G @ bread
+            se[known] = np.sqrt(np.clip(np.diag(V), 0, None))
+        j_df = k - (np.linalg.matrix_rank(G) if G.shape[1] else 0)
         g = obj.gap(m_hat)
         if j_df > 0:
             j_stat = float(g @ np.linalg.inv(omega) @ g / correction)
@@ -759,7 +789,7 @@ class _Held:
 
     def __call__(self, x):
         g = self.residual(x)
-        return 1e10 if g is None else float(g @ self.W @ g)
+        return np.inf if g is None else float(g @ self.W @ g)
 
 
 def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxiter: int, executor=None):
@@ -771,8 +801,10 @@ def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxite
     f0 = float(g0 @ W @ g0)
     others = [b for i, b in enumerate(lo_hi) if i != j]
     rises, best_x, best_f = [], None, np.inf
+    # relative to the parameter, as precision is (to its span where it is 0)
+    step = shift * (abs(theta[j]) if theta[j] != 0 else lo_hi[j][1] - lo_hi[j][0])
     for sign in (-1.0, 1.0):
-        value = float(np.clip(theta[j] * (1 + sign * shift), *lo_hi[j]))
+        value = float(np.clip(theta[j] + sign * step, *lo_hi[j]))
         if value == theta[j]:
             continue
         held = _Held(obj, j, value, W)
@@ -819,7 +851,8 @@ def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=N
     # W = L L': the objective g' W g is |L' g|^2
     val, vec = np.linalg.eigh((obj.W + obj.W.T) / 2)
     root = vec * np.sqrt(np.clip(val, 0, None))[None, :]
-    failed = np.full(k, np.sqrt(1e10 / k))  # |failed|^2 = 1e10, the objective's value where no solution exists
+    # where the model has no solution, a residual far above the start's (least squares needs finite ones)
+    failed = np.full(k, np.sqrt(1e6 * max(f0 if np.isfinite(f0) else 0.0, 1.0) / k))
     budget = obj.evaluations + int(maxiter)
 
     def resid(u):
