@@ -414,8 +414,20 @@ def test_acf_bootstrap_starts_at_the_point_estimate_and_reports_robust_errors():
     c = pd.read_csv(FIXTURES / "prodest_chilean_sample.csv").rename(columns={
         "id": "firm_id", "log_y": "value_added", "log_k": "capital", "log_materials": "intermediate_input",
         "log_investment": "investment"})
-    boot = tfp.bootstrap(c, "acf", reps=20, executor=SerialExecutor(), seed=0, by=None, logged=True,
-                         free=["log_lab1", "log_lab2"])
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        boot = tfp.bootstrap(c, "acf", reps=20, executor=SerialExecutor(), seed=0, by=None, logged=True,
+                             free=["log_lab1", "log_lab2"])
+    # replications outside the parameter space are counted in one warning, not one each
+    flagged = [str(w.message) for w in caught if issubclass(w.category, tfp.TFPWarning) and "bootstrap" in
+               str(w.message)]
+    outside = boot.draws.loc[~boot.draws["plausible"].astype(bool), "rep"].nunique()
+    assert len(flagged) == (1 if outside else 0)
+    assert not flagged or flagged[0].startswith(f"acf bootstrap: {outside} of 20 replications")
+    others = [w for w in caught if issubclass(w.category, tfp.TFPWarning) and "bootstrap" not in str(w.message)]
+    assert len(others) <= 1  # at most the point estimate's own flag, none from the replications
     cols = ["beta_log_lab1", "beta_log_lab2", "beta_capital"]
     point = boot.point.estimates[cols].iloc[0]
     draws = boot.draws[cols]

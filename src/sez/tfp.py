@@ -959,9 +959,13 @@ def _resample_firms(panel: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
 
 
 def _bootstrap_replication(rep, seed_sequence, panel, options):
+    import warnings
+
     rng = np.random.default_rng(seed_sequence)
     sample = _resample_firms(panel, rng)
-    res = estimate(sample, write_tfp=False, seed=int(rng.integers(2 ** 31)), **options)
+    with warnings.catch_warnings():  # flags are kept in the draws and counted once by bootstrap()
+        warnings.simplefilter("ignore", TFPWarning)
+        res = estimate(sample, write_tfp=False, seed=int(rng.integers(2 ** 31)), **options)
     return res.estimates
 
 
@@ -1053,6 +1057,13 @@ def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executo
     robust = ((draws.groupby(level=0)[coef].quantile(0.75) - draws.groupby(level=0)[coef].quantile(0.25)) / 1.349
               if len(draws) else pd.DataFrame(columns=coef))
     point.standard_errors = se.rename(columns=lambda c: c.removeprefix("beta_"))
+    if "plausible" in draws.columns and not draws["plausible"].astype(bool).all():
+        import warnings
+
+        outside = draws.loc[~draws["plausible"].astype(bool), "rep"].nunique()
+        warnings.warn(f"{method} bootstrap: {outside} of {draws['rep'].nunique()} replications ended with a "
+                      "negative elasticity (draws['plausible'] is False): weakly identified moments; the IQR-based "
+                      "robust_standard_errors are unmoved by them", TFPWarning, stacklevel=2)
     return BootstrapResults(point=point, draws=draws, standard_errors=se, failed=failed,
                             robust_standard_errors=robust)
 
