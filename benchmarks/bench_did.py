@@ -15,11 +15,11 @@ its own process so that its peak memory (max RSS) is its own:
 Run ``python benchmarks/bench_did.py`` (all stages) or name stages.
 
 The imputation estimator solves its fixed-effect normal equations by
-conjugate gradients preconditioned by the level counts. Measured on a
-shared 2-core machine (other jobs running, so upper bounds):
-``imputation`` 10.8 s and 0.78 GiB peak; ``event_imputation`` (11 post-entry
-estimands, each with its own variance solve, plus the pre-trend regression)
-224 s and 1.62 GiB.
+conjugate gradients preconditioned by the level counts. Measured on an
+otherwise idle 2-core machine: ``twfe`` 9.2 s and 1.24 GiB peak, ``event``
+17.5 s and 2.43 GiB, ``imputation`` 5.1 s and 0.78 GiB, ``event_imputation``
+(11 post-entry estimands, each with its own variance solve, plus the pre-trend
+regression) 29.6 s and 1.63 GiB (224 s when other jobs shared the machine).
 """
 
 from __future__ import annotations
