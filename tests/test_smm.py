@@ -102,6 +102,38 @@ def test_a_process_pool_gives_the_serial_estimate():
     pd.testing.assert_series_equal(pooled.precision, serial.precision)
 
 
+def test_nelder_mead_local_stage_recovers_a_parameter():
+    spec = smm.ModelSpec(grid=Grid(n_cash=40, n_capital=60, n_shocks=3, type_edges=(0.0, 0.5, 1.0)),
+                         n_firms=1500, years=4, burn_in=20, moments=("leverage_sez", "sez_share", "exit_rate_sez"))
+    data = smm.model_moments(TRUTH, spec, seed=3)  # at the truth with the estimation's seed: objective 0 there
+    res = smm.estimate(data, TRUTH.replace(xbar_S=0.36), ["xbar_S"], spec=spec, seed=3, global_points=0,
+                       local_starts=1, local_maxiter=60, scan_rounds=0, noise_draws=0, local="nelder-mead")
+    # tolerance 2%: the moments step as firms cross thresholds, flat within about 1% of the truth
+    assert res.estimate["xbar_S"] == pytest.approx(0.3, rel=0.02)
+    assert res.objective < 1e-4
+
+
+def test_simulation_noise_parts_and_weights():
+    spec = smm.ModelSpec(grid=Grid(n_cash=40, n_capital=60, n_shocks=3, type_edges=(0.0, 0.5, 1.0)),
+                         n_firms=1500, years=4, burn_in=20, moments=("wl_y", "sez_share", "leverage_sez"))
+    noise = smm.simulation_noise(TRUTH, ["xbar_S", "theta_S"], spec, seed=3, draws=3)
+    # wL/Y is gamma (1 - alpha) for every firm: no Monte Carlo noise, no roughness (rounding only)
+    assert noise.loc["wl_y", "total"] < 1e-12
+    assert (noise.loc[["sez_share", "leverage_sez"], "monte_carlo"] > 0).all()
+    assert noise["total"].to_numpy() == pytest.approx(np.hypot(noise["monte_carlo"], noise["roughness"]))
+    cov = noise.attrs["covariance"]
+    np.testing.assert_allclose(cov.to_numpy(), np.diag(noise["total"] ** 2))  # diagonal: few panels, no rank
+    # the Monte Carlo part is the s.d. over other seeds' panels at the same solution
+    seeds = [smm._seed_int(s) for s in np.random.SeedSequence([3, 1]).spawn(3)]
+    by_seed = smm._moments_by_seed(TRUTH, spec, seeds)
+    assert noise["monte_carlo"].to_numpy() == pytest.approx(by_seed.std(ddof=1).to_numpy(), rel=1e-12)
+    W = smm._noise_weights(noise, pd.Series({"wl_y": 0.7, "sez_share": 0.3, "leverage_sez": 0.9}))
+    assert W[1, 1] == pytest.approx(1 / noise.loc["sez_share", "total"] ** 2)
+    assert np.isfinite(W).all() and W[0, 0] > W[1, 1]  # the noiseless moment floored, finite, heaviest
+    with pytest.raises(ValueError, match="draws = 1"):
+        smm.simulation_noise(TRUTH, ["xbar_S"], spec, draws=1)
+
+
 def test_bad_estimation_arguments():
     data = moments.TABLE7["data"]
     with pytest.raises(ValueError, match="free must name"):

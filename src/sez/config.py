@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from sez.model import Grid, Params
+from sez.model.params import ESTIMABLE
 from sez.moments import MOMENTS, TABLE7
 
 SECTIONS = ("model", "grid", "simulation", "points", "calibrate", "targets", "output")
@@ -115,8 +116,6 @@ def load(path: str | Path) -> RunConfig:
 
 def _check_free(free: list, error: Callable[[str], ConfigError]) -> None:
     """Free parameters must be estimable (``sez.smm.ESTIMABLE``) and named once."""
-    from sez.smm import ESTIMABLE
-
     bad = [n for n in free if n not in ESTIMABLE]
     if bad:
         raise error(f"names unknown parameter(s) {bad}; estimable: {list(ESTIMABLE)}")

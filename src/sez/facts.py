@@ -311,13 +311,13 @@ def plot_sez_share_map(by_region: pd.DataFrame, boundaries, path, key: str = "co
     features = boundaries.get("features")
     if not isinstance(features, list) or not features:
         raise ValueError("boundaries: a GeoJSON FeatureCollection with at least one feature is needed")
+    missing_key = [i for i, feat in enumerate(features) if key not in (feat.get("properties") or {})]
+    if missing_key:
+        raise ValueError(f"boundaries: feature(s) {missing_key[:5]} lack the property {key!r}")
     # GeoJSON allows a feature without geometry (a region with unknown boundaries): it cannot be drawn
     features = [feat for feat in features if feat.get("geometry")]
     if not features:
         raise ValueError("boundaries: no feature has a geometry")
-    missing_key = [i for i, feat in enumerate(features) if key not in (feat.get("properties") or {})]
-    if missing_key:
-        raise ValueError(f"boundaries: feature(s) {missing_key[:5]} lack the property {key!r}")
     codes = {str(r) for r in by_region.index}
     matched = {str(feat["properties"][key]) for feat in features} & codes
     if not matched:

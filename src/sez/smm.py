@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,6 +23,7 @@ from scipy.stats import qmc
 
 from sez import moments as mom
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
+from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, map_items
 
 
@@ -53,9 +54,12 @@ def _seed_int(seed: np.random.SeedSequence) -> int:
     return int(seed.generate_state(1, dtype=np.uint32)[0])
 
 
-def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, spec: ModelSpec) -> dict:
-    """Grid function: model moments at ``base`` with ``point``'s changes."""
-    return model_moments(base.replace(**point), spec, _seed_int(seed)).to_dict()
+def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
+                     fixed_seed: int | None = None) -> dict:
+    """Grid function: model moments at ``base`` with ``point``'s changes, simulated
+    with the point's own ``seed`` (a grid) or with ``fixed_seed`` for every point
+    (an estimation's common random numbers)."""
+    return model_moments(base.replace(**point), spec, _seed_int(seed) if fixed_seed is None else fixed_seed).to_dict()
 
 
 # -- checkpointed grids -----------------------------------------------------------------
@@ -218,12 +222,6 @@ MODEL_LIMITS = {
 }
 
 
-#: Parameters ``estimate`` may free: the numeric fields of ``Params`` (the
-#: switches that choose among the model's variants stay fixed).
-ESTIMABLE = tuple(f.name for f in fields(Params)
-                  if f.name not in ("liquidation", "entry_outside_option", "sez_exit_to_nsez", "check"))
-
-
 def default_bounds(params: Params, name: str) -> tuple[float, float]:
     """Bounds a search may use for a free parameter. Collateral stays below the
     point where Kbar becomes infinite (q theta < 1 - tau), where the objective
@@ -251,12 +249,6 @@ def _moments_by_seed(params: Params, spec: ModelSpec, seeds: Sequence[int]) -> p
     rows = [mom.compute(simulate(sol, n_firms=spec.n_firms, years=spec.years, burn_in=spec.burn_in, seed=int(s),
                                  distribution=dist), spec.moments) for s in seeds]
     return pd.DataFrame(rows, index=list(seeds))
-
-
-def _moments_fixed_seed(point: dict, seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
-                        fixed_seed: int) -> dict:
-    """Grid function: model moments at ``base`` with ``point``'s changes, all with one seed."""
-    return model_moments(base.replace(**point), spec, fixed_seed).to_dict()
 
 
 def simulation_noise(
@@ -292,7 +284,7 @@ def simulation_noise(
     shifts = rng.uniform(-ROUGHNESS_RADIUS, ROUGHNESS_RADIUS, (3 * p + 3, p)) * (lo_hi[:, 1] - lo_hi[:, 0])
     X = np.clip(x0 + shifts, lo_hi[:, 0], lo_hi[:, 1])
     grid = evaluate_grid([dict(zip(free, map(float, x))) for x in X],
-                         functools.partial(_moments_fixed_seed, base=params, spec=spec, fixed_seed=seed),
+                         functools.partial(moments_at_point, base=params, spec=spec, fixed_seed=seed),
                          executor=executor or SerialExecutor(), seed=seed, progress=False)
     names = list(mc.columns)
     ok = grid["error"].isna().to_numpy()
@@ -324,15 +316,18 @@ class SMMResult:
     jacobian : d model moment / d parameter at the estimate (central differences
         with a step of ``JACOBIAN_STEP`` of each bound span).
     precision : the relative s.d. to which the moments pin each parameter down at
-        the estimate, given their simulation noise (Monte Carlo and roughness, at
-        the simulated panel's size) and efficient weights; inf along a direction
-        no moment moves. ``identified`` is ``precision <= identification_tol``.
+        the estimate with efficient weights, given their simulation noise (Monte
+        Carlo and roughness) and a data set of the simulated panel's size; inf
+        along a direction no moment moves. ``identified``: ``precision <=
+        identification_tol`` with the moments, not the bounds, doing most of the
+        work (and, with ``profile=True``, a profile rise on each side).
     noise : the simulation noise of the moments at the estimate (``simulation_noise``).
     box_ranges : each moment's smallest and largest value over the points the
         search evaluated (the Sobol sample of the bounds and the search path): the
         evidence that a target is out of the model's reach.
     j_stat, j_pvalue : over-identification test (needs a covariance and more
         moments than parameters).
+    bounds : the box the search used, one row per free parameter.
     """
 
     free: tuple
@@ -362,7 +357,7 @@ class SMMResult:
         out = pd.DataFrame({"data": self.data_moments, "model": self.model_moments})
         out["paper model"] = mom.TABLE7["paper_model"].reindex(out.index)
         out["deviation (%)"] = 100 * (out["model"] / out["data"] - 1)
-        out["within 10%"] = out["deviation (%)"].abs() <= 10
+        out["within 10%"] = _within(out["model"], out["data"], 0.10)
         return out
 
     def params_table(self) -> pd.DataFrame:
@@ -390,14 +385,12 @@ class SMMResult:
         A target of 0 is judged by the absolute gap. ``reason`` adds the
         structural cause where the model fixes the moment (``MODEL_LIMITS``).
         """
-        out = pd.DataFrame({"data": self.data_moments, "model": self.model_moments})
-        out["deviation (%)"] = 100 * (out["model"] / out["data"] - 1)
+        out = self.moments_table()[["data", "model", "deviation (%)"]]
         lo = self.box_ranges["min"].reindex(out.index) if len(self.box_ranges) else out["model"]
         hi = self.box_ranges["max"].reindex(out.index) if len(self.box_ranges) else out["model"]
         out["box min"], out["box max"] = lo, hi
-        # within tol of the data; a target of 0 has no relative scale: within tol in absolute terms
-        d = out["data"].abs().where(out["data"] != 0, 1.0)
-        reached = (out["model"] - out["data"]).abs() <= tol * d
+        d = _scale(out["data"])
+        reached = _within(out["model"], out["data"], tol)
         beyond = (out["data"] + tol * d < lo) | (out["data"] - tol * d > hi)
         undefined = out["model"].isna() | lo.isna() | hi.isna()
         out["verdict"] = np.where(reached, "reached", np.where(undefined, "undefined",
@@ -440,6 +433,16 @@ class SMMResult:
         return "\n".join(lines)
 
 
+def _scale(data: pd.Series) -> pd.Series:
+    """What a moment's gap is measured against: the target, or 1 for a target of 0 (no relative scale)."""
+    return data.abs().where(data != 0, 1.0)
+
+
+def _within(model: pd.Series, data: pd.Series, tol: float) -> pd.Series:
+    """Model moments within ``tol`` of their targets (relative; absolute for a target of 0)."""
+    return (model - data).abs() <= tol * _scale(data)
+
+
 class _Objective:
     """Weighted distance of model from data moments under common random numbers.
     Every point evaluated is remembered (a search revisits points)."""
@@ -474,14 +477,13 @@ class _Objective:
                                   if key not in self.seen))
         if len(todo) < 2 and not progress:
             return
-        fn = functools.partial(_moments_fixed_seed, base=self.start, spec=self.spec, fixed_seed=self.seed)
+        fn = functools.partial(moments_at_point, base=self.start, spec=self.spec, fixed_seed=self.seed)
         grid = evaluate_grid([dict(zip(self.free, key)) for key in todo], fn, executor=executor, seed=self.seed,
                              progress=progress)
         names = list(self.spec.moments)
         for key, (_, row) in zip(todo, grid.iterrows()):
             self.evaluations += 1
-            ok = row["error"] is None or (isinstance(row["error"], float) and np.isnan(row["error"]))
-            self.seen[key] = pd.Series(row[names].to_numpy(dtype=float), index=names) if ok else None
+            self.seen[key] = pd.Series(row[names].to_numpy(dtype=float), index=names) if pd.isna(row["error"]) else None
 
     def gap(self, m: pd.Series) -> np.ndarray:
         return (m[self.data.index] - self.data).to_numpy()
@@ -625,6 +627,18 @@ def estimate(
             xs, fs, cs = search(obj, xc, fc, lo_hi, local_maxiter, executor)
         return xs, fs, cs
 
+    measured: dict[tuple, pd.DataFrame] = {}
+
+    def noise_at(point, draws: int) -> pd.DataFrame:
+        """The simulation noise at ``point``, measured once per point and number of draws."""
+        nonlocal extra_evaluations
+        key = (tuple(float(t) for t in point), int(draws))
+        if key not in measured:
+            measured[key] = simulation_noise(start.replace(**dict(zip(free, key[0]))), free, spec,
+                                             dict(zip(free, lo_hi)), seed, int(draws), executor)
+            extra_evaluations += measured[key].attrs["evaluations"]
+        return measured[key]
+
     x, f, converged = starts[0][0], starts[0][1], False
     for x_start, f_start in starts:
         xs, fs, cs = local_stage(x_start, f_start)
@@ -633,10 +647,7 @@ def estimate(
     if isinstance(weights, str) and covariance is None:
         # two steps, as in two-step GMM: the roughness of the moments differs across the
         # parameter space, so weigh them by their noise at the first estimate and search again
-        noise1 = simulation_noise(start.replace(**dict(zip(free, map(float, x)))), free, spec,
-                                  dict(zip(free, lo_hi)), seed, max(int(noise_draws), 2), executor)
-        extra_evaluations += noise1.attrs["evaluations"]
-        W = obj.W = _noise_weights(noise1, data)
+        W = obj.W = _noise_weights(noise_at(x, max(int(noise_draws), 2)), data)
         x, f, converged = local_stage(x, obj(x))
     theta = np.asarray(x, dtype=float)
     m_hat = obj.moments(theta)
@@ -646,8 +657,7 @@ def estimate(
     noise = pd.DataFrame()
     if noise_draws:
         try:
-            noise = simulation_noise(params_hat, free, spec, dict(zip(free, lo_hi)), seed, int(noise_draws), executor)
-            extra_evaluations += noise.attrs["evaluations"]
+            noise = noise_at(theta, noise_draws)
         except (ValueError, RuntimeError, ArithmeticError) as err:
             warnings.warn(f"the simulation noise could not be measured at the estimate ({err}); only a parameter "
                           f"that no moment moves is reported as not identified", RuntimeWarning, stacklevel=2)
@@ -658,14 +668,14 @@ def estimate(
     else:  # no noise measured: only a parameter that no moment moves is reported
         scale = np.maximum(np.abs(theta), 1e-3)
         sens = np.linalg.norm(jac * scale[None, :] / np.maximum(np.abs(data.to_numpy()), 1e-12)[:, None], axis=0)
-        precision = np.where(sens > 1e-6, np.nan, np.inf)
-    prior_sd = span / np.sqrt(12.0) / np.where(np.abs(theta) > 0, np.abs(theta), span)
-
-    def pinned(precision):
+        precision = np.where(sens > 1e-6, np.nan, np.inf)  # unknown where a moment moves it
+    def pinned(precision, theta):
         # within the tolerance, and by the moments: the bounds alone must not pass a parameter
+        # (posterior variance at most half that of a uniform law over the bounds)
+        prior_sd = span / np.sqrt(12.0) / np.where(np.abs(theta) > 0, np.abs(theta), span)
         return (precision <= identification_tol) & (precision <= np.sqrt(0.5) * prior_sd)
 
-    identified = ~(precision > identification_tol) if not len(noise) else pinned(precision)
+    identified = np.isnan(precision) if not len(noise) else pinned(precision, theta)
     profile_rise = pd.Series(np.nan, index=free)
     if profile and len(noise):
         # the local precision can overstate what a weak, nonlinear effect pins down: move
@@ -677,7 +687,7 @@ def estimate(
         budget = min(local_maxiter, 150)
         for attempt in range(4):
             rises, better = {}, None
-            for j in np.flatnonzero(pinned(precision)):
+            for j in np.flatnonzero(pinned(precision, theta)):
                 rises[j], x_best, f_best = _profile_rise(obj, theta, j, 2 * identification_tol, lo_hi, W_noise,
                                                          budget, executor)
                 if attempt < 3 and f_best < obj(theta) * (1 - 1e-9):
@@ -688,12 +698,19 @@ def estimate(
             theta, _, _ = _local_gauss_newton(obj, better, obj(better), lo_hi, local_maxiter, executor)
             m_hat = obj.moments(theta)
             jac = _jacobian(obj, theta, lo_hi, m_hat, executor)
-            precision = _precision(jac, sigma, theta, span)
             params_hat = start.replace(**dict(zip(free, map(float, theta))))
+            try:  # the diagnostics at the moved estimate, not the old one
+                noise = noise_at(theta, noise_draws)
+                sigma = 2.0 * noise.attrs["covariance"].loc[data.index, data.index].to_numpy()
+                W_noise = _noise_weights(noise, data)
+            except (ValueError, RuntimeError, ArithmeticError) as err:
+                warnings.warn(f"the simulation noise could not be measured at the moved estimate ({err}); the "
+                              "previous estimate's is used", RuntimeWarning, stacklevel=2)
+            precision = _precision(jac, sigma, theta, span)
         for j, rise in rises.items():
             profile_rise.iloc[j] = rise
         # a profile that could not be measured (NaN) does not pass
-        identified = pinned(precision) & (profile_rise.to_numpy() >= PROFILE_RISE)
+        identified = pinned(precision, theta) & (profile_rise.to_numpy() >= PROFILE_RISE)
     se = np.full(p, np.nan)
     j_stat, j_df, j_p = float("nan"), k - p, float("nan")
     if omega is not None:
@@ -832,12 +849,10 @@ def _coordinate_scan(obj: _Objective, x, f, lo_hi, executor=None):
         line = np.repeat(x[None, :], SCAN_POINTS, axis=0)
         line[:, j] = np.linspace(lo, hi, SCAN_POINTS)
         obj.prefetch(line, executor)
-        for v in np.linspace(lo, hi, SCAN_POINTS):
-            trial = x.copy()
-            trial[j] = v
+        for trial in line:
             ft = obj(trial)
             if ft < f:
-                x, f = trial, ft
+                x, f = trial.copy(), ft
     return x, f
 
 
@@ -881,7 +896,7 @@ def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=N
     return lo + u * span, f, converged
 
 
-def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):
+def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):  # noqa: ARG001 (one signature)
     """Bounded Nelder-Mead in the unit cube of the bounds (parameters of very
     different scales move alike), from a simplex spanning 10% of each range,
     restarted from its best point while that still improves (at most 4 runs)."""
@@ -908,20 +923,17 @@ def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):
 def _jacobian(obj: _Objective, theta, lo_hi, m_hat, executor=None) -> np.ndarray:
     """Central differences of the simulated moments (common random numbers) with
     a step of ``JACOBIAN_STEP`` of each bound span, one-sided at a bound."""
-    sides = []
+    pairs = []
     for j, (lo, hi) in enumerate(lo_hi):
-        for x in (min(theta[j] + JACOBIAN_STEP * (hi - lo), hi), max(theta[j] - JACOBIAN_STEP * (hi - lo), lo)):
-            sides.append(theta.copy())
-            sides[-1][j] = x
-    obj.prefetch(sides, executor)
-    cols = []
-    for j, (lo, hi) in enumerate(lo_hi):
-        h = JACOBIAN_STEP * (hi - lo)
         up, dn = theta.copy(), theta.copy()
-        up[j] = min(theta[j] + h, hi)
-        dn[j] = max(theta[j] - h, lo)
+        up[j] = min(theta[j] + JACOBIAN_STEP * (hi - lo), hi)
+        dn[j] = max(theta[j] - JACOBIAN_STEP * (hi - lo), lo)
+        pairs.append((up, dn))
+    obj.prefetch([x for pair in pairs for x in pair], executor)
+    cols = []
+    for j, pair in enumerate(pairs):
         sides = []
-        for x in (up, dn):
+        for x in pair:
             try:
                 sides.append((x[j], obj.moments(x)[obj.data.index]) if x[j] != theta[j] else None)
             except (ValueError, RuntimeError, ArithmeticError):  # no solution there: one-sided

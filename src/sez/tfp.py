@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -894,8 +895,6 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
 
 def _warn_flagged(fits: dict, method: str, names: Sequence[str]) -> None:
     """One TFPWarning per kind of flag, naming the groups."""
-    import warnings
-
     def listed(labels):
         labels = [str(g) for g in labels]
         return ", ".join(labels[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
@@ -959,8 +958,6 @@ def _resample_firms(panel: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
 
 
 def _bootstrap_replication(rep, seed_sequence, panel, options):
-    import warnings
-
     rng = np.random.default_rng(seed_sequence)
     sample = _resample_firms(panel, rng)
     with warnings.catch_warnings():  # flags are kept in the draws and counted once by bootstrap()
@@ -1058,8 +1055,6 @@ def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executo
               if len(draws) else pd.DataFrame(columns=coef))
     point.standard_errors = se.rename(columns=lambda c: c.removeprefix("beta_"))
     if "plausible" in draws.columns and not draws["plausible"].astype(bool).all():
-        import warnings
-
         outside = draws.loc[~draws["plausible"].astype(bool), "rep"].nunique()
         warnings.warn(f"{method} bootstrap: {outside} of {draws['rep'].nunique()} replications ended with a "
                       "negative elasticity (draws['plausible'] is False): weakly identified moments; the IQR-based "

@@ -201,3 +201,9 @@ class Params:
                     CollateralWarning,
                     stacklevel=4,
                 )
+
+
+#: The parameters an estimation may free: the numeric fields of ``Params`` (the
+#: switches that choose among the model's variants stay fixed).
+ESTIMABLE = tuple(f.name for f in dataclasses.fields(Params)
+                  if f.name not in ("liquidation", "entry_outside_option", "sez_exit_to_nsez", "check"))
