@@ -234,7 +234,17 @@ def test_step_warnings_keep_the_package_s_own_first_and_say_how_many_more():
     caught = ([SimpleNamespace(category=FutureWarning, message=f"pandas {i}", filename="/site/pandas/x.py")
                for i in range(30)]
               + [SimpleNamespace(category=UserWarning, message="zone dropped", filename=own)] * 3)
+    caught = [SimpleNamespace(category=UserWarning, message=f"other {i}", filename="/site/other/x.py")
+              for i in range(30)] + caught
     lines = pipeline._warning_lines(caught)
     assert lines[0] == "UserWarning: zone dropped"  # deduplicated, and ahead of the others' warnings
-    assert len(lines) == pipeline.MAX_WARNINGS + 1
-    assert lines[-1] == f"... and {31 - pipeline.MAX_WARNINGS} more distinct warnings"
+    assert len(lines) == pipeline.MAX_WARNINGS + 2
+    assert lines[-2] == f"... and {31 - pipeline.MAX_WARNINGS} more distinct warnings"
+    # libraries' deprecation notices about their own code: counted, by library, in one line
+    assert lines[-1] == "30 deprecation notice(s) raised inside x left out (they concern those libraries' code)"
+    pyfixest = SimpleNamespace(category=DeprecationWarning, message="inplace",
+                               filename="/venv/lib/python3.11/site-packages/pyfixest/estimation/feols_.py")
+    own_deprecation = SimpleNamespace(category=FutureWarning, message="ours", filename=own)
+    assert pipeline._warning_lines([pyfixest, pyfixest, own_deprecation]) == [
+        "FutureWarning: ours", "2 deprecation notice(s) raised inside pyfixest left out (they concern those "
+        "libraries' code)"]

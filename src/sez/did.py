@@ -807,10 +807,11 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
                 continue
             on = (cohort == g) & (ev == k)
             if on.any():
-                name = f"_sa_{len(names)}"
-                sub[name] = on.astype(float)
-                names.append(name)
+                names.append(f"_sa_{len(names)}")
                 cells.append((g, k, on))
+    # all interaction columns at once (one insert per column fragments the frame)
+    sub = pd.concat([sub, pd.DataFrame({n: on.astype(float) for n, (_, _, on) in zip(names, cells)},
+                                       index=sub.index)], axis=1)
     fit = _feols(sub, outcome, [*names, *controls], fe, cluster)
     counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit._N)
     _note_collinear(fit, counts)

@@ -1077,14 +1077,26 @@ MAX_WARNINGS = 20
 
 
 def _warning_lines(caught: list) -> list[str]:
+    """Distinct warnings, the package's own first. Deprecation notices raised inside other
+    libraries' code concern those libraries, not the results: counted in one line."""
     own_dir = str(Path(__file__).parent)
     seen: dict[str, bool] = {}
+    library_notices: dict[str, int] = {}
     for w in caught:
+        own = str(w.filename).startswith(own_dir)
+        if not own and issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+            parts = Path(str(w.filename)).parts
+            library = parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(w.filename).stem
+            library_notices[library] = library_notices.get(library, 0) + 1
+            continue
         text = f"{w.category.__name__}: {w.message}"
-        seen[text] = seen.get(text, False) or str(w.filename).startswith(own_dir)
+        seen[text] = seen.get(text, False) or own
     ordered = sorted(seen, key=lambda t: (not seen[t], t))
     if len(ordered) > MAX_WARNINGS:
-        return ordered[:MAX_WARNINGS] + [f"... and {len(ordered) - MAX_WARNINGS} more distinct warnings"]
+        ordered = ordered[:MAX_WARNINGS] + [f"... and {len(ordered) - MAX_WARNINGS} more distinct warnings"]
+    if library_notices:
+        ordered.append(f"{sum(library_notices.values())} deprecation notice(s) raised inside "
+                       f"{', '.join(sorted(library_notices))} left out (they concern those libraries' code)")
     return ordered
 
 
