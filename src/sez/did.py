@@ -429,9 +429,22 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         # the singleton count and the collinear regressors are reported in the results instead
         warnings.filterwarnings("ignore", message="(?s).*singleton fixed effect")
         warnings.filterwarnings("ignore", message="(?s).*dropped due to multicollinearity")
-        try:
+        def fit(**demeaner):
             return pf.feols(_fml(outcome, regressors, fe), data=data, vcov={"CRV1": cluster}, copy_data=False,
-                            store_data=False, lean=False, fixef_rm="singleton")
+                            store_data=False, lean=False, fixef_rm="singleton", **demeaner)
+
+        try:
+            try:
+                return fit()
+            except ValueError as err:
+                if "Demeaning failed" not in str(err):
+                    raise
+                # alternating projections crawl on weakly connected fixed effects (three sets at the
+                # papers' scale): the same projection by LSMR, a Krylov method
+                warnings.warn(f"{outcome} on {', '.join(regressors)} with {' + '.join(fe)}: alternating "
+                              "projections did not converge; demeaned by LSMR instead", RuntimeWarning,
+                              stacklevel=3)
+                return fit(demeaner=pf.LsmrDemeaner())
         except ValueError as err:
             if "collinear" not in str(err):
                 raise
