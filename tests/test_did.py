@@ -117,29 +117,6 @@ def test_constant_effect_recovered_by_both_estimators():
         assert abs(res.coef - 0.1) < 4 * res.se, res.summary()
 
 
-def test_demeaning_that_does_not_converge_falls_back_to_lsmr(monkeypatch):
-    """pyfixest's alternating projections stopped at 10,000 iterations on the three fixed-effect sets of
-    Tables 16-18 at the papers' scale; the same projection by LSMR must then give the same estimate."""
-    import pyfixest as pf
-
-    panel = staggered_panel(n_firms=400, seed=3)
-    expected = did.twfe(panel, "y")
-    original = pf.feols
-    calls = []
-
-    def map_fails(*args, **kwargs):
-        calls.append(type(kwargs.get("demeaner")).__name__)
-        if "demeaner" not in kwargs:
-            raise ValueError("Demeaning failed after 10000 iterations.")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(pf, "feols", map_fails)
-    with pytest.warns(RuntimeWarning, match="did not converge; demeaned by LSMR"):
-        res = did.twfe(panel, "y")
-    assert calls == ["NoneType", "LsmrDemeaner"]
-    assert res.coef == pytest.approx(expected.coef, rel=1e-6) and res.se == pytest.approx(expected.se, rel=1e-6)
-
-
 def test_heterogeneous_effects_bias_twfe_not_imputation():
     # effects grow with time since entry and are larger for early cohorts: TWFE compares late entrants
     # with already-treated early entrants and is pulled down (Goodman-Bacon, 2021)
