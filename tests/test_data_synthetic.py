@@ -343,8 +343,27 @@ def test_files_round_trip(tmp_path):
     with pytest.raises(UnicodeDecodeError):
         gb.decode("utf-8")
     assert result.files[1998].read_bytes().startswith(b"\xef\xbb\xbf")
-    if not syn._excel_writer_available():
+    if not syn._available("xlsxwriter", "openpyxl"):
         assert any("Excel" in note for note in result.notes)
+
+
+def test_excel_kept_for_the_chosen_years_only(tmp_path):
+    result = syn.synthetic(n_firms=300, seed=2, out_dir=tmp_path, excel_years=(2003,))
+    assert result.formats[2003] == "xlsx" and result.files[2003].suffix == ".xlsx"
+    assert result.formats[2010] == "csv-bom" and result.files[2010].suffix == ".csv"
+    assert any("2010: CSV instead of Excel" in note for note in result.notes)
+    for year in (2003, 2010):
+        back = syn.read_raw_file(result.files[year], result.formats[year])
+        pd.testing.assert_frame_equal(back, result.raw[year], check_dtype=False)
+
+
+def test_exit_intercept_sets_the_turnover():
+    # a higher exit hazard shortens firms' lives: fewer firm-years for the same firms
+    lives = {}
+    for intercept in (syn.EXIT_0, syn.PAPER_EXIT_0):
+        truth = syn.synthetic(n_firms=3000, seed=4, exit_intercept=intercept).truth
+        lives[intercept] = truth.groupby("firm_id").size().mean()
+    assert lives[syn.EXIT_0] > 7 and 2.4 < lives[syn.PAPER_EXIT_0] < 3.1
 
 
 def test_bad_arguments():

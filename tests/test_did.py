@@ -706,8 +706,11 @@ def test_sample_emptied_by_singletons_is_a_clear_error_not_an_abort():
     # remaining row is a singleton too, and nothing is left
     chain = pd.DataFrame({"firm_id": [1, 1, 2], "year": [2000, 2001, 2001], "y": [1.0, 2.0, 3.0],
                           "sez": [False, True, True]})
-    assert did._rows_left_after_singletons(chain, ["firm_id", "year"]) == 0
-    assert did._rows_left_after_singletons(chain, ["firm_id"]) == 2
-    assert did._rows_left_after_singletons(chain, ["firm_id^year"]) == 0
+    def left(fe):
+        return did._rows_left_after_singletons([did._codes(chain, term)[0] for term in fe])
+
+    assert left(["firm_id", "year"]) == 0
+    assert left(["firm_id"]) == 2
+    assert left(["firm_id^year"]) == 0
     with pytest.raises(did.DidDataError, match="too few left once singleton fixed effects"):
         did.twfe(chain, "y", fe=("firm_id", "year"))

@@ -52,7 +52,7 @@ def test_alternating_projections_stall_where_the_chosen_method_converges():
     cap = 100
     with pytest.raises(ValueError, match="(?i)demeaning failed|converge"):
         pf.feols(fml, data=df, demeaner=pf.MapDemeaner(fixef_maxiter=cap, fixef_tol=1e-10))
-    assert did.demeaner_for(df, ("firm_id", "year", "city")).kind == "lsmr"
+    assert did.demeaner_for(("firm_id", "year", "city")).kind == "lsmr"
     res = did.twfe(df, "y", fe=("firm_id", "year", "city"))
     # dense reference: OLS with explicit dummies, coefficient on the treatment
     x = np.column_stack([df.d.to_numpy(), _dummies(df, ["firm_id", "year", "city"])])
@@ -110,3 +110,35 @@ def test_imputation_sets_aside_a_mover_into_a_region_no_untreated_firm_links():
     assert len(key) == 1 and res.counts[key[0]] == 1
     assert res.counts["treated observations not imputable"] == 1
     assert res.nobs == len(df) - 1
+
+
+@pytest.mark.parametrize("table", [16, 17])
+def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypatch, table):
+    from test_did import spec_panel
+
+    df = spec_panel(n_firms=200)
+    expected = did.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
+
+    def failing(real):
+        def wrapped(data, outcome, **kwargs):
+            if "city^year" in kwargs["fe"] and "imputation" in kwargs.get("estimators", ("imputation",)):
+                raise did.DidDataError("forced failure of the imputation estimator")
+            return real(data, outcome, **kwargs)
+        return wrapped
+
+    target = "imputation" if table == 16 else "event_study"
+    monkeypatch.setattr(did, target, failing(getattr(did, target)))
+    tab = did.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
+    assert tab.skipped == {} and list(tab.failed) == [("m7", "imputation")]
+    est = tab.estimates
+    assert set(est.loc[est.spec == "m7", "estimator"]) == {"twfe"}
+    assert set(est.loc[est.spec == "m1", "estimator"]) == {"twfe", "imputation"}
+    # the standing columns are those of the unhindered run
+    pd.testing.assert_frame_equal(est.reset_index(drop=True),
+                                  expected.estimates.loc[~((expected.estimates.spec == "m7")
+                                                           & (expected.estimates.estimator == "imputation"))]
+                                  .reset_index(drop=True))
+    layout = tab.layout()
+    assert layout.iloc[0][("m7", "imputation")] == "failed (see notes)"
+    assert layout.iloc[0][("m7", "TWFE")] not in ("", "skipped", "failed (see notes)")
+    assert "m7, imputation: failed (forced failure" in tab.notes()

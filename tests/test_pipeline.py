@@ -93,7 +93,7 @@ def test_html_has_every_caption_and_image(demo):
     out, _ = demo
     page = (out / "report.html").read_text(encoding="utf-8")
     tables = [t for s in _sections(page) for t in s]
-    assert "<caption>Steps: status and time</caption>" in page
+    assert "<caption>Steps: status, wall time and peak memory" in page and "<th>peak memory (GiB)</th>" in page
     for caption in ("Rows dropped by step and reason during harmonisation",
                     "Olley-Pakes production-function elasticities by 2-digit industry (value added)",
                     "Kolmogorov-Smirnov dominance of log TFP by export status and agglomeration",

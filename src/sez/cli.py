@@ -39,7 +39,8 @@ def _report_end(summary: dict, out: Path) -> int:
 def _demo(args) -> int:
     from sez.pipeline import run_demo
 
-    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate)
+    summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate,
+                       log_file=args.log)
     return _report_end(summary, Path(args.out))
 
 
@@ -59,7 +60,7 @@ def _run(args) -> int:
         cfg = dataclasses.replace(config.pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
                                                          base=cfg.base, source=f"{args.config} (command line)"),
                                   path=cfg.path)
-    summary = run_pipeline(cfg, progress=True)
+    summary = run_pipeline(cfg, progress=True, log_file=args.log)
     return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
 
 
@@ -209,6 +210,9 @@ def main(argv=None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--calibrate", action="store_true",
                       help="add a short SMM calibration of the model to the paper's targets (a minute or two)")
+    demo.add_argument("--log", default=None, metavar="FILE",
+                      help="append timestamped progress lines to FILE (they go to standard output when it is "
+                           "not a terminal, as in a batch job)")
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="the same chain on your own ASIE extracts, as a TOML configuration says; "
                                      "steps whose inputs and settings are unchanged are reused")
@@ -217,6 +221,9 @@ def main(argv=None) -> int:
     run.add_argument("--steps", default=None, help="comma-separated steps to run (and those they need)")
     run.add_argument("--no-cache", action="store_true",
                      help="recompute every step, neither reading nor writing stored results")
+    run.add_argument("--log", default=None, metavar="FILE",
+                     help="append timestamped progress lines to FILE (they go to standard output when it is "
+                          "not a terminal, as in a batch job)")
     run.set_defaults(func=_run)
     model = sub.add_parser("model", help="solve the paper's firm model and its no-SEZ counterfactual; "
                                          "print the paper's Table 8 beside ours")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from sez.data.synthetic import EXIT_0, FILE_FORMATS
 from sez.model import Grid, Params
 from sez.model.params import ESTIMABLE
 from sez.moments import MOMENTS, TABLE7
@@ -182,6 +183,13 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
         "deflators": Setting("str", "", "CSV with columns cic2, year, deflator (output price index) to "
                                         "deflate output and value added; empty: current prices."),
         "synthetic_firms": Setting("int", 4000, "True firms of the synthetic extracts (source = 'synthetic')."),
+        "synthetic_exit_intercept": Setting("float", EXIT_0, "Logit intercept of the synthetic firms' exit hazard: "
+                                                             f"{EXIT_0} gives about 7.4 years a firm after "
+                                                             "cleaning, -0.6 (the paper-size demo) about 3.9, as "
+                                                             "in the SEZ paper's panel."),
+        "synthetic_excel_years": Setting("list[int]", sorted(y for y, f in FILE_FORMATS.items() if f == "xlsx"),
+                                         "Years of the synthetic extracts written as Excel (others of the "
+                                         "generator's Excel years as CSV)."),
         "columns": Setting("table[str]", {}, "Your column names mapped to the package's canonical names, "
                                              "added to the shipped table of known ASIE names.",
                            example={"firm_code_2": "legal_person_code"}),

@@ -77,6 +77,7 @@ Conventions
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import re
@@ -87,6 +88,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from sez.progress import track
 
 __all__ = [
     "DidResults",
@@ -401,16 +404,12 @@ def _fml(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -> str:
     return f"{outcome} ~ {rhs}" + (f" | {' + '.join(fe)}" if fe else "")
 
 
-def _rows_left_after_singletons(data: pd.DataFrame, fe: Sequence[str]) -> int:
+def _rows_left_after_singletons(codes: Sequence[np.ndarray]) -> int:
     """Rows left once fixed-effect levels seen only once are dropped, repeatedly (as pyfixest does)."""
-    codes = []
-    for term in fe:
-        parts = [data[c] for c in term.split("^")]
-        key = parts[0] if len(parts) == 1 else pd.MultiIndex.from_arrays(parts)
-        codes.append(pd.factorize(key)[0])
-    keep = np.ones(len(data), dtype=bool)
+    n = len(codes[0])
+    keep = np.ones(n, dtype=bool)
     while keep.any():
-        drop = np.zeros(len(data), dtype=bool)
+        drop = np.zeros(n, dtype=bool)
         for c in codes:
             drop |= keep & (np.bincount(c[keep], minlength=c.max() + 1)[c] == 1)
         if not drop.any():
@@ -419,35 +418,38 @@ def _rows_left_after_singletons(data: pd.DataFrame, fe: Sequence[str]) -> int:
     return int(keep.sum())
 
 
-def demeaner_for(data: pd.DataFrame, fe: Sequence[str]):
+def demeaner_for(fe: Sequence[str]):
     """The pyfixest demeaner for these fixed effects: LSMR with an additive Schwarz preconditioner for two or
     more sets, alternating projections for one.
 
     Measured at the papers' scale (2.3 million firm-years, 590,000 firms, 16
-    years, 3% of firms moving region once; ``docs/performance.md``,
-    ``benchmarks/bench_fixed_effects.py``): with firm, year and region effects,
-    where firms are nested in regions but for the movers, alternating
-    projections took 15 s (340 cities) and 112 s (2,560 counties) against
-    LSMR's 5.5 s and 3.3 s, and at the papers' own mover rates they stopped at
-    10,000 iterations; with firm and region-by-year effects (no nesting) LSMR
-    was as fast or faster (3.7 s against 14 s for city-years). No structure
-    measured favoured alternating projections enough to pay for a test of
-    nesting, so the rule is the number of sets. ``data`` is unused today and
-    kept so that a rule reading the structure can replace this one.
+    years, 3% of firms moving county once; ``benchmarks/bench_fixed_effects.py``,
+    ``docs/performance.md``): with firm, year and region effects, where firms
+    are nested in regions but for the movers, alternating projections took
+    15 s (340 cities) and 112 s (2,560 counties) against LSMR's 5.5 s and
+    3.3 s; with firm and region-by-year effects 14 s and 100 s against 3.7 s
+    and 4.7 s. At 20,000 firms alternating projections stopped at 10,000
+    iterations on both city structures. No structure measured favoured them,
+    so the rule is the number of sets.
     """
     import pyfixest as pf  # imported lazily: a heavy import
 
-    del data
     return pf.LsmrDemeaner() if len(fe) >= 2 else pf.MapDemeaner()
 
 
 def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], cluster: str):
     import pyfixest as pf  # imported lazily: a heavy import
 
+    # pyfixest gets the fixed effects as integer codes: it would otherwise join an interaction's columns as
+    # strings (about 1.2 s at 2.3 million rows), and the codes serve the singleton check below
+    frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, cluster])})
+    fe_names = [f"_fe{i}" for i in range(len(fe))]
+    for name, term in zip(fe_names, fe):
+        frame[name] = _codes(data, term)[0]
     # pyfixest's compiled demeaning aborts the whole process on a sample its singleton removal empties
-    complete = data.loc[data[[outcome, *regressors]].notna().all(axis=1).to_numpy()]
-    if fe and _rows_left_after_singletons(complete, fe) <= len(regressors):
-        raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {len(complete)} complete "
+    complete = frame[[outcome, *regressors]].notna().all(axis=1).to_numpy()
+    if fe and _rows_left_after_singletons([frame[n].to_numpy()[complete] for n in fe_names]) <= len(regressors):
+        raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {int(complete.sum())} complete "
                            f"row(s), too few left once singleton fixed effects ({', '.join(fe)}) are dropped")
 
     with warnings.catch_warnings():
@@ -455,8 +457,9 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         warnings.filterwarnings("ignore", message="(?s).*singleton fixed effect")
         warnings.filterwarnings("ignore", message="(?s).*dropped due to multicollinearity")
         try:
-            return pf.feols(_fml(outcome, regressors, fe), data=data, vcov={"CRV1": cluster}, copy_data=False,
-                            store_data=False, lean=False, fixef_rm="singleton", demeaner=demeaner_for(data, fe))
+            return pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov={"CRV1": cluster},
+                            copy_data=False, store_data=False, lean=False, fixef_rm="singleton",
+                            demeaner=demeaner_for(fe))
         except ValueError as err:
             if "collinear" not in str(err):
                 raise
@@ -540,12 +543,19 @@ def _n_clusters(fit, data: pd.DataFrame, cluster: str) -> int:
 
 
 def _codes(data: pd.DataFrame, term: str) -> tuple[np.ndarray, int]:
-    cols = term.split("^")
-    if len(cols) == 1:
-        codes, uniques = pd.factorize(data[cols[0]], sort=False)
-        return codes.astype(np.int64), len(uniques)
-    codes = data.groupby(cols, sort=False, observed=True).ngroup().to_numpy()
-    return codes.astype(np.int64), int(codes.max()) + 1
+    """Integer codes 0..n-1 of a fixed effect (``"a^b"``: of the interaction) and the number of levels.
+
+    An interaction is coded from its columns' codes (``a * n_b + b``), far faster than hashing tuples.
+    """
+    codes, n = None, 1
+    for col in term.split("^"):
+        c, uniques = pd.factorize(data[col], sort=False)
+        codes = c.astype(np.int64) if codes is None else codes * len(uniques) + c
+        n *= len(uniques)
+    if "^" in term:
+        codes, uniques = pd.factorize(codes, sort=False)
+        n = len(uniques)
+    return codes.astype(np.int64), int(n)
 
 
 #: Up to this many levels outside the largest fixed effect, the reduced system is factored densely
@@ -1558,6 +1568,10 @@ class SpecificationTable:
         coef / t, since the paper prints t statistics).
     fits : dict
         ``{spec: {estimator: DidResults | EventStudyResults | dict}}``.
+    failed : dict
+        ``{(spec, estimator): reason}`` for an estimator that failed on a
+        specification the other estimator ran: its column says so, the other
+        column stands.
     """
 
     table: int
@@ -1570,6 +1584,7 @@ class SpecificationTable:
     paper: pd.DataFrame
     fits: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -1612,6 +1627,9 @@ class SpecificationTable:
                 col = (spec_name, src)
                 if spec_name in self.skipped and src != "paper":  # the paper's numbers stay beside a skipped spec
                     body.loc[0, col] = "skipped"
+                    continue
+                if (spec_name, {"TWFE": "twfe"}.get(src, src)) in self.failed:
+                    body.loc[0, col] = "failed (see notes)"
                     continue
                 if src == "paper":
                     cells = self.paper.loc[self.paper.spec == spec_name].set_index("term")
@@ -1659,6 +1677,8 @@ class SpecificationTable:
             lines.append("current: the entry year; PostSEZ: the years after entry.")
         for spec, reason in self.skipped.items():
             lines.append(f"{spec} skipped: {reason}")
+        for (spec, estimator), reason in self.failed.items():
+            lines.append(f"{spec}, {estimator}: failed ({reason}); the other estimators' columns stand")
         return "\n".join(lines)
 
     def summary(self, inner: str = "se") -> str:
@@ -1761,60 +1781,84 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     specs = {n: SPECIFICATIONS[n] for n in names}
     needed = list(dict.fromkeys(c for s in specs.values() for c in s.controls))
     data, unavailable = paper_controls(panel, needed, eg=eg, firm=firm, time=time)
-    rows, skipped, fits, counts = [], {}, {}, {}
-    for name, spec in specs.items():
+    rows, skipped, failed, fits, counts = [], {}, {}, {}, {}
+    for name, spec in track(specs.items(), f"Table {table}", name=lambda item: item[0]):
         missing = [unavailable[c] for c in spec.controls if c in unavailable]
         if missing:
             skipped[name] = "; ".join(missing)
             continue
         fe = spec.fixed_effects(firm, time, region)
         common = dict(treatment=treatment, fe=fe, controls=list(spec.controls), cluster=cluster, firm=firm,
-                      time=time)
-        try:
-            if table == 16:
-                fits[name] = {}
-                if "twfe" in estimators:
-                    fits[name]["twfe"] = twfe(data, outcome, on_reversal=on_reversal, **common)
-                if "imputation" in estimators:
-                    fits[name]["imputation"] = imputation(data, outcome, on_reversal=on_reversal, tol=tol, **common)
-                for est, res in fits[name].items():
-                    params = res.params.rename({treatment: "sez"})
-                    rows += _spec_rows(name, est, params, res.bse.set_axis(params.index),
-                                       res.pvalues.set_axis(params.index), res.nobs, res.n_clusters)
-                counts[name] = {e: r.counts for e, r in fits[name].items()}
-            elif table == 17:
-                es = event_study(data, outcome, window=(-5, 9), reference=-5, estimators=estimators,
-                                 on_reversal=on_reversal, tol=tol, **common)
-                fits[name] = {"event_study": es}
-                counts[name] = es.counts
-                for est in es.estimators:
-                    sub = es.table.loc[es.table.index != -5]
-                    params = pd.Series(sub[f"{est}_coef"].to_numpy(), index=[_EVENT_TERMS[k] for k in sub.index])
-                    bse = pd.Series(sub[f"{est}_se"].to_numpy(), index=params.index)
-                    n_clusters = es.n_clusters[est]
-                    pvalues = pd.Series(2 * stats.t.sf(np.abs(params / bse), max(n_clusters - 1, 1)),
-                                        index=params.index)
-                    rows += _spec_rows(name, est, params, bse, pvalues, es.nobs[est], n_clusters)
-            else:
-                res = trend_specification(data, outcome, form="paper", estimators=estimators,
-                                          on_reversal=on_reversal, tol=tol, **common)
-                fits[name] = res
-                counts[name] = {e: r.counts for e, r in res.items()}
-                for est, r in res.items():
-                    rows += _spec_rows(name, est, r.params, r.bse, r.pvalues, r.nobs, r.n_clusters)
-        except (DidDataError, RuntimeError) as err:  # RuntimeError: a fixed-effect solve that cannot converge
+                      time=time, on_reversal=on_reversal)
+        parts, errors = {}, {}
+        # each estimator on its own: one that fails leaves the others' columns standing
+        for est in estimators:
+            try:
+                if table == 16:
+                    parts[est] = (twfe(data, outcome, **common) if est == "twfe"
+                                  else imputation(data, outcome, tol=tol, **common))
+                elif table == 17:
+                    parts[est] = event_study(data, outcome, window=(-5, 9), reference=-5, estimators=(est,),
+                                             tol=tol, **common)
+                else:
+                    parts[est] = trend_specification(data, outcome, form="paper", estimators=(est,), tol=tol,
+                                                     **common)[est]
+            except (DidDataError, RuntimeError) as err:  # RuntimeError: a fixed-effect solve that cannot converge
+                errors[est] = str(err)
+        if not parts:
             complete = np.isfinite(data[[outcome, *spec.controls]].apply(pd.to_numeric, errors="coerce")
                                    .to_numpy(dtype=float)).all(axis=1)
             skipped[name] = (f"not identified on this panel ({int(complete.sum())} firm-years with the outcome "
-                             f"and all its controls): {err}")
-            fits.pop(name, None)
-            rows = [r for r in rows if r["spec"] != name]
+                             f"and all its controls): " + "; ".join(f"{e}: {m}" for e, m in errors.items()))
+            continue
+        failed.update({(name, est): message for est, message in errors.items()})
+        if table == 17:
+            es = _merge_event_studies(list(parts.values()))
+            fits[name] = {"event_study": es}
+            counts[name] = es.counts
+            for est in es.estimators:
+                sub = es.table.loc[es.table.index != -5]
+                params = pd.Series(sub[f"{est}_coef"].to_numpy(), index=[_EVENT_TERMS[k] for k in sub.index])
+                bse = pd.Series(sub[f"{est}_se"].to_numpy(), index=params.index)
+                n_clusters = es.n_clusters[est]
+                pvalues = pd.Series(2 * stats.t.sf(np.abs(params / bse), max(n_clusters - 1, 1)),
+                                    index=params.index)
+                rows += _spec_rows(name, est, params, bse, pvalues, es.nobs[est], n_clusters)
+            continue
+        fits[name] = parts
+        counts[name] = {e: r.counts for e, r in parts.items()}
+        for est, res in parts.items():
+            params = res.params.rename({treatment: "sez"})
+            rows += _spec_rows(name, est, params, res.bse.set_axis(params.index), res.pvalues.set_axis(params.index),
+                               res.nobs, res.n_clusters)
     estimates = pd.DataFrame(rows, columns=["spec", "estimator", "term", "coef", "se", "p_value", "nobs",
                                             "n_clusters"])
     # Table 18's control rows are not transcribed (they agree with Table 16's to the third digit)
     paper = _paper_spec_numbers(table)
     paper = paper.loc[paper.spec.isin(names)].reset_index(drop=True)
-    return SpecificationTable(table, outcome, region, cluster, estimates, skipped, specs, paper, fits, counts)
+    return SpecificationTable(table, outcome, region, cluster, estimates, skipped, specs, paper, fits, counts, failed)
+
+
+def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
+    """One event study from several run with one estimator each (same panel, window and reference)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    table = first.table.copy()
+    estimators, fits, counts, nobs, n_clusters = [], {}, {}, {}, {}
+    for part in parts:
+        for column in part.table.columns:
+            table[column] = part.table[column]
+        estimators += part.estimators
+        fits.update(part.fits)
+        counts.update(part.counts)
+        nobs.update(part.nobs)
+        n_clusters.update(part.n_clusters)
+    ordered = [c for e in estimators for c in (f"{e}_coef", f"{e}_se")]
+    bands = [c for e in estimators for c in (f"{e}_lower", f"{e}_upper")]
+    table = table[["n_treated_obs", *ordered, *bands]]
+    return dataclasses.replace(first, table=table, estimators=tuple(estimators), fits=fits, counts=counts,
+                               nobs=nobs, n_clusters=n_clusters)
 
 
 def table16(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:

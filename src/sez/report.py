@@ -80,6 +80,7 @@ class Section:
     status: str = "ok"
     seconds: float | None = None
     error: str = ""
+    peak_gib: float | None = None  # peak resident memory while the step ran (sampled)
 
 
 _STYLE = """
@@ -186,13 +187,15 @@ def write_html(sections: Sequence[Section], path: str | Path, title: str = "SEZ 
     if intro:
         body.append(f"<p>{html.escape(intro)}</p>")
     # a table of contents with each section's status and time
-    toc = ['<table class="data"><caption>Steps: status and time</caption>'
-           "<thead><tr><th>section</th><th>status</th><th>seconds</th></tr></thead><tbody>"]
+    toc = ['<table class="data"><caption>Steps: status, wall time and peak memory (resident, sampled every '
+           "0.25 s)</caption><thead><tr><th>section</th><th>status</th><th>seconds</th><th>peak memory (GiB)</th>"
+           "</tr></thead><tbody>"]
     for k, section in enumerate(sections):
         secs = "" if section.seconds is None else f"{section.seconds:.2f}"
+        peak = "" if section.peak_gib is None else f"{section.peak_gib:.2f}"
         toc.append(f'<tr><td><a href="#s{k}">{html.escape(section.title)}</a></td>'
                    f'<td class="status-{html.escape(section.status)}">{html.escape(section.status)}</td>'
-                   f"<td>{secs}</td></tr>")
+                   f"<td>{secs}</td><td>{peak}</td></tr>")
     toc.append("</tbody></table>")
     body.append("\n".join(toc))
     for k, section in enumerate(sections):
