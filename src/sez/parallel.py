@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -142,6 +143,13 @@ class _RichProgress:
 
 
 def _progress(progress: bool | str, total: int):
+    """A live bar on a terminal; timestamped lines in a batch log (standard output not a terminal) or inside a
+    pipeline run."""
     if not progress:
         return _NoProgress()
-    return _RichProgress(progress if isinstance(progress, str) else "working", total)
+    from sez.progress import LineCounter, active
+
+    title = progress if isinstance(progress, str) else "working"
+    if active() is not None or not sys.stdout.isatty():
+        return LineCounter(title, total)
+    return _RichProgress(title, total)

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["RunLog", "MemorySampler", "track", "active"]
+__all__ = ["RunLog", "MemorySampler", "LineCounter", "track", "active"]
 
 _CURRENT: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar("sez_run_log", default=None)
 
@@ -113,6 +113,43 @@ def track(items: Iterable, label: str, total: int | None = None, name=str) -> It
         of = f" of {total}" if total else ""
         log.status(f"{label} {name(item)} ({i + 1}{of}), {_duration(elapsed)} elapsed{left}")
         yield item
+
+
+class LineCounter:
+    """Progress of ``total`` items of work as timestamped lines (a batch log), about every ``every`` seconds.
+
+    ``advance()`` after each item; a line when a twentieth of the work is
+    done or ``every`` seconds have passed, and at the end, with the elapsed
+    time and an estimate of the time left. Inside a run the lines go to its
+    :class:`RunLog`; otherwise to standard output.
+    """
+
+    def __init__(self, title: str, total: int, every: float = 30.0, stream: TextIO | None = None):
+        self.title, self.total, self.every = title, total, every
+        self.stream = stream or sys.stdout
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+        self.step = max(1, total // 20)
+
+    def _line(self, text: str) -> None:
+        log = _CURRENT.get()
+        if log is not None:
+            log.status(text)
+        else:
+            print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}", file=self.stream, flush=True)
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if self.done == self.total or self.done % self.step == 0 or now - self.last >= self.every:
+            self.last = now
+            elapsed = now - self.start
+            left = (f", about {_duration(elapsed / self.done * (self.total - self.done))} left"
+                    if self.done < self.total else "")
+            self._line(f"{self.title}: {self.done} of {self.total} done, {_duration(elapsed)} elapsed{left}")
+
+    def close(self) -> None:
+        pass
 
 
 class MemorySampler:

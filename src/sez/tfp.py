@@ -53,6 +53,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sez.progress import active as progress_active
+
 METHODS = ("ols", "fe", "op", "lp", "acf", "wrdg")
 FORMS = ("cobb-douglas", "translog")
 TRANSLOG_METHODS = ("ols", "fe", "acf")
@@ -826,7 +828,9 @@ def estimate(panel: pd.DataFrame, method: str = "op", output: str = "va", by: st
     items = list(blocks.items())
     fits, skipped = {}, {}
     task = functools.partial(_block_task, **options)
-    for i, fit, err in map_items(task, items, executor=executor or SerialExecutor(), seed=seed):
+    # inside a pipeline run each industry finished is a progress line (a batch log sees the step move)
+    progress = f"{method.upper()} by {by}" if by is not None and progress_active() is not None else False
+    for i, fit, err in map_items(task, items, executor=executor or SerialExecutor(), seed=seed, progress=progress):
         label = items[i][0]
         if err is not None:
             if small == "skip" and isinstance(err, TFPInputError):
