@@ -36,6 +36,7 @@ import re
 import time
 import traceback
 import warnings
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ from sez.config import PIPELINE_SCHEMA as _DEFAULTS
 from sez.config import PipelineConfig, pipeline_config
 from sez.data.read import InputError
 from sez.data.synthetic import PAPER_EXIT_0
-from sez.progress import MemorySampler, RunLog
+from sez.progress import MemorySampler, RunLog, track
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "SEZ_EFFECT_TOLERANCE_SE", "Step", "StepRecord", "demo_config", "run_demo",
            "run_pipeline"]
@@ -159,6 +160,16 @@ class _Run:
         self.summary: dict = {}
         self.sections: dict[str, report.Section] = {}
         self.files: list[Path] = []
+        self.part_seconds: dict[str, dict[str, float]] = {}  # wall time of a step's parts (summary.json, steps)
+
+    @contextlib.contextmanager
+    def timed(self, step: str, part: str):
+        """Time a part of a step (a table) for ``summary.json``'s ``steps.<step>.parts_seconds``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.part_seconds.setdefault(step, {})[part] = time.perf_counter() - t0
 
     @property
     def truth(self) -> pd.DataFrame | None:
@@ -206,7 +217,8 @@ def _step_synthetic(run: _Run) -> None:
     result = synthetic(n_firms=n_firms, seed=run.seed, out_dir=run.out / "raw",
                        exit_intercept=run.cfg["data"]["synthetic_exit_intercept"],
                        excel_years=tuple(run.cfg["data"]["synthetic_excel_years"]))
-    run.state["synthetic"] = result
+    # the raw frames are on disk and the read step reads them back: keep the truth, not a second copy
+    run.state["synthetic"] = dataclasses.replace(result, raw={})
     truth = result.truth
     run.summary["synthetic"] = {"n_firms": n_firms, "true_firm_years": len(truth),
                                 "files": {int(y): str(p.relative_to(run.out)) for y, p in result.files.items()},
@@ -671,7 +683,8 @@ def _step_did(run: _Run) -> None:
                   "true flag on the measured one with the same fixed effects (a flag error uncorrelated with the "
                   "outcome's noise); the predicted estimate is lambda times the true-flag estimate. TFP "
                   "elasticities: medians over industries. Firm links: pairs of consecutive-year records.")
-    table16 = did.table16(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+    with run.timed("did", "table16"):
+        table16 = did.table16(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.summary["did"]["table16_skipped"] = table16.skipped
     run.table("did", "table16", table16.layout(), table16.title, table16.notes())
 
@@ -751,13 +764,15 @@ def _step_event_study(run: _Run) -> None:
     run.figure("event_study", "event_study", lambda p: result.plot(p),
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
                "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
-    table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city")
+    with run.timed("event_study", "table17"):
+        table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city")
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
     if "m7" in table17.fits:
         figure12 = table17.fits["m7"]["event_study"]
         run.figure("event_study", "figure12", lambda p: figure12.plot(p),
                    "Dynamic effect of SEZ entry on log TFP, specification m7 (SEZ paper, Figure 12), 95% bands")
-    table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city")
+    with run.timed("event_study", "table18"):
+        table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city")
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
@@ -769,10 +784,14 @@ def _step_heterogeneity(run: _Run) -> None:
     data = data[np.isfinite(data["ln_tfp"])]
     cluster = run.cfg["did"]["cluster"]
     did._require(data, [cluster], "[did] cluster")
-    tables = {"table19": did.table19(data, "ln_tfp", region="city", cluster=cluster),
-              "table20": did.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
-              "table31": did.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
-              "table32": did.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
+    builders = {"table19": lambda: did.table19(data, "ln_tfp", region="city", cluster=cluster),
+                "table20": lambda: did.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
+                "table31": lambda: did.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
+                "table32": lambda: did.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
+    tables = {}
+    for name, build in track(builders.items(), "heterogeneity", name=lambda item: item[0]):
+        with run.timed("heterogeneity", name):
+            tables[name] = build()
     run.summary["heterogeneity"] = {name: {"skipped": t.skipped} for name, t in tables.items()}
     for name, t in tables.items():
         run.table("heterogeneity", name, t.layout(), t.title, t.notes())
@@ -1066,6 +1085,17 @@ def _setting(cfg: PipelineConfig, name: str):
     return cfg[section][key] if key else cfg[section]
 
 
+def _free_finished_state(run: _Run, wanted: Sequence[str], current: str, cfg: PipelineConfig) -> None:
+    """Drop the results no step still to run needs, directly or through the steps it needs (at the papers'
+    scale the raw records and the first harmonised panel take gigabytes). The synthetic truth stays: the
+    estimation steps compare their results with it."""
+    later = wanted[wanted.index(current) + 1:]
+    still_needed = {"synthetic", *(_with_prerequisites(later, cfg) if later else ())}
+    kept = {key for name in still_needed for key in STEPS[name].produces}  # two steps may write one key
+    for key in [k for k in run.state if k not in kept]:
+        del run.state[key]
+
+
 def _needs(name: str, cfg: PipelineConfig) -> tuple:
     """The steps ``name`` needs with this configuration (the user's files need no synthetic step)."""
     synthetic = cfg["data"]["source"] == "synthetic"
@@ -1330,11 +1360,12 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
             section.status, section.seconds, section.error = record.status, record.seconds, record.error
             section.peak_gib = record.peak_gib
             bar.finish(record, step.title)
+            _free_finished_state(run, wanted, name, cfg)
     total = time.perf_counter() - started
     run.summary = {"source": cfg["data"]["source"], "config": str(cfg.path) if cfg.path else None,
                    "seed": run.seed, "total_seconds": total,
                    "steps": {n: {"status": r.status, "seconds": r.seconds, "peak_memory_gib": r.peak_gib,
-                                 "cached": r.cached, "error": r.error,
+                                 "parts_seconds": run.part_seconds.get(n, {}), "cached": r.cached, "error": r.error,
                                  "traceback": r.traceback, "warnings": r.warnings} for n, r in records.items()},
                    **run.summary}
     report_path = out / "report.html"
