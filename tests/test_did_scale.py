@@ -142,3 +142,33 @@ def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypa
     assert layout.iloc[0][("m7", "imputation")] == "failed (see notes)"
     assert layout.iloc[0][("m7", "TWFE")] not in ("", "skipped", "failed (see notes)")
     assert "m7, imputation: failed (forced failure" in tab.notes()
+
+
+def test_sparse_regression_equals_pyfixest_with_dense_columns():
+    """The Sun-Abraham regression's sparse solver against pyfixest on the same columns made dense: three
+    fixed effects with firms nested in cities, clusters (cities) that do not nest the firms' years, a
+    singleton firm, and a column collinear with the fixed effects."""
+    import pyfixest as pf
+    from scipy import sparse
+
+    df = nested_panel(seed=5)
+    df = pd.concat([df, pd.DataFrame({"firm_id": [10_000], "year": [2003], "city": [1], "sez": [False],
+                                      "y": [0.5]})], ignore_index=True)
+    rng = np.random.default_rng(2)
+    columns = {"d1": (df.sez & (df.year < 2006)).astype(float), "d2": (df.sez & (df.year >= 2006)).astype(float),
+               "x": pd.Series(rng.normal(size=len(df))),
+               "firm_constant": (df.firm_id % 7 == 0).astype(float)}  # absorbed by the firm effects
+    dense = df.assign(**columns)
+    ref = pf.feols("y ~ d1 + d2 + x + firm_constant | firm_id + year + city", data=dense,
+                   vcov={"CRV1": "city"}, demeaner=pf.LsmrDemeaner(fixef_atol=1e-12, fixef_btol=1e-12))
+    design = sparse.csc_matrix(np.column_stack([columns[c].to_numpy() for c in columns]))
+    fit = did._sparse_fe_regression(df.y.to_numpy(), design, list(columns),
+                                    [did._codes(df, t)[0] for t in ("firm_id", "year", "city")], df.city.to_numpy())
+    assert fit.collinear == ("firm_constant",)
+    assert fit.nobs == ref._N == len(df) - 1
+    assert fit.n_clusters == int(ref._G[0] if np.ndim(ref._G) else ref._G)
+    for name in ("d1", "d2", "x"):
+        assert fit.coef[name] == pytest.approx(ref.coef()[name], abs=1e-8)
+        assert np.sqrt(fit.vcov.loc[name, name]) == pytest.approx(ref.se()[name], rel=1e-6)
+    np.testing.assert_allclose(fit.vcov.loc[["d1", "d2", "x"], ["d1", "d2", "x"]].to_numpy(),
+                               ref._vcov, rtol=1e-6, atol=1e-12)

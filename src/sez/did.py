@@ -404,8 +404,8 @@ def _fml(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -> str:
     return f"{outcome} ~ {rhs}" + (f" | {' + '.join(fe)}" if fe else "")
 
 
-def _rows_left_after_singletons(codes: Sequence[np.ndarray]) -> int:
-    """Rows left once fixed-effect levels seen only once are dropped, repeatedly (as pyfixest does)."""
+def _non_singleton_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows kept once fixed-effect levels seen only once are dropped, repeatedly (as pyfixest does)."""
     n = len(codes[0])
     keep = np.ones(n, dtype=bool)
     while keep.any():
@@ -415,7 +415,12 @@ def _rows_left_after_singletons(codes: Sequence[np.ndarray]) -> int:
         if not drop.any():
             break
         keep &= ~drop
-    return int(keep.sum())
+    return keep
+
+
+def _rows_left_after_singletons(codes: Sequence[np.ndarray]) -> int:
+    """How many rows :func:`_non_singleton_rows` keeps."""
+    return int(_non_singleton_rows(codes).sum())
 
 
 def demeaner_for(fe: Sequence[str]):
@@ -721,6 +726,98 @@ class _FixedEffectSolver:
 
 
 
+@dataclass(frozen=True)
+class _SparseFit:
+    """Coefficients and CRV1 covariance of :func:`_sparse_fe_regression` (pyfixest's names where they exist)."""
+
+    coef: pd.Series
+    vcov: pd.DataFrame
+    nobs: int
+    n_clusters: int
+    used: np.ndarray  # rows of the input used (singletons dropped)
+    collinear: tuple[str, ...]
+
+
+def _sparse_fe_regression(y: np.ndarray, design, names: Sequence[str], codes: list[np.ndarray],
+                          cluster: np.ndarray, tol: float = 1e-10) -> _SparseFit:
+    """Least squares of ``y`` on a sparse design and fixed effects, CRV1 clustered, with no dense design.
+
+    The Sun-Abraham regression has a dummy per entry cohort and event time,
+    about 130 columns, each non-zero on a few treated rows only; pyfixest
+    builds, demeans and differentiates them as dense matrices, which took
+    16.5 GiB and 56 s at 2.3 million firm-years. Here, by Frisch-Waugh-Lovell,
+    the columns are projected on the fixed effects with one factorisation
+    (:class:`_FixedEffectSolver`, one solve per column on level sums), so
+    only ``k x k`` and level-sized arrays are dense:
+    ``H = D'D - (Z'D)' gamma`` is the demeaned cross product,
+    ``beta = H^-1 (D'y - gamma' Z'y)``, and the cluster scores
+    ``sum_{i in g} (D_i - Z_i gamma) e_i`` come from the sparse ``D`` and
+    the residuals' sums by cluster and level. Singleton fixed-effect groups
+    are dropped first and columns collinear with the fixed effects (a zero
+    pivot of ``H``) get no coefficient, as in pyfixest; the small-sample
+    factor is pyfixest's (and reghdfe's): ``G/(G-1) (N-1)/(N-K)`` with ``K``
+    the columns plus the fixed-effect levels, less one per dimension beyond
+    the first, less the levels of dimensions nested in the clusters (plus one
+    each). Checked against pyfixest with dense columns in ``tests/test_did_scale.py``.
+    """
+    from scipy import sparse
+    from scipy.linalg import lapack, solve_triangular
+
+    used = _non_singleton_rows(codes)
+    rows = np.flatnonzero(used)
+    y = np.asarray(y, dtype=float)[rows]
+    design = sparse.csc_matrix(design)[rows]
+    coded = [pd.factorize(c[rows])[0].astype(np.int64) for c in codes]
+    sizes = [int(c.max()) + 1 for c in coded]
+    cluster = pd.factorize(np.asarray(cluster)[rows])[0]
+    n, k, n_clusters = len(rows), design.shape[1], int(cluster.max()) + 1
+    solver = _FixedEffectSolver(coded, sizes, np.arange(n), tol)
+    levels = [sparse.csr_matrix((np.ones(n), (np.arange(n), c)), shape=(n, m)) for c, m in zip(coded, sizes)]
+    z_d = [(z.T @ design).tocsc() for z in levels]             # level sums of each column
+    gamma = [np.zeros((m, k)) for m in sizes]                   # each column's projection on the effects
+    for j in range(k):
+        for d, g in enumerate(solver.solve([zd[:, j].toarray().ravel() for zd in z_d])):
+            gamma[d][:, j] = g
+    cross = (design.T @ design).toarray() - sum(zd.T @ g for zd, g in zip(z_d, gamma))
+    z_y = [z.T @ y for z in levels]
+    moment = design.T @ y - sum(g.T @ zy for g, zy in zip(gamma, z_y))
+    # pivoted Cholesky of the scaled cross product: its rank drops the columns collinear with the effects
+    diagonal = np.diag(cross).copy()
+    present = diagonal > 1e-9 * max(1.0, float(diagonal.max(initial=0.0)))
+    scale = np.where(present, 1.0 / np.sqrt(np.where(present, diagonal, 1.0)), 0.0)
+    factor, piv, rank, _ = lapack.dpstrf(cross * np.outer(scale, scale), lower=1, tol=1e-10)
+    keep = np.sort(piv[:rank] - 1)
+    keep = keep[present[keep]]
+    bread = np.linalg.inv(cross[np.ix_(keep, keep)])
+    beta = np.full(k, np.nan)
+    beta[keep] = bread @ moment[keep]
+    # residuals: the effects of y - D beta
+    partial = y - design[:, keep] @ beta[keep]
+    effects = solver.solve([z.T @ partial for z in levels])
+    resid = partial - sum(e[c] for e, c in zip(effects, coded))
+    # scores by cluster: (A D) - sum_d (A Z_d) gamma_d, A summing rows into clusters weighted by residuals
+    by_cluster = sparse.csr_matrix((resid, (cluster, np.arange(n))), shape=(n_clusters, n))
+    scores = (by_cluster @ design[:, keep]).toarray()
+    for z, g in zip(levels, gamma):
+        weighted = (by_cluster @ z).tocsr()
+        # zero (to rounding) for a dimension nested in the clusters: the residuals sum to zero in each level
+        if np.abs(weighted.data).max(initial=0.0) > 1e-9 * max(1.0, float(np.abs(resid).max(initial=0.0))):
+            scores -= weighted @ g[:, keep]
+    meat = scores.T @ scores
+    # pyfixest's small-sample factor (k_fixef = "nonnested", G_df = "conventional")
+    nested = [bool((pd.Series(cluster).groupby(c).nunique() == 1).all()) for c in coded]
+    k_fe = sum(sizes) - (len(sizes) - 1 if len(sizes) > 1 else 0)
+    k_fe_nested = sum(m for m, is_nested in zip(sizes, nested) if is_nested)
+    df_k = len(keep) + k_fe - k_fe_nested + (sum(nested) if k_fe_nested else 0)
+    factor_ssc = n_clusters / (n_clusters - 1) * (n - 1) / (n - df_k)
+    vcov = np.full((k, k), np.nan)
+    vcov[np.ix_(keep, keep)] = factor_ssc * bread @ meat @ bread
+    names = list(names)
+    collinear = tuple(names[j] for j in range(k) if j not in set(keep.tolist()))
+    return _SparseFit(pd.Series(beta, index=names), pd.DataFrame(vcov, index=names, columns=names), n,
+                      n_clusters, used, collinear)
+
+
 def _identified_rows(codes: list[np.ndarray], sizes: list[int], untreated_rows: np.ndarray, treated: np.ndarray,
                      terms: Sequence[str]) -> tuple[np.ndarray, dict]:
     """Treated rows whose untreated outcome the untreated fit identifies, and the others counted by reason.
@@ -964,7 +1061,7 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
         counts[f"Sun-Abraham: cohorts never observed at the reference event time {reference} (dropped): "
                + ", ".join(f"{c:g}" for c in lacking)] = int(drop.sum())
         keep &= ~drop
-    sub = data.loc[keep].copy()
+    sub = data.loc[keep].reset_index(drop=True)
     cohort, ev = cohort[keep], binned[keep]
     if not np.isfinite(cohort).any():
         raise DidDataError("event_study: Sun-Abraham has no treated cohort observed at the reference event time")
@@ -977,31 +1074,39 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
             if on.any():
                 names.append(f"_sa_{len(names)}")
                 cells.append((g, k, on))
-    # all interaction columns at once (one insert per column fragments the frame)
-    sub = pd.concat([sub, pd.DataFrame({n: on.astype(float) for n, (_, _, on) in zip(names, cells)},
-                                       index=sub.index)], axis=1)
-    fit = _feols(sub, outcome, [*names, *controls], fe, cluster)
-    counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit._N)
-    _note_collinear(fit, counts)
-    used = np.ones(len(sub), dtype=bool)
-    used[np.fromiter(getattr(fit, "_na_index", None) or (), dtype=np.int64)] = False  # singletons
-    coefnames = [str(c) for c in fit._coefnames]
-    b = pd.Series(np.asarray(fit.coef()), index=coefnames)
-    vcov = pd.DataFrame(np.asarray(fit._vcov), index=coefnames, columns=coefnames)
+    # the cohort-by-event-time dummies stay sparse: dense, with pyfixest's copies, they took 16.5 GiB at
+    # the papers' scale (see _sparse_fe_regression)
+    from scipy import sparse
+
+    rows = np.concatenate([np.flatnonzero(on) for _, _, on in cells])
+    columns = np.concatenate([np.full(int(on.sum()), j) for j, (_, _, on) in enumerate(cells)])
+    dummies = sparse.csc_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(sub), len(cells)))
+    design = sparse.hstack([dummies, sparse.csc_matrix(sub[list(controls)].to_numpy(dtype=float))]
+                           if controls else [dummies]).tocsc()
+    fit = _sparse_fe_regression(sub[outcome].to_numpy(dtype=float), design, [*names, *controls],
+                                [_codes(sub, term)[0] for term in fe], sub[cluster].to_numpy())
+    counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit.nobs)
+    dropped = [c for c in fit.collinear if not c.startswith("_")]
+    if dropped:
+        counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join(dropped)}"] = len(dropped)
+    used = fit.used
+    estimated = [c for c in fit.coef.index if np.isfinite(fit.coef[c])]
+    b = fit.coef
+    vcov = fit.vcov
     weights = pd.DataFrame([(g, k, int((on & used).sum())) for g, k, on in cells],
                            columns=["cohort", "event_time", "n"]).assign(name=names)
-    collinear = ~weights["name"].isin(coefnames) & (weights["n"] > 0)
+    collinear = ~weights["name"].isin(estimated) & (weights["n"] > 0)
     if collinear.any():
         counts["Sun-Abraham: cohort x event-time cells collinear with the fixed effects (no coefficient)"] = int(
             collinear.sum())
-    weights = weights.loc[weights["name"].isin(coefnames) & (weights["n"] > 0)]
+    weights = weights.loc[weights["name"].isin(estimated) & (weights["n"] > 0)]
     weights["weight"] = weights["n"] / weights.groupby("event_time")["n"].transform("sum")
     out = {}
     for k, w in weights.groupby("event_time"):
         wv = w["weight"].to_numpy()
         v = vcov.loc[w["name"], w["name"]].to_numpy()
         out[int(k)] = (float(wv @ b[w["name"]].to_numpy()), float(np.sqrt(wv @ v @ wv)))
-    return out, fit, int(fit._N), _n_clusters(fit, sub, cluster), weights.set_index(["cohort", "event_time"])
+    return out, fit, fit.nobs, fit.n_clusters, weights.set_index(["cohort", "event_time"])
 
 
 def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
@@ -1387,7 +1492,7 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
     if unknown:
         raise KeyError(f"paper_controls: unknown control(s) {unknown}; known: {', '.join(PAPER_CONTROLS)}")
     _require(panel, [firm, time], "paper_controls")
-    out = panel.copy()
+    out = panel.copy(deep=False)  # new columns only: the panel's own (gigabytes at the papers' scale) are shared
     unavailable = {}
     for name in names:
         needs = [eg if n == "{eg}" else n for n in PAPER_CONTROLS[name].needs]
