@@ -105,8 +105,8 @@ SIZES = {
                       model_firms=_DEFAULTS["model"]["n_firms"].default, min_obs=_DEFAULTS["tfp"]["min_obs"].default,
                       county_effects=_DEFAULTS["probit"]["county_effects"].default),
     # 1,125,000 true firms with the ASIE's turnover: about 590,000 firms and 2.3 million firm-years after cleaning.
-    # ACF, not the paper's OP: at this size OP's criterion has its minimum at a capital elasticity of 1.2-1.4
-    # in most industries (truth 0.35; every start reaches it), because the generator's firm-specific mean of
+    # ACF, not the paper's OP: at this size OP's criterion has its minimum at a capital elasticity of 1.1-1.6
+    # in 22 of 30 industries (truth 0.35; every start reaches it), because the generator's firm-specific mean of
     # productivity is a second unobservable, which the survey's turnover ties to capital (young firms' capital
     # is set by their productivity at entry); ACF gives 0.41 (docs/estimators.md).
     "paper": DemoSize(n_firms=1_125_000, n_cash=120, n_capital=200, model_firms=20_000, min_obs=500,
