@@ -222,7 +222,7 @@ def test_report_opens_in_a_real_browser(demo, tmp_path):
     assert int(attrs["min-image-width"]) >= 300
     assert int(attrs["tables"]) == page.count("<table")
     assert int(attrs["rendered-rows"]) > 100  # the tables are laid out, not hidden
-    for caption in ("Steps: status and time", "Export probit with lagged regressors",
+    for caption in ("Steps: status, wall time and peak memory", "Export probit with lagged regressors",
                     "Event study of log TFP around entry into a zone"):
         assert caption in done.stdout, caption
 

@@ -580,9 +580,9 @@ class _FixedEffectSolver:
     The largest dimension (the firms) is eliminated exactly: its block of
     ``Z0'Z0`` is diagonal, so the firm effects given the others are firm
     means, and what remains is the Schur complement ``S = Zo' M Zo`` over the
-    other levels (``M`` demeans within firm). ``S`` is small for firm + year + region effects (16 + 340
-    levels at the city level, 16 + 2,574 at the county level) and for firm +
-    city-by-year effects (5,440): it is factored once by a pivoted Cholesky
+    other levels (``M`` demeans within firm). ``S`` is small for firm + year +
+    region effects (16 + 340 levels at the city level, 16 + 2,574 at the county
+    level) and for firm + city-by-year effects (5,440): it is factored once by a pivoted Cholesky
     of its diagonally scaled form, which finds its rank, so every later solve
     is a pair of triangular solves. This is what makes firms nested in
     regions harmless: a region entered by few movers is weakly identified,
@@ -725,7 +725,6 @@ class _FixedEffectSolver:
         return out
 
 
-
 @dataclass(frozen=True)
 class _SparseFit:
     """Coefficients and CRV1 covariance of :func:`_sparse_fe_regression` (pyfixest's names where they exist)."""
@@ -761,7 +760,7 @@ def _sparse_fe_regression(y: np.ndarray, design, names: Sequence[str], codes: li
     each). Checked against pyfixest with dense columns in ``tests/test_did_scale.py``.
     """
     from scipy import sparse
-    from scipy.linalg import lapack, solve_triangular
+    from scipy.linalg import lapack
 
     used = _non_singleton_rows(codes)
     rows = np.flatnonzero(used)

@@ -955,8 +955,9 @@ class Step:
 
 #: The steps in order (``sez run`` and ``sez demo`` run them all unless told otherwise).
 STEPS: dict[str, Step] = {
-    "synthetic": Step("Synthetic raw ASIE extracts", (), ("data.synthetic_firms", "data.synthetic_exit_intercept",
-                                                          "data.synthetic_excel_years", "run.seed"), ("synthetic",), _step_synthetic),
+    "synthetic": Step("Synthetic raw ASIE extracts", (),
+                      ("data.synthetic_firms", "data.synthetic_exit_intercept", "data.synthetic_excel_years",
+                       "run.seed"), ("synthetic",), _step_synthetic),
     "read": Step("Reading the yearly extracts", ("synthetic",), ("data.source", "data.files", "data.columns", "data.years"),
                  ("raw",), _step_read),
     "harmonise": Step("Harmonising into one firm-year panel", ("read",), ("harmonise", "data.deflators"), ("panel",),
