@@ -464,15 +464,21 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         try:
             # lean: the fit keeps its coefficients and covariance, not its N x k matrices (the twelve event
             # studies of Table 17 at the papers' scale held about 20 GB of them)
-            return pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov={"CRV1": cluster},
-                            copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
-                            demeaner=demeaner_for(fe))
+            fit = pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov={"CRV1": cluster},
+                           copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
+                           demeaner=demeaner_for(fe))
         except ValueError as err:
             if "collinear" not in str(err):
                 raise
             raise DidDataError(f"{outcome} on {', '.join(regressors)}: every regressor is collinear with the fixed "
                                f"effects ({', '.join(fe)}) in this sample (e.g. no firm changes treatment status)"
                                ) from err
+    # what lean leaves: the undemeaned regressors and the fixed-effect codes (an event study's: about 400 MB
+    # at the papers' scale), which nothing here reads
+    for attribute in ("_X_untransformed", "_fe"):
+        if hasattr(fit, attribute):
+            delattr(fit, attribute)
+    return fit
 
 
 def _note_collinear(fit, counts: dict) -> None:
