@@ -93,7 +93,7 @@ class DemoSize:
     tfp_method: str = _DEFAULTS["tfp"]["method"].default
 
 
-#: ``tiny`` is for tests (about half a minute); ``small`` runs in about a minute on
+#: ``tiny`` is for tests (about 15 s); ``small`` runs in about 20 s on
 #: two cores; ``paper`` is the SEZ paper's scale (about 590,000 firms and 2.3 million
 #: firm-years after cleaning, from about 3.1 million raw records; one year in Excel)
 #: and the model's default grid.
@@ -1253,7 +1253,7 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
     ----------
     size : {"tiny", "small", "paper"}
         Synthetic panel and model grid sizes (:data:`SIZES`); ``small`` (4,000
-        firms, a 60 x 80 model grid) takes about half a minute on two cores,
+        firms, a 60 x 80 model grid) takes about 20 s on two cores,
         ``tiny`` is for tests, ``paper`` the SEZ paper's scale (about 590,000
         firms and 2.3 million firm-years after cleaning) and the model's default grid.
     out_dir : str or Path
