@@ -184,7 +184,7 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
                                         "deflate output and value added; empty: current prices."),
         "synthetic_firms": Setting("int", 4000, "True firms of the synthetic extracts (source = 'synthetic')."),
         "synthetic_exit_intercept": Setting("float", EXIT_0, "Logit intercept of the synthetic firms' exit hazard: "
-                                                             f"{EXIT_0} gives about 7.4 years a firm after "
+                                                             f"{EXIT_0} gives about 8.7 years a firm after "
                                                              "cleaning, -0.6 (the paper-size demo) about 3.9, as "
                                                              "in the SEZ paper's panel."),
         "synthetic_excel_years": Setting("list[int]", sorted(y for y, f in FILE_FORMATS.items() if f == "xlsx"),

@@ -149,7 +149,8 @@ EXIT_0, EXIT_OMEGA, EXIT_L = -2.9, 3.0, 0.3   # exit hazard about 6 % a year
 #: The exit intercept of the paper-size demo (a hazard of about a third a year: firms leave the ASIE when
 #: their sales fall below its threshold as well as when they close). Measured on 40,000 true firms: 2.76 raw
 #: records a firm; after cleaning (firms seen once dropped) 52.5% of the firms remain with 3.97 firm-years
-#: each, the SEZ paper's 3.9 (2.3 million firm-years of 586,599 firms); ``EXIT_0`` gives 7.4.
+#: each, the SEZ paper's 3.9 (2.3 million firm-years of 586,599 firms); ``EXIT_0`` gives 8.7
+#: (4,000 true firms: 29,882 firm-years of 3,452 firms after cleaning).
 PAPER_EXIT_0 = -0.6
 EXPORT_0, EXPORT_PERSIST, EXPORT_OMEGA, EXPORT_FOREIGN, EXPORT_SEZ = -1.6, 2.6, 1.5, 0.9, 0.35
 INCUMBENT_SHARE = 0.38
@@ -390,7 +391,7 @@ def synthetic(n_firms: int = 20_000, years: tuple[int, int] = (1998, 2013), seed
     mess : {"default", "none"} or MessRates
         Which irregularities to inject.
     exit_intercept : float
-        Intercept of the exit hazard's logit: ``EXIT_0`` (about 7.4 firm-years
+        Intercept of the exit hazard's logit: ``EXIT_0`` (about 8.7 firm-years
         a firm after cleaning over 1998-2013) or ``PAPER_EXIT_0`` (about 3.9,
         the SEZ paper's turnover).
     excel_years : tuple of int, optional
