@@ -248,3 +248,41 @@ def test_step_warnings_keep_the_package_s_own_first_and_say_how_many_more():
     assert pipeline._warning_lines([pyfixest, pyfixest, own_deprecation]) == [
         "FutureWarning: ours", "2 deprecation notice(s) raised inside pyfixest left out (they concern those "
         "libraries' code)"]
+
+
+def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
+    """[did] cluster serves the DiD, event-study, heterogeneity and mediation steps: every regression and
+    imputation they run clusters by it (Tables 17-18 and the mediation tables once stayed clustered by firm)."""
+    from sez import did
+    from sez.config import pipeline_config
+
+    seen = []
+    real_feols, real_imputer, real_sun_abraham = did._feols, did._Imputer, did._sun_abraham
+
+    def feols(data, outcome, regressors, fe, cluster):
+        seen.append(("feols", cluster))
+        return real_feols(data, outcome, regressors, fe, cluster)
+
+    class Imputer(real_imputer):
+        def __init__(self, data, outcome, treatment, fe, controls, cluster, tol):
+            seen.append(("imputation", cluster))
+            super().__init__(data, outcome, treatment, fe, controls, cluster, tol)
+
+    def sun_abraham(*args):
+        seen.append(("sun_abraham", args[8]))
+        return real_sun_abraham(*args)
+
+    monkeypatch.setattr(did, "_feols", feols)
+    monkeypatch.setattr(did, "_Imputer", Imputer)
+    monkeypatch.setattr(did, "_sun_abraham", sun_abraham)
+    base = pipeline.demo_config("tiny", out_dir=tmp_path, steps=["did", "event_study", "heterogeneity", "mediation"])
+    cfg = pipeline_config({**base.settings, "did": {**base["did"], "cluster": "city"}}, base=base.base)
+    summary = pipeline.run_pipeline(cfg, progress=False)
+    assert all(summary["steps"][s]["status"] == "ok" for s in ("did", "event_study", "heterogeneity", "mediation"))
+    kinds = {kind for kind, _ in seen}
+    assert kinds == {"feols", "imputation", "sun_abraham"}
+    assert {cluster for _, cluster in seen} == {"city"}, sorted(set(seen))
+    for table in ("table16", "table17", "table18", "table19"):
+        layout = pd.read_csv(tmp_path / "tables" / f"{table}.csv", index_col=0, header=[0, 1])
+        row = layout.loc["Clustered by"]
+        assert set(row[[c for c in layout.columns if c[1] != "paper"]].dropna()) == {"city"}, table

@@ -662,7 +662,7 @@ def _step_did(run: _Run) -> None:
     if run.truth is not None:
         # the same estimators on the true panel separate sampling error from measurement error
         for name, func, reversal in estimators:
-            rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], on_reversal=reversal), tau))
+            rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], cluster=cluster, on_reversal=reversal), tau))
             labels.append(f"{name}, synthetic truth, {' + '.join(specs[0])}")
     table = pd.DataFrame(rows, index=pd.Index(labels, name="estimate"))
     run.summary["did"] = {"truth": tau, "tolerance_se": SEZ_EFFECT_TOLERANCE_SE, **main,
@@ -757,8 +757,10 @@ def _step_event_study(run: _Run) -> None:
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
     settings = run.cfg["event_study"]
+    cluster = run.cfg["did"]["cluster"]  # [did] cluster serves every DiD step
+    did._require(data, [cluster], "[did] cluster")
     result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
-                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop")
+                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop", cluster=cluster)
     table = result.to_frame()
     table.index.name = "event_time"
     run.summary["event_study"] = {
@@ -776,14 +778,14 @@ def _step_event_study(run: _Run) -> None:
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
                "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
     with run.timed("event_study", "table17"):
-        table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city")
+        table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
     if "m7" in table17.fits:
         figure12 = table17.fits["m7"]["event_study"]
         run.figure("event_study", "figure12", lambda p: figure12.plot(p),
                    "Dynamic effect of SEZ entry on log TFP, specification m7 (SEZ paper, Figure 12), 95% bands")
     with run.timed("event_study", "table18"):
-        table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city")
+        table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
@@ -813,8 +815,10 @@ def _step_mediation(run: _Run) -> None:
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
+    cluster = run.cfg["did"]["cluster"]
+    did._require(data, [cluster], "[did] cluster")
     # the paper's Tables 21 and 28-30: the EG level of the firm's city-industry as mediator
-    paper = did.mediation(data, "ln_tfp", "eg_city", fe=())
+    paper = did.mediation(data, "ln_tfp", "eg_city", fe=(), cluster=cluster)
     run.summary["mediation"] = {"mediator": "eg_city", "indirect": _number(paper.indirect),
                                 "total": _number(paper.total),
                                 "proportion_mediated": _number(paper.proportion_mediated)}
@@ -827,7 +831,8 @@ def _step_mediation(run: _Run) -> None:
                  if run.truth is not None else ""))
     quintile = did.pre_period_quintile(data, "ln_tfp", basis="pre5")
     for number, fe in ((29, ()), (30, ("firm_id", "year", "city"))):
-        groups = did.mediation_by_group(data, "ln_tfp", "eg_city", quintile, fe=fe, on_error="record")
+        groups = did.mediation_by_group(data, "ln_tfp", "eg_city", quintile, fe=fe, on_error="record",
+                                        cluster=cluster)
         run.table("mediation", f"table{number}", did.mediation_table(groups, paper=number),
                   "Mediation by pre-period productivity quintile, "
                   + ("no fixed effects" if not fe else "firm, year and city effects") + f" (SEZ paper, Table {number})",
@@ -836,7 +841,7 @@ def _step_mediation(run: _Run) -> None:
     # within firms, with the log of EG (positive EG only): the channel net of permanent firm differences
     positive = data[data["eg_city"] > 0].assign(ln_eg_city=lambda d: np.log(d["eg_city"]))
     try:
-        within = did.mediation(positive, "ln_tfp", "ln_eg_city")
+        within = did.mediation(positive, "ln_tfp", "ln_eg_city", cluster=cluster)
     except ValueError as err:  # small samples: the mediator can lack within-firm variation
         run.summary["mediation"]["within_firm_log_eg"] = f"not estimable: {err}"
         warnings.warn(f"mediation through log EG with firm effects not estimable: {err}", stacklevel=2)
@@ -973,11 +978,11 @@ STEPS: dict[str, Step] = {
     "probit": Step("Export probit", ("agglomeration",), ("probit",), (), _step_probit),
     "facts": Step("SEZ stylised facts", ("tfp",), ("facts",), (), _step_facts),
     "did": Step("SEZ effect on TFP: difference in differences", ("agglomeration",), ("did",), (), _step_did),
-    "event_study": Step("SEZ effect on TFP: event study", ("agglomeration",), ("event_study",), (),
+    "event_study": Step("SEZ effect on TFP: event study", ("agglomeration",), ("event_study", "did.cluster"), (),
                         _step_event_study),
     "heterogeneity": Step("SEZ effect on TFP: by pre-entry productivity and by agglomeration", ("agglomeration",),
                           ("did.cluster",), (), _step_heterogeneity),
-    "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), (), (),
+    "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), ("did.cluster",), (),
                       _step_mediation),
     "model": Step("Model: solution and counterfactual", (), ("model",), (), _step_model),
     "calibrate": Step("Model: a short SMM calibration to the paper's targets", (),
