@@ -179,13 +179,22 @@ inline double brent_max(F f, double a, double b, double tol_rel, double& fbest) 
 }
 
 // Continuous k': Brent's method between the grid neighbours of the best node j
-// (capped by Kbar(m)); corners (Kbar itself, the grid's top) are left alone.
+// (capped by Kbar(m)); with Kbar(m) itself best (j < 0), between the last
+// affordable node and Kbar(m), where the optimum then lies. The grid's top is
+// left alone.
 inline void refine_continuous(const Problem& p, const double* V, int r, int t, double m, int s, int j, double kb,
                               double& best, double& kbest) {
     const double* kg = p.capital_of(t);
-    if (j < 0 || j == p.K - 1) return;
-    double a = j > 0 ? kg[j - 1] : 0.0;
-    double b = std::min(kg[j + 1], kb);
+    if (j == p.K - 1) return;
+    double a, b;
+    if (j < 0) {
+        const int last = static_cast<int>(std::upper_bound(kg, kg + p.K, kb) - kg) - 1;
+        a = last >= 0 ? kg[last] : 0.0;
+        b = kb;
+    } else {
+        a = j > 0 ? kg[j - 1] : 0.0;
+        b = std::min(kg[j + 1], kb);
+    }
     if (!(b > a)) return;
     const ZoneRules& z = p.zone[r];
     Continuation cont(p, V, r, t);

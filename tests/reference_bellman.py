@@ -29,8 +29,13 @@ def operating_profit(params, k, z):
     return y - params.w * l
 
 
-def reference_bellman(params, space, V):
-    """Returns (Q, k, TV) with shapes (2, T, S, M)."""
+def reference_bellman(params, space, V, extra=None):
+    """Returns (Q, k, TV) with shapes (2, T, S, M).
+
+    ``extra(capital, kbar)``, if given, returns more capital candidates for a
+    cash point whose collateral bound ``kbar`` lies below the top of the
+    type's capital grid ``capital``.
+    """
     T, M = space.cash.shape
     S = len(space.shocks.values)
     Q = np.full((2, T, S, M), -np.inf)
@@ -51,6 +56,8 @@ def reference_bellman(params, space, V):
                     kbar = (m - xbar) / slack
                     if kbar < space.capital[t, -1]:
                         candidates.append(kbar)
+                        if extra is not None:
+                            candidates += list(extra(space.capital[t], kbar))
                 for s in range(S):
                     best, kbest = -np.inf, np.nan
                     for k in candidates:

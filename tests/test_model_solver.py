@@ -62,6 +62,31 @@ def test_operator_matches_plain_reference(name):
     np.testing.assert_allclose(out["V"][g], TV_ref[g], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_continuous_search_looks_below_the_collateral_bound(name):
+    """Where the bound Kbar(m) beats every affordable capital node, the optimum can lie between the last
+    affordable node and Kbar: the continuous search must reach at least what dense points there give (it
+    once stopped at Kbar, about 1.6e-5 low). One application against the reference with those points added."""
+    params = CASES[name]
+    space = build_state_space(params, SMALL)
+    V = initial_values(space)
+    V = np.where(np.isfinite(V), V + 0.3 * np.sqrt(np.maximum(V, 0)) * space.zfac[None, :, :, None] ** 0.1, V)
+
+    def between(capital, kbar):
+        below = capital[capital <= kbar]
+        return np.linspace(below[-1] if len(below) else 0.0, kbar, 201)[1:-1]
+
+    Q_dense, _, _ = reference_bellman(params, space, V, extra=between)
+    grid = _core.bellman_apply(*space.kernel_args(), V, search="grid", threads=1)
+    out = _core.bellman_apply(*space.kernel_args(), V, search="continuous", threads=1)
+    f = np.isfinite(Q_dense)
+    assert np.array_equal(np.isfinite(out["Q"]), f)
+    # Brent's tolerance (1e-12 in k) and floating-point order: 1e-10
+    assert np.all(out["Q"][f] >= Q_dense[f] - 1e-10), float((Q_dense[f] - out["Q"][f]).max())
+    # the case exercises it: somewhere the points below Kbar beat the grid and Kbar
+    assert np.any(Q_dense[f] > grid["Q"][f] + 1e-9)
+
+
 def test_values_increase_in_cash_with_slope_at_least_one(solutions):
     # Cash can always be saved at q = beta, so V(m + d) >= V(m) + d. Exact with
     # continuous k' (nested choice sets); grid search plus the off-grid Kbar(m)
