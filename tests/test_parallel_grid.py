@@ -141,3 +141,48 @@ def test_bad_grid_arguments():
         evaluate_grid([], grid_helpers.square)
     with pytest.raises(ValueError, match="workers"):
         local_executor(workers=0)
+
+
+def _written(tmp_path):
+    path = tmp_path / "grid.jsonl"
+    evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), checkpoint=path, progress=False)
+    return path, path.read_text().splitlines()
+
+
+def test_corrupt_middle_line_is_skipped_with_its_number_and_kept_aside(tmp_path, monkeypatch):
+    from sez.errors import CheckpointWarning
+
+    path, lines = _written(tmp_path)
+    lines[3] = '{"index": 2, "result": {"y": 4.0}, "err'  # line 4 damaged, a full line after it
+    path.write_text("\n".join(lines) + "\n")
+    calls = []
+    monkeypatch.setattr(grid_helpers, "square", _counting(grid_helpers.square, calls))
+    with pytest.warns(CheckpointWarning, match=r"line\(s\) 4\)"):
+        out = evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), checkpoint=path, progress=False)
+    # every valid record after the bad line is kept: only the damaged point is computed again
+    assert len(calls) == 1
+    assert len(out) == len(POINTS)
+    side = path.with_name(path.name + ".bad").read_text()
+    assert side.startswith("4: ") and '"index": 2' in side
+    assert lines[3] in path.read_text()  # the checkpoint keeps the bad line
+
+
+def test_torn_final_line_is_dropped_and_a_complete_one_kept(tmp_path):
+    path, lines = _written(tmp_path)
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1])  # the last record without its newline
+    evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), checkpoint=path, progress=False)
+    assert path.read_text().endswith("\n") and path.read_text().splitlines() == lines
+    path.write_text("\n".join(lines) + "\n" + '{"index": 99, "res')  # a torn line: dropped silently
+    evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), checkpoint=path, progress=False)
+    assert path.read_text().splitlines() == lines
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"result": {"y": 1.0}, "error": null}', r"line 10: a record without an integer 'index'"),
+    ('{"index": 3, "result": {"y": -1.0}, "error": null}', r"lines 5 and 10: two different records for point 3"),
+])
+def test_checkpoint_records_without_index_or_in_conflict_are_errors_naming_lines(tmp_path, line, message):
+    path, lines = _written(tmp_path)
+    path.write_text("\n".join(lines + [line]) + "\n")
+    with pytest.raises(ValueError, match=message):
+        evaluate_grid(POINTS, grid_helpers.square, executor=SerialExecutor(), checkpoint=path, progress=False)

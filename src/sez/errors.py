@@ -11,3 +11,7 @@ class GridError(ValueError):
 
 class SolverError(RuntimeError):
     """A solver failed: no convergence, or a policy at the edge of its grid."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint line could not be read: skipped, copied to a side file, and its point computed again."""

@@ -22,6 +22,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from sez import moments as mom
+from sez.errors import CheckpointWarning
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, map_items
@@ -67,8 +68,15 @@ def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, sp
 
 class Checkpoint:
     """An append-only JSON-lines file: a header naming the grid, then one line per
-    finished point, flushed and synced as it completes. A line cut short by a
-    kill is dropped on reading; a point is never written twice."""
+    finished point, flushed and synced as it completes; a point is never written twice.
+
+    Reading keeps every valid record. Only a torn final line (no newline: a
+    write cut short by a kill) is dropped. A bad line elsewhere is skipped
+    with a warning naming its line number and copied, with that number, to
+    ``<path>.bad`` (rewritten at each reading); the checkpoint itself keeps
+    it. A record without an integer index, or two different records for one
+    point, is an error naming the lines.
+    """
 
     def __init__(self, path: str | os.PathLike, fingerprint: str, n_points: int):
         self.path = Path(path)
@@ -94,20 +102,40 @@ class Checkpoint:
         if header.get("grid") != self.fingerprint or header.get("points") != n_points:
             raise ValueError(f"{self.path}: checkpoint was written for another grid (other points, function, "
                              f"base parameters or seed); use another path or delete it")
-        good = len(lines[0]) + 1
-        for line in lines[1:]:
+        torn = not raw.endswith(b"\n")  # the last element of ``lines`` is then a line cut short
+        bad: list[tuple[int, bytes]] = []
+        first_line: dict[int, int] = {}
+        for number, line in enumerate(lines[1:], start=2):
             if not line.strip():
-                good += len(line) + 1
                 continue
+            last = number == len(lines)
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
-                break  # a line cut short by a kill: drop it and what follows
-            self.done.setdefault(int(rec["index"]), rec)
-            good += len(line) + 1
-        if good < len(raw):  # truncate the torn tail so appends start on a fresh line
-            with open(self.path, "r+b") as f:
-                f.truncate(min(good, len(raw)))
+                if last and torn:  # a write cut short by a kill: drop it, so appends start on a fresh line
+                    with open(self.path, "r+b") as f:
+                        f.truncate(len(raw) - len(line))
+                    break
+                bad.append((number, line))
+                continue
+            index = rec.get("index") if isinstance(rec, dict) else None
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise ValueError(f"{self.path}, line {number}: a record without an integer 'index'; the checkpoint "
+                                 "is not this package's, or was edited")
+            if index in self.done and self.done[index] != rec:
+                raise ValueError(f"{self.path}, lines {first_line[index]} and {number}: two different records for "
+                                 f"point {index}; keep the right one and delete the other")
+            self.done.setdefault(index, rec)
+            first_line.setdefault(index, number)
+            if last and torn:  # a complete record without its newline: end the line before appending
+                with open(self.path, "ab") as f:
+                    f.write(b"\n")
+        side = self.path.with_name(self.path.name + ".bad")
+        if bad:
+            side.write_bytes(b"".join(b"%d: %s\n" % (number, line) for number, line in bad))
+            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable line(s) (line(s) "
+                          f"{', '.join(str(n) for n, _ in bad)}); copied to {side}; their points will be computed "
+                          "again", CheckpointWarning, stacklevel=3)
 
     def append(self, index: int, result: Any, error: BaseException | None) -> None:
         if index in self.done:
