@@ -343,7 +343,7 @@ def test_files_round_trip(tmp_path):
     with pytest.raises(UnicodeDecodeError):
         gb.decode("utf-8")
     assert result.files[1998].read_bytes().startswith(b"\xef\xbb\xbf")
-    if not syn._available("xlsxwriter", "openpyxl"):
+    if not syn.importable("xlsxwriter", "openpyxl"):
         assert any("Excel" in note for note in result.notes)
 
 

@@ -707,7 +707,7 @@ def test_sample_emptied_by_singletons_is_a_clear_error_not_an_abort():
     chain = pd.DataFrame({"firm_id": [1, 1, 2], "year": [2000, 2001, 2001], "y": [1.0, 2.0, 3.0],
                           "sez": [False, True, True]})
     def left(fe):
-        return did._rows_left_after_singletons([did._codes(chain, term)[0] for term in fe])
+        return int(did._non_singleton_rows([did._codes(chain, term)[0] for term in fe]).sum())
 
     assert left(["firm_id", "year"]) == 0
     assert left(["firm_id"]) == 2

@@ -418,11 +418,6 @@ def _non_singleton_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
     return keep
 
 
-def _rows_left_after_singletons(codes: Sequence[np.ndarray]) -> int:
-    """How many rows :func:`_non_singleton_rows` keeps."""
-    return int(_non_singleton_rows(codes).sum())
-
-
 def demeaner_for(fe: Sequence[str]):
     """The pyfixest demeaner for these fixed effects: LSMR with an additive Schwarz preconditioner for two or
     more sets, alternating projections for one.
@@ -453,7 +448,7 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         frame[name] = _codes(data, term)[0]
     # pyfixest's compiled demeaning aborts the whole process on a sample its singleton removal empties
     complete = frame[[outcome, *regressors]].notna().all(axis=1).to_numpy()
-    if fe and _rows_left_after_singletons([frame[n].to_numpy()[complete] for n in fe_names]) <= len(regressors):
+    if fe and _non_singleton_rows([frame[n].to_numpy()[complete] for n in fe_names]).sum() <= len(regressors):
         raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {int(complete.sum())} complete "
                            f"row(s), too few left once singleton fixed effects ({', '.join(fe)}) are dropped")
 

@@ -359,11 +359,14 @@ def _linking_accuracy(data: pd.DataFrame, truth: pd.DataFrame) -> dict:
     hit = len(est_pairs & true_pairs)
     return {"link_precision": hit / len(est_pairs) if est_pairs else None,
             "link_recall": hit / len(true_pairs) if true_pairs else None,
-            "sez_status_accuracy": float((data[["year", "source_row", "sez"]]
-                                          .merge(truth[["year", "raw_row", "sez"]]
-                                                 .rename(columns={"raw_row": "source_row", "sez": "true_sez"}),
-                                                 on=["year", "source_row"])
-                                          .pipe(lambda d: (d["sez"] == d["true_sez"]).mean())))}
+            "sez_status_accuracy": float(_with_true_flags(data[["year", "source_row", "sez"]], truth, "inner")
+                                         .pipe(lambda d: (d["sez"] == d["true_sez"]).mean()))}
+
+
+def _with_true_flags(data: pd.DataFrame, truth: pd.DataFrame, how: str) -> pd.DataFrame:
+    """Harmonised rows with the generator's SEZ status of the raw record they come from (``true_sez``)."""
+    flags = truth[["year", "raw_row", "sez"]].rename(columns={"raw_row": "source_row", "sez": "true_sez"})
+    return data.merge(flags, on=["year", "source_row"], how=how, validate="many_to_one")
 
 
 def _log_tfp_everywhere(panel: pd.DataFrame, betas: pd.DataFrame, group_of_row: pd.Series) -> np.ndarray:
@@ -633,16 +636,25 @@ def _did_row(result, truth: float | None) -> dict:
     return row
 
 
-def _step_did(run: _Run) -> None:
+def _did_sample(run: _Run) -> tuple[pd.DataFrame, str]:
+    """The DiD steps' sample (firm-years with log TFP) and ``[did] cluster``, which every DiD step uses."""
     from sez import did
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
-    tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
     cluster = run.cfg["did"]["cluster"]
+    did._require(data, [cluster], "[did] cluster")
+    return data, cluster
+
+
+def _step_did(run: _Run) -> None:
+    from sez import did
+
+    data, cluster = _did_sample(run)
+    tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
     specs = [tuple(fe) for fe in run.cfg["did"]["fixed_effects"]]
     # every specification's columns up front: a later one failing is otherwise only a warning
-    did._require(data, [c for fe in specs for c in did._fe_columns(fe)] + [cluster], "[did] fixed_effects, cluster")
+    did._require(data, [c for fe in specs for c in did._fe_columns(fe)], "[did] fixed_effects")
     estimators = (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop"))
     rows, labels, failures = [], [], {}
     for fe in specs:
@@ -702,8 +714,7 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
     """Headline estimates beside the synthetic truth, and the attenuation misclassified SEZ flags predict."""
     from sez import did
 
-    truth = run.truth[["year", "raw_row", "sez"]].rename(columns={"raw_row": "source_row", "sez": "true_sez"})
-    flagged = data.merge(truth, on=["year", "source_row"], how="left", validate="many_to_one")
+    flagged = _with_true_flags(data, run.truth, "left")
     unmatched = int(flagged["true_sez"].isna().sum())
     flagged = flagged.loc[flagged["true_sez"].notna()].reset_index(drop=True)
     flagged["true_sez"] = flagged["true_sez"].astype(bool)
@@ -754,11 +765,8 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
 def _step_event_study(run: _Run) -> None:
     from sez import did
 
-    data = run.state["analysed"]
-    data = data[np.isfinite(data["ln_tfp"])]
+    data, cluster = _did_sample(run)
     settings = run.cfg["event_study"]
-    cluster = run.cfg["did"]["cluster"]  # [did] cluster serves every DiD step
-    did._require(data, [cluster], "[did] cluster")
     result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
                              estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop", cluster=cluster)
     table = result.to_frame()
@@ -793,10 +801,7 @@ def _step_event_study(run: _Run) -> None:
 def _step_heterogeneity(run: _Run) -> None:
     from sez import did
 
-    data = run.state["analysed"]
-    data = data[np.isfinite(data["ln_tfp"])]
-    cluster = run.cfg["did"]["cluster"]
-    did._require(data, [cluster], "[did] cluster")
+    data, cluster = _did_sample(run)
     builders = {"table19": lambda: did.table19(data, "ln_tfp", region="city", cluster=cluster),
                 "table20": lambda: did.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
                 "table31": lambda: did.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
@@ -813,10 +818,7 @@ def _step_heterogeneity(run: _Run) -> None:
 def _step_mediation(run: _Run) -> None:
     from sez import did
 
-    data = run.state["analysed"]
-    data = data[np.isfinite(data["ln_tfp"])]
-    cluster = run.cfg["did"]["cluster"]
-    did._require(data, [cluster], "[did] cluster")
+    data, cluster = _did_sample(run)
     # the paper's Tables 21 and 28-30: the EG level of the firm's city-industry as mediator
     paper = did.mediation(data, "ln_tfp", "eg_city", fe=(), cluster=cluster)
     run.summary["mediation"] = {"mediator": "eg_city", "indirect": _number(paper.indirect),

@@ -29,6 +29,10 @@ __all__ = ["RunLog", "MemorySampler", "LineCounter", "track", "active"]
 _CURRENT: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar("sez_run_log", default=None)
 
 
+def _stamped(text: str) -> str:
+    return f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -71,7 +75,7 @@ class RunLog:
 
     def line(self, text: str) -> None:
         """One timestamped line to the batch log and the log file."""
-        stamped = f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}"
+        stamped = _stamped(text)
         if self.plain:
             print(stamped, file=self.stream, flush=True)
         if self.file is not None:
@@ -136,7 +140,7 @@ class LineCounter:
         if log is not None:
             log.status(text)
         else:
-            print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}", file=self.stream, flush=True)
+            print(_stamped(text), file=self.stream, flush=True)
 
     def advance(self) -> None:
         self.done += 1

@@ -20,14 +20,21 @@ class InputError(ValueError):
     """A raw file cannot be used; the message names the file, column and rows."""
 
 
+def importable(*modules: str) -> str | None:
+    """The first of these modules that imports (an optional engine), or None."""
+    for module in modules:
+        try:
+            __import__(module)
+            return module
+        except ImportError:
+            continue
+    return None
+
+
 def excel_reader() -> str | None:
     """pandas' Excel engine: calamine when installed (about 6x faster than openpyxl on 50,000 rows, the
     same cells), else pandas' default."""
-    try:
-        import python_calamine  # noqa: F401
-    except ImportError:
-        return None
-    return "calamine"
+    return "calamine" if importable("python_calamine") else None
 
 
 def _read_one(path: Path) -> pd.DataFrame:

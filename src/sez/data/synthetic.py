@@ -123,7 +123,7 @@ import numpy as np
 import pandas as pd
 
 from sez.data.columns import MONEY, TEXT, canonical_columns, known_names
-from sez.data.read import excel_reader
+from sez.data.read import excel_reader, importable
 
 # ----------------------------------------------------------------------------- parameters
 BETA_0 = 2.3            # value-added intercept (ln 1000 yuan)
@@ -838,20 +838,9 @@ def _parameters(rates: MessRates) -> dict:
 
 
 # ----------------------------------------------------------------------------- files
-def _available(*modules: str) -> str | None:
-    """The first of these modules that imports (an Excel engine), or None."""
-    for module in modules:
-        try:
-            __import__(module)
-            return module
-        except ImportError:
-            continue
-    return None
-
-
 def _write_files(result: SyntheticASIE, out_dir: Path, excel_years: tuple[int, ...] | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _available("xlsxwriter", "openpyxl")  # xlsxwriter writes about 1.3x faster
+    writer = importable("xlsxwriter", "openpyxl")  # xlsxwriter writes about 1.3x faster
     for year, frame in result.raw.items():
         fmt = file_format(year)
         if fmt == "xlsx" and not writer:
