@@ -1,0 +1,189 @@
+"""One results protocol for every estimator in sez, and one spelling of standard errors.
+
+Every results object offers ``params``, ``bse``, ``tvalues``, ``pvalues``,
+``conf_int(alpha)``, ``cov_params()``, ``nobs``, ``tidy()`` (and ``to_frame()``,
+the same frame), ``summary()``, a short ``repr`` and ``_repr_html_`` for
+notebooks. The statistic is a t (with ``df_inference`` degrees of freedom) or a
+z (normal, ``df_inference`` is None); the summary says which. The design
+follows linearmodels' results (one summary behind ``str``, ``repr`` and HTML)
+and pyfixest's ``tidy()``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed_keywords", "significance_stars"]
+
+#: The columns of every ``tidy()`` frame, in order.
+TIDY_COLUMNS = ("estimate", "std_err", "statistic", "p_value", "conf_low", "conf_high")
+
+
+def significance_stars(p_value: float) -> str:
+    """Stars of the papers' tables: *** p<0.01, ** p<0.05, * p<0.1 (empty for NaN)."""
+    if not np.isfinite(p_value):
+        return ""
+    return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
+
+
+class Results:
+    """The shared face of sez's results objects (a mixin).
+
+    A subclass provides ``params`` and ``bse`` (pandas Series on one index) and
+    ``nobs``; it overrides ``df_inference`` for t inference, ``cov_params()``
+    where the full covariance is known, ``_title()`` and ``_notes()`` for its
+    summary. Everything else derives from those.
+    """
+
+    #: Attributes renamed in the move to this protocol: old name -> new name.
+    _renamed: Mapping[str, str] = {}
+
+    @property
+    def df_inference(self) -> float | None:
+        """Degrees of freedom of the t distribution used for inference; None for the normal."""
+        return None
+
+    @property
+    def statistic_name(self) -> str:
+        """``"t"`` or ``"z"``."""
+        return "z" if self.df_inference is None else "t"
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Estimate over standard error (a t or a z statistic, see ``statistic_name``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.params / self.bse
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of ``tvalues``."""
+        z = np.abs(self.tvalues.to_numpy(dtype=float))
+        df = self.df_inference
+        p = 2 * (stats.norm.sf(z) if df is None else stats.t.sf(z, max(df, 1)))
+        return pd.Series(p, index=self.params.index)
+
+    def conf_int(self, alpha: float = 0.05, **old) -> pd.DataFrame:
+        """Confidence intervals at level ``1 - alpha``: columns ``conf_low``, ``conf_high``."""
+        renamed_keywords(old, {"level": "alpha (1 - level)"}, f"{type(self).__name__}.conf_int")
+        if not 0 < alpha < 1:
+            raise ValueError(f"{type(self).__name__}.conf_int: alpha must lie in (0, 1), got {alpha!r}")
+        df = self.df_inference
+        q = stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, max(df, 1))
+        return pd.DataFrame({"conf_low": self.params - q * self.bse, "conf_high": self.params + q * self.bse})
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of ``params``; here only its diagonal is known (covariances NaN)."""
+        index = self.params.index
+        cov = np.full((len(index), len(index)), np.nan)
+        np.fill_diagonal(cov, self.bse.to_numpy(dtype=float) ** 2)
+        return pd.DataFrame(cov, index=index, columns=index)
+
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per term: ``estimate, std_err, statistic, p_value, conf_low, conf_high``."""
+        ci = self.conf_int(alpha)
+        out = pd.DataFrame({"estimate": self.params, "std_err": self.bse, "statistic": self.tvalues,
+                            "p_value": self.pvalues, "conf_low": ci["conf_low"], "conf_high": ci["conf_high"]})
+        out.index.name = out.index.name or "term"
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The same frame as :meth:`tidy`."""
+        return self.tidy()
+
+    def _title(self) -> str:
+        return type(self).__name__
+
+    def _notes(self) -> list[str]:
+        return []
+
+    def summary(self) -> str:
+        """Title, sample, the tidy table and the conventions, as text."""
+        df = self.df_inference
+        inference = "normal (z)" if df is None else f"t with {df:g} degrees of freedom"
+        table = self.tidy().to_string(float_format="{:.6g}".format)
+        return "\n".join([self._title(), f"N = {self.nobs}; inference: {inference}", table, *self._notes()])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self._title()}; N={self.nobs}, {len(self.params)} terms>"
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+    def __getattr__(self, name: str):
+        renamed = type(self)._renamed
+        if name in renamed:
+            raise AttributeError(f"{type(self).__name__}.{name} is now .{renamed[name]} (see CHANGELOG.md)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def renamed_keywords(given: Mapping, renames: Mapping[str, str], func: str) -> None:
+    """Raise a TypeError naming the new keyword for any old one in ``given`` (a ``**old`` catch-all)."""
+    for old in given:
+        if old in renames:
+            raise TypeError(f"{func}: the keyword {old!r} is now {renames[old]!r} (see CHANGELOG.md)")
+        raise TypeError(f"{func}() got an unexpected keyword argument {old!r}")
+
+
+class Vcov:
+    """A parsed ``vcov`` (pyfixest's spelling): ``kind`` "iid", "hetero" or "CRV1", and ``cluster`` columns."""
+
+    __slots__ = ("kind", "cluster")
+
+    def __init__(self, kind: str, cluster: tuple[str, ...] = ()):
+        self.kind, self.cluster = kind, cluster
+
+    @property
+    def spec(self) -> str | dict:
+        """Back in pyfixest's spelling."""
+        return {"CRV1": "+".join(self.cluster)} if self.kind == "CRV1" else self.kind
+
+    def __repr__(self) -> str:
+        return f"Vcov({self.spec!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vcov) and (self.kind, self.cluster) == (other.kind, other.cluster)
+
+    def __str__(self) -> str:
+        if self.kind == "CRV1":
+            return f"clustered by {' and '.join(self.cluster)}"
+        return {"iid": "conventional (iid)", "hetero": "heteroskedasticity-robust"}[self.kind]
+
+
+def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
+               max_clusters: int = 1) -> Vcov:
+    """Read ``vcov = "iid" | "hetero" | {"CRV1": "a"} | {"CRV1": "a+b"}``; errors name ``func``.
+
+    ``allowed`` lists the kinds the estimator supports; ``max_clusters`` how many
+    cluster columns (two-way clustering needs 2).
+    """
+    expected = " | ".join([repr(k) for k in allowed if k != "CRV1"] + (['{"CRV1": column}'] if "CRV1" in allowed else []))
+    if isinstance(vcov, Mapping):
+        if set(vcov) != {"CRV1"}:
+            old = {"cluster": "{'CRV1': column}"}
+            hint = "".join(f"; {k!r} is now {old[k]}" for k in vcov if k in old)
+            raise ValueError(f"{func}: vcov must be {expected}, got {dict(vcov)!r}{hint}")
+        spec = vcov["CRV1"]
+        columns = tuple(c.strip() for c in spec.split("+")) if isinstance(spec, str) else tuple(spec)
+        if not columns or not all(isinstance(c, str) and c for c in columns):
+            raise ValueError(f"{func}: vcov {{'CRV1': ...}} needs one or more column names, got {spec!r}")
+        if len(columns) > max_clusters:
+            raise ValueError(f"{func}: clustering by {len(columns)} columns ({'+'.join(columns)}) is not supported "
+                             f"here; at most {max_clusters}")
+        parsed = Vcov("CRV1", columns)
+    elif isinstance(vcov, str) and vcov in ("iid", "hetero"):
+        parsed = Vcov(vcov)
+    else:
+        old = {"observed": "'iid'", "robust": "'hetero'", "cluster": "{'CRV1': column}", "HC1": "'hetero'"}
+        hint = f"; {vcov!r} is now {old[vcov]}" if isinstance(vcov, str) and vcov in old else ""
+        raise ValueError(f"{func}: vcov must be {expected}, got {vcov!r}{hint}")
+    if parsed.kind not in allowed:
+        raise ValueError(f"{func}: vcov {parsed.spec!r} is not available here; use {expected}")
+    return parsed
