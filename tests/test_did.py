@@ -14,6 +14,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from sez import did
+from sez.papers import sez_paper
 
 
 def staggered_panel(n_firms=2000, years=range(2000, 2012), effect=None, never_share=0.4, seed=0):
@@ -346,7 +347,7 @@ def test_paper_controls_follow_their_definitions():
     df = pd.DataFrame({"firm_id": [1, 1, 1, 2], "year": [2000, 2001, 2003, 2001],
                        "total_assets": [100., 300, 50, 10], "profit": [5., 20, -1, 2], "age": [0, 1, 3, 5], "ownership": ["state", "state", "private", "HMT"],
                        "debt": [50., 30, 5, 1]})
-    out, unavailable = did.paper_controls(df, ["ln_roa", "ln_age", "state_owned", "ln_debt_ratio", "ln_sales"])
+    out, unavailable = sez_paper.paper_controls(df, ["ln_roa", "ln_age", "state_owned", "ln_debt_ratio", "ln_sales"])
     # ROA over the mean of this and the previous calendar year's assets of the same firm; 2003 has no 2002
     np.testing.assert_allclose(out.ln_roa, [np.nan, np.log(20 / 200), np.nan, np.nan])
     np.testing.assert_allclose(out.ln_age, [np.nan, 0.0, np.log(3), np.log(5)])
@@ -357,7 +358,7 @@ def test_paper_controls_follow_their_definitions():
 
 def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
     df = spec_panel(n_firms=300)
-    tab = did.table16(df, outcome="y", region="city")
+    tab = sez_paper.table16(df, outcome="y", region="city")
     assert tab.skipped == {}
     est = tab.estimates
     assert sorted(est.spec.unique(), key=lambda s: int(s[1:])) == [f"m{k}" for k in range(1, 13)]
@@ -368,10 +369,10 @@ def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
     ky = est.loc[(est.term == "ln_ky") & (est.estimator == "twfe")]
     assert len(ky) == 8 and (np.abs(ky.coef - 0.5) < 4 * ky.se).all()
     # m8 (firm and city-by-year effects, six controls) against statsmodels with explicit dummies
-    data, _ = did.paper_controls(df, did.SPECIFICATIONS["m8"].controls)
-    cols = list(did.SPECIFICATIONS["m8"].controls)
+    data, _ = sez_paper.paper_controls(df, sez_paper.SPECIFICATIONS["m8"].controls)
+    cols = list(sez_paper.SPECIFICATIONS["m8"].controls)
     data = data.dropna(subset=cols)
-    res = did.twfe(data, "y", fe=did.SPECIFICATIONS["m8"].fixed_effects(region="city"), controls=cols)
+    res = did.twfe(data, "y", fe=sez_paper.SPECIFICATIONS["m8"].fixed_effects(region="city"), controls=cols)
     data = data.loc[data.groupby("firm_id").year.transform("size") > 1]  # TWFE drops singleton firms
     data = data.assign(d=data.sez.astype(float), cy=data.city + "_" + data.year.astype(str))
     data = data.loc[data.groupby("cy").year.transform("size") > 1]
@@ -392,16 +393,16 @@ def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
 
 def test_table16_skips_specs_whose_controls_are_missing_and_names_columns():
     df = spec_panel(n_firms=200).drop(columns=["debt", "eg_city"])
-    tab = did.table16(df, outcome="y", estimators=("twfe",))
+    tab = sez_paper.table16(df, outcome="y", estimators=("twfe",))
     assert set(tab.skipped) == {f"m{k}" for k in (2, 3, 4, 5, 6, 8, 9, 10, 11, 12)}
     assert "'debt'" in tab.skipped["m2"] and "'eg_city'" in tab.skipped["m4"]
     assert set(tab.estimates.spec) == {"m1", "m7"}
     assert "m4 skipped" in tab.summary() and "skipped" in tab.layout().loc["SEZ", ("m4", "TWFE")]
     assert tab.layout().loc["SEZ", ("m4", "paper")].startswith("0.9")  # the paper's number beside a skipped spec
     with pytest.raises(KeyError, match="'province'"):
-        did.table16(df, outcome="y", region="province")
+        sez_paper.table16(df, outcome="y", region="province")
     with pytest.raises(KeyError, match="m13"):
-        did.table16(df, outcome="y", specifications=["m13"])
+        sez_paper.table16(df, outcome="y", specifications=["m13"])
 
 
 # ---------------------------------------------------------------------------
@@ -431,7 +432,7 @@ def test_trend_specification_recovers_pre_and_post_trends():
 def test_table18_paper_form_splits_entry_year_and_after():
     df = staggered_panel(n_firms=1500, seed=32, effect=lambda e, c: np.where(e == 0, 0.1, 0.3))
     df["city"] = (df.firm_id % 4).astype(str)
-    tab = did.table18(df, outcome="y", specifications=["m1", "m7"])
+    tab = sez_paper.table18(df, outcome="y", specifications=["m1", "m7"])
     est = tab.estimates.set_index(["spec", "estimator", "term"])
     for spec in ("m1", "m7"):
         for estimator in ("twfe", "imputation"):
@@ -444,7 +445,7 @@ def test_table18_paper_form_splits_entry_year_and_after():
 def test_table17_is_the_event_study_per_spec():
     df = staggered_panel(n_firms=800, seed=33, effect=lambda e, c: 0.05 * (e + 1))
     df["city"] = (df.firm_id % 4).astype(str)
-    tab = did.table17(df, outcome="y", specifications=["m7"])
+    tab = sez_paper.table17(df, outcome="y", specifications=["m7"])
     es = did.event_study(df, "y", window=(-5, 9), reference=-5, fe=("firm_id", "city^year"), on_reversal="drop")
     est = tab.estimates.set_index(["estimator", "term"])
     assert est.loc[("twfe", "current"), "coef"] == pytest.approx(es.table.loc[0, "twfe_coef"], abs=1e-12)
@@ -464,14 +465,14 @@ def test_mediation_tables_in_the_paper_layouts():
     df["eg"] = 0.3 * df.sez + rng.normal(scale=0.5, size=len(df))
     df["y"] = df.y + 0.2 * df.eg
     med = did.mediation(df, "y", "eg", fe=())
-    single = did.mediation_table(med, paper=21)
+    single = sez_paper.mediation_table(med, paper=21)
     assert single.loc["a coefficient (SEZ -> mediator)", "Coef"] == pytest.approx(med.a)
     assert single.loc["Indirect effect", "Std Err"] == pytest.approx(med.tests.loc["Sobel", "std_err"])
     assert single.loc["Total effect", "Coef"] == pytest.approx(med.c)
     assert single.loc["Proportion of total effect that is mediated", "Coef"] == pytest.approx(med.proportion_mediated)
     assert single.loc["b coefficient (mediator -> outcome)", "paper Table 21 Coef"] == 19.24
     groups = did.mediation_by_group(df, "y", "eg", df.firm_id % 5, fe=("firm_id", "year"))
-    wide = did.mediation_table(groups, paper=30)
+    wide = sez_paper.mediation_table(groups, paper=30)
     assert list(wide.columns[:5]) == ["0", "1", "2", "3", "4"] and wide.shape[1] == 10
     assert wide.loc["Sobel", "paper Table 30: Bottom 20%"] == "0.0036***"
     z = groups[0].a / groups[0].se_a
@@ -479,7 +480,7 @@ def test_mediation_tables_in_the_paper_layouts():
     with pytest.raises(did.DidDataError, match="group 0: .*no untreated"):
         did.mediation_by_group(df.assign(g=np.where(df.sez, 0, 9)), "y", "eg", "g")
     recorded = did.mediation_by_group(df.assign(g=np.where(df.sez, 0, 9)), "y", "eg", "g", on_error="record")
-    assert "skipped" in did.mediation_table(recorded).loc["Sobel", "0"]
+    assert "skipped" in sez_paper.mediation_table(recorded).loc["Sobel", "0"]
 
 
 def test_eg_mediator_maps_the_city_index_onto_firms():
@@ -490,12 +491,12 @@ def test_eg_mediator_maps_the_city_index_onto_firms():
     df = pd.DataFrame({"firm_id": np.arange(n), "year": 2005, "city": rng.choice(["a", "b"], n),
                        "cic3": rng.choice(["101", "102", "103"], n), "employees": rng.lognormal(3, 1, n)})
     df["county"] = df.city + rng.choice(["1", "2", "3", "4"], n)
-    level = did.eg_mediator(df)
+    level = sez_paper.eg_mediator(df)
     table = agglo.ellison_glaeser_within_city(df)
     for _, cell in table.iterrows():
         rows = (df.city == cell.city) & (df.cic3 == cell.cic3)
         np.testing.assert_allclose(level[rows], cell.gamma)
-    logged = did.eg_mediator(df, log=True)
+    logged = sez_paper.eg_mediator(df, log=True)
     positive = level > 0
     np.testing.assert_allclose(logged[positive], np.log(level[positive]))
     assert logged[~positive].isna().all() and logged.attrs["not_positive"] == int((level <= 0).sum())
@@ -543,9 +544,9 @@ def test_table19_layout_recovers_quintile_effects_and_names_missing_columns():
     treated_firms = np.flatnonzero(entry < 9999)
     quintile = pd.Series(pd.qcut(base[treated_firms], 5, labels=False) + 1, index=treated_firms)
     df["y"] = df["y"] + df["sez"] * 0.05 * df.firm_id.map(quintile).fillna(0).to_numpy()
-    t19 = did.table19(df, "y", variable="level", periods=(1, 5))
+    t19 = sez_paper.table19(df, "y", variable="level", periods=(1, 5))
     est = t19.estimates.set_index(["panel", "column", "estimator", "term"])
-    for j, column in enumerate(did._QUINTILE_COLUMNS):
+    for j, column in enumerate(sez_paper.QUINTILE_COLUMNS):
         for name in ("twfe", "imputation"):
             r = est.loc[("Pre1", column, name, "sez")]
             # every treated firm is observed a year before entry, so Pre1 quintiles are the quintiles of level
@@ -559,7 +560,7 @@ def test_table19_layout_recovers_quintile_effects_and_names_missing_columns():
     # Pre5: only the 2005-2006 cohorts are seen five years before entry; the 2004 cohort is counted
     assert t19.counts["Pre5"]["no observation 5 years before entry"] == int((entry == 2004).sum())
     layout = t19.layout(inner="t")
-    assert list(dict.fromkeys(layout.columns.get_level_values(0))) == list(did._QUINTILE_COLUMNS)
+    assert list(dict.fromkeys(layout.columns.get_level_values(0))) == list(sez_paper.QUINTILE_COLUMNS)
     assert layout.shape[1] == 15 and set(layout.columns.get_level_values(1)) == {"TWFE", "imputation", "paper"}
     labels = list(layout.index)
     assert labels[0] == "Pre1" and "Pre5" in labels and labels[-6:] == [
@@ -573,7 +574,7 @@ def test_table19_layout_recovers_quintile_effects_and_names_missing_columns():
     assert se_layout.iloc[2][("20%", "paper")] == f"({1.415 / 108.03:.4g})"
     assert "Table 19" in t19.to_html() and "Table 19" in t19.to_latex() and "Pre5" in t19.to_csv()
     with pytest.raises(KeyError, match="total_assets"):
-        did.table20(df, "y", variable="level", periods=(1,))
+        sez_paper.table20(df, "y", variable="level", periods=(1,))
 
 
 # ---------------------------------------------------------------------------
@@ -594,7 +595,7 @@ def _moderation_panel(seed, effect):
 
 def test_table32_recovers_a_continuous_moderated_effect():
     df = _moderation_panel(40, lambda ln_eg, high: 0.5 + 0.05 * ln_eg)
-    t32 = did.table32(df, "y")
+    t32 = sez_paper.table32(df, "y")
     est = t32.estimates.set_index(["estimator", "term"])
     for name in ("twfe", "imputation"):
         # truth 0.5 at lnEG = 0 and 0.05 per unit of lnEG; tolerance 4 reported s.e.
@@ -610,7 +611,7 @@ def test_table32_recovers_a_continuous_moderated_effect():
     assert layout.loc["Region FE", ("m1", "TWFE")] == "yes" and layout.loc["Region x year FE", ("m1", "TWFE")] == ""
     assert "cannot" not in t32.notes() and "projected on (1, M)" in t32.notes()
     with pytest.raises(KeyError, match="eg_city"):
-        did.table32(df.drop(columns="eg_city"), "y")
+        sez_paper.table32(df.drop(columns="eg_city"), "y")
 
 
 def test_table31_recovers_a_binary_moderated_effect_by_quintile():
@@ -618,8 +619,8 @@ def test_table31_recovers_a_binary_moderated_effect_by_quintile():
     # quintiles of a firm-level variable without transitory noise (classifying on the outcome's own value a
     # year before entry would add regression to the mean, see the docs)
     group = did.pre_period_quintile(df, "level", basis="pre1")
-    t31 = did.table31(df, "y", group=group)
-    assert t31.columns == did._QUINTILE_COLUMNS and not t31.skipped
+    t31 = sez_paper.table31(df, "y", group=group)
+    assert t31.columns == sez_paper.QUINTILE_COLUMNS and not t31.skipped
     est = t31.estimates.set_index(["column", "estimator", "term"])
     for column in t31.columns:
         for name in ("twfe", "imputation"):
@@ -632,7 +633,7 @@ def test_table31_recovers_a_binary_moderated_effect_by_quintile():
     time_ag = list(layout.index).index("time_ag (Post x High_EG)")
     assert (layout.iloc[time_ag][[(c, s) for c in t31.columns for s in ("TWFE", "paper")]] == "0").all()
     with pytest.raises(KeyError, match="'hq'"):
-        did.table31(df, "y", group="hq")
+        sez_paper.table31(df, "y", group="hq")
 
 
 # ---------------------------------------------------------------------------
@@ -707,7 +708,7 @@ def test_sample_emptied_by_singletons_is_a_clear_error_not_an_abort():
     chain = pd.DataFrame({"firm_id": [1, 1, 2], "year": [2000, 2001, 2001], "y": [1.0, 2.0, 3.0],
                           "sez": [False, True, True]})
     def left(fe):
-        return int(did._non_singleton_rows([did._codes(chain, term)[0] for term in fe]).sum())
+        return int(did.prepare._non_singleton_rows([did.prepare._codes(chain, term)[0] for term in fe]).sum())
 
     assert left(["firm_id", "year"]) == 0
     assert left(["firm_id"]) == 2

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from sez import did
+from sez.papers import sez_paper
 
 
 def nested_panel(n_firms=600, n_cities=40, years=range(2000, 2010), movers=6, seed=7):
@@ -117,7 +118,7 @@ def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypa
     from test_did import spec_panel
 
     df = spec_panel(n_firms=200)
-    expected = did.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
+    expected = sez_paper.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
 
     def failing(real):
         def wrapped(data, outcome, **kwargs):
@@ -127,8 +128,10 @@ def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypa
         return wrapped
 
     target = "imputation" if table == 16 else "event_study"
-    monkeypatch.setattr(did, target, failing(getattr(did, target)))
-    tab = did.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
+    from sez.papers.sez_paper import did as paper_did
+
+    monkeypatch.setattr(paper_did, target, failing(getattr(paper_did, target)))
+    tab = sez_paper.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
     assert tab.skipped == {} and list(tab.failed) == [("m7", "imputation")]
     est = tab.estimates
     assert set(est.loc[est.spec == "m7", "estimator"]) == {"twfe"}
@@ -162,8 +165,8 @@ def test_sparse_regression_equals_pyfixest_with_dense_columns():
     ref = pf.feols("y ~ d1 + d2 + x + firm_constant | firm_id + year + city", data=dense,
                    vcov={"CRV1": "city"}, demeaner=pf.LsmrDemeaner(fixef_atol=1e-12, fixef_btol=1e-12))
     design = sparse.csc_matrix(np.column_stack([columns[c].to_numpy() for c in columns]))
-    fit = did._sparse_fe_regression(df.y.to_numpy(), design, list(columns),
-                                    [did._codes(df, t)[0] for t in ("firm_id", "year", "city")], df.city.to_numpy())
+    fit = did.solver._sparse_fe_regression(df.y.to_numpy(), design, list(columns),
+                                    [did.prepare._codes(df, t)[0] for t in ("firm_id", "year", "city")], df.city.to_numpy())
     assert fit.collinear == ("firm_constant",)
     assert fit.nobs == ref._N == len(df) - 1
     assert fit.n_clusters == int(ref._G[0] if np.ndim(ref._G) else ref._G)

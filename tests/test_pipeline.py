@@ -253,11 +253,16 @@ def test_step_warnings_keep_the_package_s_own_first_and_say_how_many_more():
 def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
     """[did] cluster serves the DiD, event-study, heterogeneity and mediation steps: every regression and
     imputation they run clusters by it (Tables 17-18 and the mediation tables once stayed clustered by firm)."""
-    from sez import did
+    import importlib
+    import sys
+
     from sez.config import pipeline_config
 
+    _pyfixest, imputation, event_study = (importlib.import_module(f"sez.did.{m}")
+                                          for m in ("_pyfixest", "imputation", "event_study"))
+
     seen = []
-    real_feols, real_imputer, real_sun_abraham = did._feols, did._Imputer, did._sun_abraham
+    real_feols, real_imputer, real_sun_abraham = _pyfixest._feols, imputation._Imputer, event_study._sun_abraham
 
     def feols(data, outcome, regressors, fe, cluster):
         seen.append(("feols", cluster))
@@ -272,9 +277,12 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
         seen.append(("sun_abraham", args[8]))
         return real_sun_abraham(*args)
 
-    monkeypatch.setattr(did, "_feols", feols)
-    monkeypatch.setattr(did, "_Imputer", Imputer)
-    monkeypatch.setattr(did, "_sun_abraham", sun_abraham)
+    # every module that imported them refers to them by name: patch each one
+    for module in [m for name, m in sys.modules.items() if name.startswith("sez.")]:
+        for attribute, real, fake in (("_feols", real_feols, feols), ("_Imputer", real_imputer, Imputer),
+                                      ("_sun_abraham", real_sun_abraham, sun_abraham)):
+            if getattr(module, attribute, None) is real:
+                monkeypatch.setattr(module, attribute, fake)
     base = pipeline.demo_config("tiny", out_dir=tmp_path, steps=["did", "event_study", "heterogeneity", "mediation"])
     cfg = pipeline_config({**base.settings, "did": {**base["did"], "cluster": "city"}}, base=base.base)
     summary = pipeline.run_pipeline(cfg, progress=False)

@@ -15,3 +15,7 @@ class SolverError(RuntimeError):
 
 class CheckpointWarning(UserWarning):
     """A checkpoint line could not be read: skipped, copied to a side file, and its point computed again."""
+
+
+class DidDataError(ValueError):
+    """The panel cannot identify the requested difference-in-differences; the message says why."""

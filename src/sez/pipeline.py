@@ -639,22 +639,24 @@ def _did_row(result, truth: float | None) -> dict:
 def _did_sample(run: _Run) -> tuple[pd.DataFrame, str]:
     """The DiD steps' sample (firm-years with log TFP) and ``[did] cluster``, which every DiD step uses."""
     from sez import did
+    from sez.papers import sez_paper
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
     cluster = run.cfg["did"]["cluster"]
-    did._require(data, [cluster], "[did] cluster")
+    did.prepare._require(data, [cluster], "[did] cluster")
     return data, cluster
 
 
 def _step_did(run: _Run) -> None:
     from sez import did
+    from sez.papers import sez_paper
 
     data, cluster = _did_sample(run)
     tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
     specs = [tuple(fe) for fe in run.cfg["did"]["fixed_effects"]]
     # every specification's columns up front: a later one failing is otherwise only a warning
-    did._require(data, [c for fe in specs for c in did._fe_columns(fe)], "[did] fixed_effects")
+    did.prepare._require(data, [c for fe in specs for c in did.prepare._fe_columns(fe)], "[did] fixed_effects")
     estimators = (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop"))
     rows, labels, failures = [], [], {}
     for fe in specs:
@@ -704,7 +706,7 @@ def _step_did(run: _Run) -> None:
                   "outcome's noise); the predicted estimate is lambda times the true-flag estimate. TFP "
                   "elasticities: medians over industries. Firm links: pairs of consecutive-year records.")
     with run.timed("did", "table16"):
-        table16 = did.table16(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table16 = sez_paper.table16(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.summary["did"]["table16_skipped"] = table16.skipped
     run.table("did", "table16", table16.layout(), table16.title, table16.notes())
 
@@ -713,6 +715,7 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
                        main: dict, on_truth: dict) -> tuple[pd.DataFrame, dict]:
     """Headline estimates beside the synthetic truth, and the attenuation misclassified SEZ flags predict."""
     from sez import did
+    from sez.papers import sez_paper
 
     flagged = _with_true_flags(data, run.truth, "left")
     unmatched = int(flagged["true_sez"].isna().sum())
@@ -764,6 +767,7 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
 
 def _step_event_study(run: _Run) -> None:
     from sez import did
+    from sez.papers import sez_paper
 
     data, cluster = _did_sample(run)
     settings = run.cfg["event_study"]
@@ -786,26 +790,27 @@ def _step_event_study(run: _Run) -> None:
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
                "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
     with run.timed("event_study", "table17"):
-        table17 = did.table17(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table17 = sez_paper.table17(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
     if "m7" in table17.fits:
         figure12 = table17.fits["m7"]["event_study"]
         run.figure("event_study", "figure12", lambda p: figure12.plot(p),
                    "Dynamic effect of SEZ entry on log TFP, specification m7 (SEZ paper, Figure 12), 95% bands")
     with run.timed("event_study", "table18"):
-        table18 = did.table18(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table18 = sez_paper.table18(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
 
 def _step_heterogeneity(run: _Run) -> None:
     from sez import did
+    from sez.papers import sez_paper
 
     data, cluster = _did_sample(run)
-    builders = {"table19": lambda: did.table19(data, "ln_tfp", region="city", cluster=cluster),
-                "table20": lambda: did.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
-                "table31": lambda: did.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
-                "table32": lambda: did.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
+    builders = {"table19": lambda: sez_paper.table19(data, "ln_tfp", region="city", cluster=cluster),
+                "table20": lambda: sez_paper.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
+                "table31": lambda: sez_paper.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
+                "table32": lambda: sez_paper.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
     tables = {}
     for name, build in track(builders.items(), "heterogeneity", name=lambda item: item[0]):
         with run.timed("heterogeneity", name):
@@ -817,6 +822,7 @@ def _step_heterogeneity(run: _Run) -> None:
 
 def _step_mediation(run: _Run) -> None:
     from sez import did
+    from sez.papers import sez_paper
 
     data, cluster = _did_sample(run)
     # the paper's Tables 21 and 28-30: the EG level of the firm's city-industry as mediator
@@ -824,7 +830,7 @@ def _step_mediation(run: _Run) -> None:
     run.summary["mediation"] = {"mediator": "eg_city", "indirect": _number(paper.indirect),
                                 "total": _number(paper.total),
                                 "proportion_mediated": _number(paper.proportion_mediated)}
-    run.table("mediation", "table21", did.mediation_table(paper, paper=21),
+    run.table("mediation", "table21", sez_paper.mediation_table(paper, paper=21),
               "Sobel-Goodman tests of the SEZ effect on log TFP through agglomeration (EG level), no fixed effects "
               "(SEZ paper, Tables 21 and 28)",
               "SEZ paper, eqs. 1-2. The paper's Table 28 prints several cells at ten times Table 21's values; they "
@@ -835,7 +841,7 @@ def _step_mediation(run: _Run) -> None:
     for number, fe in ((29, ()), (30, ("firm_id", "year", "city"))):
         groups = did.mediation_by_group(data, "ln_tfp", "eg_city", quintile, fe=fe, on_error="record",
                                         cluster=cluster)
-        run.table("mediation", f"table{number}", did.mediation_table(groups, paper=number),
+        run.table("mediation", f"table{number}", sez_paper.mediation_table(groups, paper=number),
                   "Mediation by pre-period productivity quintile, "
                   + ("no fixed effects" if not fe else "firm, year and city effects") + f" (SEZ paper, Table {number})",
                   "Quintiles of log TFP five years before entry, as the paper's Pre5; firms without that year are "

@@ -1,0 +1,146 @@
+"""The imputation estimator of Borusyak, Jaravel and Spiess (2024)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sez.did._pyfixest import _feols
+from sez.did.prepare import _check_variation, _codes, _handle_reversals, _prepare, adoption_timing
+from sez.did.results import DidResults
+from sez.did.solver import _FixedEffectSolver, _identified_rows
+from sez.errors import DidDataError
+
+
+class _Imputer:
+    """Imputed untreated outcomes and the weights of linear estimands (Borusyak, Jaravel and Spiess, 2024)."""
+
+    def __init__(self, data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str],
+                 controls: Sequence[str], cluster: str, tol: float):
+        self.treated = data[treatment].to_numpy(dtype=bool)
+        self.untreated_rows = np.flatnonzero(~self.treated)
+        coded = [_codes(data, term) for term in fe]
+        self.codes = [c for c, _ in coded]
+        self.sizes = [n for _, n in coded]
+        self.tol = tol
+        y = data[outcome].to_numpy(dtype=float)
+        self.control_coef = pd.Series(dtype=float)
+        self.control_fit = None
+        if controls:
+            # controls' coefficients from the untreated sample, then impute on the residualised outcome
+            fit = _feols(data.iloc[self.untreated_rows], outcome, list(controls), fe, cluster)
+            self.control_fit = fit
+            self.control_coef = fit.coef().reindex(list(controls)).fillna(0.0)
+            y = y - data[list(controls)].to_numpy(dtype=float) @ self.control_coef.to_numpy()
+        self.y = y
+        rhs = [np.bincount(c[self.untreated_rows], weights=y[self.untreated_rows], minlength=n)
+               for c, n in zip(self.codes, self.sizes)]
+        self.imputable, self.not_imputable = _identified_rows(self.codes, self.sizes, self.untreated_rows,
+                                                              self.treated, [str(t) for t in fe])
+        self.solver = _FixedEffectSolver(self.codes, self.sizes, self.untreated_rows, tol)
+        candidates = np.flatnonzero(self.treated & self.imputable)
+        unidentified = candidates[~self.solver.identified(self.codes, candidates)]
+        if len(unidentified):
+            self.imputable[unidentified] = False
+            self.not_imputable[f"treated observations whose {' + '.join(map(str, fe))} effects the untreated "
+                               "observations do not identify (e.g. a region no untreated firm-year links to the "
+                               "firm's)"] = len(unidentified)
+        self.effects = self.solver.solve(rhs)
+        imputable = self.imputable
+        fitted = sum(e[c] for e, c in zip(self.effects, self.codes))
+        self.tau = np.where(self.treated & imputable, y - fitted, np.nan)
+        self.resid_untreated = np.where(~self.treated, y - fitted, 0.0)
+        self.cluster_codes = pd.factorize(data[cluster])[0]
+
+    def estimate(self, weights: np.ndarray, cells: np.ndarray,
+                 tau_fit: np.ndarray | None = None) -> tuple[float, float]:
+        """Estimate ``sum w tau`` over treated imputable rows and its clustered standard error.
+
+        ``weights`` are zero outside the estimand (they sum to one for an
+        average, to zero for a contrast or a slope); ``cells`` groups treated
+        rows (cohort by event time) for the treated residuals, which are
+        ``tau`` minus ``tau_fit`` (modelled heterogeneity, e.g. a projection on
+        a moderator; zero by default) minus the cell mean of the remainder,
+        weighted by the squared weights (the plain cell mean when the weights
+        are equal within a cell, as for averages by event time; squared
+        weights keep the mean defined when weights of both signs share a cell).
+        """
+        on = weights != 0
+        estimate = float(np.sum(weights[on] * self.tau[on]))
+        # v for untreated rows: -Z0 (Z0'Z0)^-1 Z1' w
+        rhs = [np.bincount(c[on], weights=weights[on], minlength=n) for c, n in zip(self.codes, self.sizes)]
+        b = self.solver.solve(rhs)
+        v = np.zeros(len(weights))
+        u = self.untreated_rows
+        v[u] = -sum(e[c[u]] for e, c in zip(b, self.codes))
+        v[on] = weights[on]
+        # treated residuals: tau minus its weighted mean in its cell (the conservative choice)
+        cell = cells[on]
+        remainder = self.tau[on] - (0.0 if tau_fit is None else tau_fit[on])
+        w2 = weights[on] ** 2
+        cw = np.bincount(cell, weights=w2)
+        ctau = np.bincount(cell, weights=w2 * remainder)
+        resid = self.resid_untreated.copy()
+        resid[on] = remainder - (ctau / np.where(cw != 0, cw, 1.0))[cell]
+        score = np.bincount(self.cluster_codes, weights=v * resid)
+        return estimate, float(np.sqrt(np.sum(score ** 2)))
+
+
+def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
+               controls: Sequence[str] = (), cluster: str = "firm_id", firm: str = "firm_id",
+               time: str = "year", on_reversal: str = "error", tol: float = 1e-10) -> DidResults:
+    """Imputation estimator of the average effect on the treated (Borusyak, Jaravel and Spiess, 2024).
+
+    Fixed effects (and controls) are fitted on untreated firm-years only; each
+    treated firm-year's untreated outcome is imputed from its firm and
+    (region-)year effects and ``tau_it = Y_it - Y_it(0)`` is averaged with
+    equal weights over all imputable treated firm-years.
+
+    Parameters are those of :func:`twfe`; ``on_reversal`` may be ``"error"`` or
+    ``"drop"`` only, since the estimator needs treatment to be absorbing.
+
+    Returns
+    -------
+    DidResults
+        ``counts["treated observations not imputable"]`` counts treated
+        firm-years whose firm or region-year has no untreated observation
+        (always-treated firms); they are outside the estimand.
+
+    Notes
+    -----
+    Unlike TWFE it never uses already-treated firm-years as controls, so with
+    effects that grow with time since entry, or differ by entry cohort, it
+    stays unbiased for the average effect on the treated while TWFE does not.
+    """
+    func = "imputation"
+    data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
+    data, _ = _handle_reversals(data, treatment, firm, time, on_reversal, func, counts, allow_keep=False)
+    _check_variation(data, treatment, func)
+    data = data.reset_index(drop=True)
+    imp = _Imputer(data, outcome, treatment, fe, controls, cluster, tol)
+    target = imp.treated & imp.imputable
+    counts["treated observations not imputable"] = int((imp.treated & ~imp.imputable).sum())
+    counts.update(imp.not_imputable)
+    if not target.any():
+        raise DidDataError(f"{func}: no treated firm-year has untreated observations of its firm and "
+                           "(region-)year to impute its untreated outcome (only always-treated firms?)")
+    weights = np.where(target, 1.0 / target.sum(), 0.0)
+    timing = adoption_timing(data, treatment, firm, time)
+    cohort = data[firm].map(timing.first_treated).to_numpy(dtype=float)
+    cells = _cells(cohort, data[time].to_numpy(dtype=float))
+    est, se = imp.estimate(weights, cells)
+    conventions = ("Conventions: fixed effects fitted on untreated firm-years only; equal weights on imputable "
+                   "treated firm-years; analytic clustered SE of Borusyak, Jaravel and Spiess (2024) with "
+                   "treated residuals net of (cohort, event time) means"
+                   + ("; controls' coefficients treated as known in the SE" if controls else "") + ".")
+    nobs = int((~imp.treated).sum() + target.sum())
+    return DidResults("imputation (Borusyak, Jaravel and Spiess 2024)", outcome, treatment,
+                      pd.Series([est], index=[treatment]), pd.Series([se], index=[treatment]), nobs,
+                      int(data[cluster].nunique()), tuple(fe), cluster, counts, conventions)
+
+
+def _cells(cohort: np.ndarray, year: np.ndarray) -> np.ndarray:
+    key = np.where(np.isfinite(cohort), (year - np.nan_to_num(cohort)) * 10_000 + np.nan_to_num(cohort), -1)
+    return pd.factorize(key)[0]

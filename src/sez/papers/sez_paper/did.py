@@ -1,0 +1,389 @@
+"""The SEZ paper's Tables 16-18: specifications m1-m12 by TWFE beside the imputation estimator."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sez.did import DidDataError, EventStudyResults, event_study, imputation, trend_specification, twfe
+from sez.did.prepare import _require
+from sez.papers import numbers
+from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
+from sez.progress import track
+from sez.results import significance_stars
+from sez.tables import LayoutTable
+
+
+@dataclass(frozen=True)
+class Specification:
+    """One column of the paper's Tables 16-18.
+
+    ``region_by_year`` False: firm, year and region effects separately (the
+    paper's eq. 12 and Table 4 "SepFE", columns m1-m6); True: firm and
+    region-by-year effects (eqs. 10, 13, "crossFE", m7-m12). ``controls``
+    are names from ``PAPER_CONTROLS``.
+    """
+
+    name: str
+    region_by_year: bool
+    controls: tuple[str, ...]
+
+    def fixed_effects(self, firm: str = "firm_id", time: str = "year", region: str = "city") -> tuple[str, ...]:
+        return (firm, f"{region}^{time}") if self.region_by_year else (firm, time, region)
+
+
+_CONTROL_SETS = (
+    (),
+    ("size", "ln_age", "ln_roa", "ln_debt_ratio", "export", "state_owned"),
+    ("size", "ln_age", "ln_roa", "ln_debt_ratio", "state_owned", "ln_ky", "ln_export_density"),
+    ("size", "ln_age", "ln_roa", "ln_debt_ratio", "state_owned", "ln_ky", "ln_export_density", "ln_eg"),
+    ("ln_age", "ln_debt_ratio", "state_owned", "ln_ky", "ln_export_density", "ln_eg", "ln_sales", "ln_profit"),
+    ("ln_age", "ln_debt_ratio", "state_owned", "ln_ky", "ln_export_density", "ln_eg", "ln_profit", "ln_output"),
+)
+
+
+SPECIFICATIONS = {
+    f"m{k + 1 + 6 * cross}": Specification(f"m{k + 1 + 6 * cross}", bool(cross), controls)
+    for cross in (0, 1) for k, controls in enumerate(_CONTROL_SETS)
+}
+
+
+def _paper_spec_numbers(table: int) -> pd.DataFrame:
+    """The paper's printed cells of Table 16, 17 or 18: spec, term, coef, t, implied se."""
+    cells = numbers.read("sez_specifications")
+    cells = cells.loc[cells["table"] == table, ["spec", "term", "coef", "t"]].reset_index(drop=True)
+    cells["se"] = (cells["coef"] / cells["t"]).abs()
+    return cells
+
+
+def _paper_nobs(spec: str) -> int:
+    """The paper's Observations row of a specification (the same in Tables 16-18)."""
+    return int(numbers.read("sez_specifications_nobs").set_index("spec").loc[spec, "nobs"])
+
+
+_EVENT_TERMS = {k: ("current" if k == 0 else f"pre{-k}" if k < 0 else f"post{k}") for k in range(-4, 10)}
+
+
+_TABLE_TITLES = {
+    16: "The effects of the SEZs on TFP (SEZ paper, Table 16)",
+    17: "An event study: the effects of the SEZs on TFP (SEZ paper, Table 17)",
+    18: "The effects of the SEZs on TFP and its trend (SEZ paper, Table 18)",
+}
+
+
+_TERM_LABELS = {"sez": "SEZ", "current": "current", "post_sez": "PostSEZ",
+                **{k: c.label for k, c in PAPER_CONTROLS.items()},
+                **{v: v for v in _EVENT_TERMS.values()}}
+
+
+@dataclass(frozen=True)
+class SpecificationTable(LayoutTable):
+    """The paper's Tables 16, 17 or 18: every specification by TWFE and the imputation estimator.
+
+    Attributes
+    ----------
+    table : int
+        16 (static DiD, eq. 10), 17 (event study, eqs. 11-13) or 18 (entry year
+        and after, Appendix A4).
+    estimates : pandas.DataFrame
+        Long form: ``spec, estimator, term, coef, se, p_value, nobs, n_clusters``.
+    skipped : dict
+        ``{spec: reason}`` for specifications not run (a control the panel
+        cannot provide, or a sample that cannot identify the effect).
+    specifications : dict
+        The :class:`Specification` objects run or skipped.
+    paper : pandas.DataFrame
+        The paper's printed cells (``spec, term, coef, t, se``; se implied by
+        coef / t, since the paper prints t statistics).
+    fits : dict
+        ``{spec: {estimator: DidResults | EventStudyResults | dict}}``.
+    failed : dict
+        ``{(spec, estimator): reason}`` for an estimator that failed on a
+        specification the other estimator ran: its column says so, the other
+        column stands.
+    """
+
+    table: int
+    outcome: str
+    region: str
+    cluster: str
+    estimates: pd.DataFrame
+    skipped: dict
+    specifications: dict
+    paper: pd.DataFrame
+    fits: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"{_TABLE_TITLES[self.table]}; outcome {self.outcome}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long form, our estimates with the paper's coefficient, t and implied se beside them."""
+        paper = self.paper.rename(columns={"coef": "paper_coef", "t": "paper_t", "se": "paper_se"})
+        out = self.estimates.merge(paper, on=["spec", "term"], how="left")
+        out["t"] = out["coef"] / out["se"]
+        return out
+
+    def layout(self, inner: str = "se", paper: bool = True, digits: int = 4) -> pd.DataFrame:
+        """The paper's layout: coefficient with stars, ``(se)`` or ``(t)`` below, then N and fixed effects.
+
+        Columns are ``(spec, source)`` with source ``TWFE``, ``imputation``
+        (treatment terms only) and, with ``paper=True``, ``paper`` (its
+        printed coefficients with stars; below them its t, or its implied
+        standard error |coef/t| when ``inner="se"``). A skipped specification's
+        own columns say so; the paper's stay filled.
+        """
+
+        if inner not in ("se", "t"):
+            raise ValueError(f"layout: inner must be 'se' or 't', got {inner!r}")
+        est = self.estimates
+        # the paper's row order, then any term of ours it does not print; rows nobody estimated are left out
+        shown = set(est["term"]) | (set(self.paper["term"]) if paper else set())
+        terms = [t for t in dict.fromkeys([*_paper_terms(self.table), *est["term"]]) if t in shown]
+        sources = ["TWFE", "imputation"] + (["paper"] if paper else [])
+        columns = pd.MultiIndex.from_tuples([(s, src) for s in self.specifications for src in sources])
+        labels = []
+        for term in terms:
+            labels += [_TERM_LABELS.get(term, term), ""]
+        labels += ["Observations", "Firm FE", "Year FE", "Region FE", "Region x year FE", "Clustered by"]
+        body = pd.DataFrame("", index=range(len(labels)), columns=columns)
+        fmt = f"{{:.{digits}g}}"
+        for spec_name, spec in self.specifications.items():
+            for src in sources:
+                col = (spec_name, src)
+                if spec_name in self.skipped and src != "paper":  # the paper's numbers stay beside a skipped spec
+                    body.loc[0, col] = "skipped"
+                    continue
+                if (spec_name, {"TWFE": "twfe"}.get(src, src)) in self.failed:
+                    body.loc[0, col] = "failed (see notes)"
+                    continue
+                if src == "paper":
+                    cells = self.paper.loc[self.paper.spec == spec_name].set_index("term")
+                    for i, term in enumerate(terms):
+                        if term in cells.index:
+                            c, t = cells.loc[term, "coef"], cells.loc[term, "t"]
+                            p = 2 * stats.norm.sf(abs(t))
+                            body.loc[2 * i, col] = fmt.format(c) + significance_stars(p)
+                            body.loc[2 * i + 1, col] = f"({fmt.format(abs(c / t)) if inner == 'se' else f'{t:.2f}'})"
+                    body.loc[2 * len(terms), col] = f"{_paper_nobs(spec_name):,}"
+                    _fill_fixed_effects(body, col, 2 * len(terms) + 1, spec)
+                    continue
+                estimator = "twfe" if src == "TWFE" else "imputation"
+                rows = est.loc[(est.spec == spec_name) & (est.estimator == estimator)].set_index("term")
+                if rows.empty:
+                    continue
+                for i, term in enumerate(terms):
+                    if term in rows.index and np.isfinite(rows.loc[term, "coef"]):
+                        r = rows.loc[term]
+                        body.loc[2 * i, col] = fmt.format(r.coef) + significance_stars(r.p_value)
+                        inside = r.se if inner == "se" else r.coef / r.se
+                        body.loc[2 * i + 1, col] = f"({fmt.format(inside) if inner == 'se' else f'{inside:.2f}'})"
+                base = 2 * len(terms)
+                body.loc[base, col] = f"{int(rows['nobs'].iloc[0]):,}"
+                _fill_fixed_effects(body, col, base + 1, spec)
+                body.loc[base + 5, col] = self.cluster
+        body.index = pd.Index(labels)
+        return body
+
+    def notes(self, inner: str = "se") -> str:
+        inside = "standard errors" if inner == "se" else "t statistics"
+        lines = [f"Our {inside} in parentheses, clustered by {self.cluster}; the paper prints t statistics "
+                 + ("(shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "
+                 "* p < 0.1, ** p < 0.05, *** p < 0.01 (ours: t with G-1 degrees of freedom, G clusters; the "
+                 "paper's: normal).",
+                 f"Region: {self.region}. m1-m6: firm, year and region effects separately; m7-m12: firm and "
+                 "region-by-year effects. Each column on the complete cases of its controls.",
+                 "Imputation: Borusyak, Jaravel and Spiess (2024); fixed effects and controls fitted on untreated "
+                 "firm-years only, so already-treated firms never serve as controls; where it differs from TWFE "
+                 "the effects differ by entry cohort or time since entry."]
+        if self.table == 17:
+            lines.append("Reference period: five years before entry (earlier years binned into it); imputation "
+                         "leads come from its pre-trend test on untreated firm-years.")
+        if self.table == 18:
+            lines.append("current: the entry year; PostSEZ: the years after entry.")
+        for spec, reason in self.skipped.items():
+            lines.append(f"{spec} skipped: {reason}")
+        for (spec, estimator), reason in self.failed.items():
+            lines.append(f"{spec}, {estimator}: failed ({reason}); the other estimators' columns stand")
+        return "\n".join(lines)
+
+
+
+def _fill_fixed_effects(body: pd.DataFrame, col, first_row: int, spec: Specification) -> None:
+    """The rows Firm FE, Year FE, Region FE, Region x year FE of one column."""
+    marks = ("yes", "", "", "yes") if spec.region_by_year else ("yes", "yes", "yes", "")
+    for offset, mark in enumerate(marks):
+        body.loc[first_row + offset, col] = mark
+
+
+def _paper_terms(table: int) -> tuple[str, ...]:
+    table16_terms = tuple(_paper_spec_numbers(16)["term"].drop_duplicates())
+    if table == 16:
+        return table16_terms
+    if table == 17:
+        return tuple(_EVENT_TERMS.values())
+    return ("current", "post_sez", *[t for t in table16_terms if t != "sez"])
+
+
+def _spec_rows(spec: str, estimator: str, params: pd.Series, bse: pd.Series, pvalues: pd.Series, nobs: int,
+               n_clusters: int) -> list[dict]:
+    return [{"spec": spec, "estimator": estimator, "term": term, "coef": float(params[term]),
+             "se": float(bse[term]), "p_value": float(pvalues[term]), "nobs": nobs, "n_clusters": n_clusters}
+            for term in params.index]
+
+
+def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln_tfp",
+                        specifications: Sequence[str] | None = None, treatment: str = "sez", region: str = "city",
+                        cluster: str = "firm_id", eg: str = "eg_city", firm: str = "firm_id", time: str = "year",
+                        estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
+                        tol: float = 1e-10) -> SpecificationTable:
+    """Run the paper's specifications m1-m12 for Table 16, 17 or 18, TWFE beside imputation.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Firm-year table with the outcome, treatment, region and the columns
+        the controls are built from (:func:`paper_controls`).
+    table : {16, 17, 18}
+        16: static DiD (eq. 10); 17: event study with leads pre4..pre1 and lags
+        current..post9 relative to five years before entry (eqs. 11-13); 18:
+        entry year and after (Appendix A4, :func:`trend_specification`).
+    specifications : sequence of str, optional
+        Names from ``SPECIFICATIONS`` (all twelve by default).
+    region : str
+        Region of the region and region-by-year effects (the paper's r).
+    eg : str
+        Column with the level of EG_irt for the ``lnEG`` control
+        (:func:`eg_mediator`); specs m4-m6 and m10-m12 need it.
+    on_reversal : {"drop", "error"}
+        Firms leaving a zone after entering it; dropped (counted) by default
+        so that both estimators use the same firms.
+
+    Returns
+    -------
+    SpecificationTable
+        A specification whose control the panel cannot provide, or whose
+        sample cannot identify the effect, is listed in ``skipped`` with the
+        reason (never left out silently); :meth:`SpecificationTable.summary`
+        prints the reasons under the table.
+
+    Raises
+    ------
+    KeyError
+        The outcome, treatment, region, cluster or firm/time column is missing,
+        or a specification name is unknown.
+    """
+    func = f"table{table}"
+    if table not in (16, 17, 18):
+        raise ValueError(f"specification_table: table must be 16, 17 or 18, got {table!r}")
+    names = list(SPECIFICATIONS) if specifications is None else list(specifications)
+    unknown = [n for n in names if n not in SPECIFICATIONS]
+    if unknown:
+        raise KeyError(f"{func}: unknown specification(s) {unknown}; known: {', '.join(SPECIFICATIONS)}")
+    _require(panel, [firm, time, outcome, treatment, region, cluster], func)
+    specs = {n: SPECIFICATIONS[n] for n in names}
+    needed = list(dict.fromkeys(c for s in specs.values() for c in s.controls))
+    data, unavailable = paper_controls(panel, needed, eg=eg, firm=firm, time=time)
+    rows, skipped, failed, fits, counts = [], {}, {}, {}, {}
+    for name, spec in track(specs.items(), f"Table {table}", name=lambda item: item[0]):
+        missing = [unavailable[c] for c in spec.controls if c in unavailable]
+        if missing:
+            skipped[name] = "; ".join(missing)
+            continue
+        fe = spec.fixed_effects(firm, time, region)
+        common = dict(treatment=treatment, fe=fe, controls=list(spec.controls), cluster=cluster, firm=firm,
+                      time=time, on_reversal=on_reversal)
+        parts, errors = {}, {}
+        # each estimator on its own: one that fails leaves the others' columns standing
+        for est in estimators:
+            try:
+                if table == 16:
+                    parts[est] = (twfe(data, outcome, **common) if est == "twfe"
+                                  else imputation(data, outcome, tol=tol, **common))
+                elif table == 17:
+                    parts[est] = event_study(data, outcome, window=(-5, 9), reference=-5, estimators=(est,),
+                                             tol=tol, **common)
+                else:
+                    parts[est] = trend_specification(data, outcome, form="paper", estimators=(est,), tol=tol,
+                                                     **common)[est]
+            except (DidDataError, RuntimeError) as err:  # RuntimeError: a fixed-effect solve that cannot converge
+                errors[est] = str(err)
+        if not parts:
+            complete = np.isfinite(data[[outcome, *spec.controls]].apply(pd.to_numeric, errors="coerce")
+                                   .to_numpy(dtype=float)).all(axis=1)
+            skipped[name] = (f"not identified on this panel ({int(complete.sum())} firm-years with the outcome "
+                             f"and all its controls): " + "; ".join(f"{e}: {m}" for e, m in errors.items()))
+            continue
+        failed.update({(name, est): message for est, message in errors.items()})
+        if table == 17:
+            es = _merge_event_studies(list(parts.values()))
+            fits[name] = {"event_study": es}
+            counts[name] = es.counts
+            for est in es.estimators:
+                sub = es.table.loc[es.table.index != -5]
+                params = pd.Series(sub[f"{est}_coef"].to_numpy(), index=[_EVENT_TERMS[k] for k in sub.index])
+                bse = pd.Series(sub[f"{est}_se"].to_numpy(), index=params.index)
+                n_clusters = es.n_clusters[est]
+                pvalues = pd.Series(2 * stats.t.sf(np.abs(params / bse), max(n_clusters - 1, 1)),
+                                    index=params.index)
+                rows += _spec_rows(name, est, params, bse, pvalues, es.nobs[est], n_clusters)
+            continue
+        fits[name] = parts
+        counts[name] = {e: r.counts for e, r in parts.items()}
+        for est, res in parts.items():
+            params = res.params.rename({treatment: "sez"})
+            rows += _spec_rows(name, est, params, res.bse.set_axis(params.index), res.pvalues.set_axis(params.index),
+                               res.nobs, res.n_clusters)
+    estimates = pd.DataFrame(rows, columns=["spec", "estimator", "term", "coef", "se", "p_value", "nobs",
+                                            "n_clusters"])
+    # Table 18's control rows are not transcribed (they agree with Table 16's to the third digit)
+    paper = _paper_spec_numbers(table)
+    paper = paper.loc[paper.spec.isin(names)].reset_index(drop=True)
+    return SpecificationTable(table, outcome, region, cluster, estimates, skipped, specs, paper, fits, counts, failed)
+
+
+def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
+    """One event study from several run with one estimator each (same panel, window and reference)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    table = first.table.copy()
+    estimators, fits, counts, nobs, n_clusters = [], {}, {}, {}, {}
+    for part in parts:
+        for column in part.table.columns:
+            table[column] = part.table[column]
+        estimators += part.estimators
+        fits.update(part.fits)
+        counts.update(part.counts)
+        nobs.update(part.nobs)
+        n_clusters.update(part.n_clusters)
+    ordered = [c for e in estimators for c in (f"{e}_coef", f"{e}_se")]
+    bands = [c for e in estimators for c in (f"{e}_lower", f"{e}_upper")]
+    table = table[["n_treated_obs", *ordered, *bands]]
+    return dataclasses.replace(first, table=table, estimators=tuple(estimators), fits=fits, counts=counts,
+                               nobs=nobs, n_clusters=n_clusters)
+
+
+def table16(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+    """The paper's Table 16 (eq. 10, specifications m1-m12); see :func:`specification_table`."""
+    return specification_table(panel, 16, outcome, **kwargs)
+
+
+def table17(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+    """The paper's Table 17 (event study, eqs. 11-13, m1-m12); see :func:`specification_table`.
+
+    Figure 12 is ``table.fits[spec]["event_study"].plot(path)`` (the paper draws m7, region-by-year effects).
+    """
+    return specification_table(panel, 17, outcome, **kwargs)
+
+
+def table18(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+    """The paper's Table 18 (entry year and after, Appendix A4, m1-m12); see :func:`specification_table`."""
+    return specification_table(panel, 18, outcome, **kwargs)
