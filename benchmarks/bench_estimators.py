@@ -1,6 +1,6 @@
 """asv: the estimators on small synthetic panels: production functions (sez.tfp),
 staggered DiD and event studies (sez.did) and the fixed-effects probit
-(sez.econometrics).
+(sez.probit).
 
 The inputs are small so that ``asv run --quick`` stays fast; the scripts
 ``bench_tfp.py``, ``bench_did.py`` and ``bench_probit.py`` time the same
@@ -10,7 +10,7 @@ estimators at the papers' scale, each in its own process.
 import warnings
 
 from sez import did, tfp
-from sez.econometrics import probit
+from sez.probit import probit
 
 from .bench_probit import synthetic_probit_data
 

@@ -7,7 +7,8 @@ Table 2 at the paper's scale against scipy.stats.ks_2samp.
 
 import numpy as np
 
-from sez import stats
+from sez import stats  # noqa: F401
+from sez.papers import agglomeration
 from sez.agglo import is_agglomerated
 
 from .compare_ks import synthetic_panel
@@ -34,7 +35,7 @@ class DominanceTable:
         return panel
 
     def time_dominance_table(self, panel):
-        stats.dominance_table(panel, agglomerated="agglomerated", threads=1)
+        agglomeration.dominance_table(panel, agglomerated="agglomerated", threads=1)
 
     def time_dominance_table_with_lq(self, panel):
-        stats.dominance_table(panel, threads=1)
+        agglomeration.dominance_table(panel, threads=1)

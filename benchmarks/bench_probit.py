@@ -52,7 +52,7 @@ def _peak_gib() -> float:
 
 
 def run_ours(n: int, n_years: int, n_industries: int, n_counties: int) -> dict:
-    from sez.econometrics import probit
+    from sez.probit import probit
 
     data = synthetic_probit_data(n, n_years, n_industries, n_counties)
     regressors = [c for c in data.columns if c.startswith("x")] + ["lagged_exporter"]
@@ -109,12 +109,12 @@ def main() -> None:
     small = [args.n_small, 9, 30, 60]
     print(f"threads: {args.threads}")
     ours_big = _child("ours", big, args.threads)
-    print(f"sez.econometrics.probit  n={ours_big['n']:>9,}  levels 9+170+714: fit {ours_big['fit_s']:.1f} s, "
+    print(f"sez.probit.probit  n={ours_big['n']:>9,}  levels 9+170+714: fit {ours_big['fit_s']:.1f} s, "
           f"with M.E. at means {ours_big['total_s']:.1f} s, {ours_big['iterations']} Newton steps, "
           f"peak {ours_big['peak_gib']:.2f} GiB, dropped {ours_big['dropped']}")
     ours_small = _child("ours", small, args.threads)
     reference = _child("statsmodels", small, args.threads)
-    print(f"sez.econometrics.probit  n={ours_small['n']:>9,}  levels 9+30+60:   {ours_small['total_s']:.2f} s, "
+    print(f"sez.probit.probit  n={ours_small['n']:>9,}  levels 9+30+60:   {ours_small['total_s']:.2f} s, "
           f"peak {ours_small['peak_gib']:.2f} GiB")
     print(f"statsmodels Probit dense n={reference['n']:>9,}  levels 9+30+60:   {reference['total_s']:.2f} s, "
           f"peak {reference['peak_gib']:.2f} GiB")

@@ -7,7 +7,9 @@ import pytest
 sm = pytest.importorskip("statsmodels.api")
 pytest.importorskip("pyfixest")
 
-from sez.econometrics import lag_within_firm, probit, probit_table  # noqa: E402
+from sez.panel import lag_within_firm  # noqa: E402
+from sez.papers.agglomeration import probit_table  # noqa: E402
+from sez.probit import probit  # noqa: E402
 
 REGRESSORS = ["x1", "x2", "d"]
 
@@ -180,7 +182,7 @@ def test_table_has_paper_layout(fitted):
 
 
 def test_split_samples_are_separate_probits_side_by_side():
-    from sez.econometrics import probit_by
+    from sez.papers.agglomeration import probit_by
 
     data = _synthetic(n=4000, seed=3)
     data["coastal"] = data["cty"] < 7
@@ -195,7 +197,7 @@ def test_split_samples_are_separate_probits_side_by_side():
 
 
 def test_split_sample_lags_come_from_the_whole_panel():
-    from sez.econometrics import probit_by
+    from sez.papers.agglomeration import probit_by
 
     rng = np.random.default_rng(4)
     n_firms, years = 600, range(2000, 2006)
@@ -212,7 +214,7 @@ def test_split_sample_lags_come_from_the_whole_panel():
 
 
 def test_summary_statistics_table_one():
-    from sez.econometrics import summary_statistics
+    from sez.papers.agglomeration import summary_statistics
 
     data = _synthetic(n=500)
     t = summary_statistics(data, ["x1", "d"], [2000, 2004], labels={"d": "Dummy"})

@@ -1,4 +1,4 @@
-"""Tests of sez.facts (the SEZ paper's Tables 1-3) on hand-made panels whose answers are worked out here."""
+"""Tests of sez.papers.sez_paper.facts (the SEZ paper's Tables 1-3) on hand-made panels whose answers are worked out here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sez import facts
+from sez.papers.sez_paper import facts
 
 Z, K, C = facts.ROWS
 
@@ -105,7 +105,7 @@ def test_movers_table_errors_and_move_out():
 
 
 def test_sez_shares_by_year_and_region(tmp_path):
-    from sez import facts
+    from sez.papers.sez_paper import facts
 
     df = pd.DataFrame({"firm_id": [1, 2, 3, 1, 2, 3], "year": [2000, 2000, 2000, 2001, 2001, 2001],
                        "sez": [True, False, False, True, True, False], "province": ["11", "11", "44", "11", "11", "44"]})
@@ -131,7 +131,7 @@ def test_sez_share_map_colours_each_region_by_its_share(tmp_path):
     import matplotlib.image as mpimg
     import numpy as np
 
-    from sez import facts
+    from sez.papers.sez_paper import facts
 
     by_region = pd.DataFrame({2000: [0.1, 0.3, 0.6], 2013: [0.2, 0.5, 0.9]},
                              index=pd.Index(["11", "44", "35"], name="province"))

@@ -124,12 +124,12 @@ def _sections(page: str):
 
 
 def test_failing_step_is_recorded_and_the_rest_go_on(tmp_path, monkeypatch):
-    from sez import stats
+    from sez.papers import agglomeration
 
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(stats, "dominance_table", broken)
+    monkeypatch.setattr(agglomeration, "dominance_table", broken)
     summary = pipeline.run_demo("tiny", tmp_path, progress=False, steps=["dominance", "facts"])
     steps = summary["steps"]
     assert list(steps) == ["synthetic", "read", "harmonise", "tfp", "agglomeration", "dominance", "facts"]

@@ -10,16 +10,18 @@ import scipy.stats
 
 from sez import _core
 from sez.agglo import DroppedRowsWarning, is_agglomerated
-from sez.stats import (
+from sez.papers.agglomeration import (
     GROUP_LABELS,
     dominance_table,
+    plot_tfp_by_zone_and_agglomeration,
+    plot_tfp_densities,
+)
+from sez.stats import (
     dominance_verdict,
     ks_2samp,
     ks_batch,
     ks_pvalue_one_sided,
     ks_pvalue_two_sided,
-    plot_tfp_by_zone_and_agglomeration,
-    plot_tfp_densities,
     sorted_groups,
 )
 

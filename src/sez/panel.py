@@ -8,6 +8,7 @@ the others in ``df.attrs["not_produced"]``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,3 +122,89 @@ def _dtype_ok(s: pd.Series, kind: str) -> bool:
     if kind == "str":
         return pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
     raise ValueError(kind)
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[str] | str, func: str) -> None:
+    """Raise a KeyError naming ``func`` and every column of ``columns`` that ``data`` lacks."""
+    columns = [columns] if isinstance(columns, str) else columns
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise KeyError(f"{func}: column(s) not in the data: {', '.join(map(repr, missing))}")
+
+
+def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "firm_id",
+                    time: str = "year", periods: int = 1) -> pd.DataFrame:
+    """Values of ``columns`` in year ``t - periods`` of the same firm, aligned with ``data``.
+
+    A lag exists only when the firm is observed exactly ``periods`` years
+    earlier: across a gap in the firm's years the lag is missing, never the
+    value of an older year.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Firm-year table with one row per (firm, time).
+    columns : sequence of str
+        Columns to lag.
+    firm, time : str
+        Firm identifier and integer year columns.
+    periods : int
+        Lag length in years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Lagged columns named ``"L.<column>"`` (``"L<periods>.<column>"`` for
+        longer lags), with ``data``'s index; missing where no lag exists.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a key has missing values, or (firm, time) is not unique.
+    """
+    require_columns(data, [firm, time, *columns], "lag_within_firm")
+    firm_values = data[firm].to_numpy()
+    years = data[time].to_numpy()
+    if pd.isna(firm_values).any() or pd.isna(years).any():
+        raise ValueError(f"lag_within_firm: columns {firm!r} and {time!r} must not have missing values")
+    order = np.lexsort((years, firm_values))
+    sorted_firm, sorted_year = firm_values[order], years[order]
+    same_firm = sorted_firm[1:] == sorted_firm[:-1]
+    duplicate = same_firm & (sorted_year[1:] == sorted_year[:-1])
+    if duplicate.any():
+        rows = data.index[order[1:][duplicate][:5]].tolist()
+        raise ValueError(f"lag_within_firm: ({firm}, {time}) is not unique in {int(duplicate.sum())} row(s), "
+                         f"e.g. rows {rows}")
+    # row r's lag is the sorted predecessor when it is the same firm exactly `periods` years earlier;
+    # for periods > 1 search the firm's own years
+    if periods == 1:
+        has_lag_sorted = np.zeros(len(order), dtype=bool)
+        has_lag_sorted[1:] = same_firm & (sorted_year[1:] - sorted_year[:-1] == 1)
+        source_sorted = np.arange(len(order)) - 1
+    else:
+        keys = pd.MultiIndex.from_arrays([sorted_firm, sorted_year])
+        wanted = pd.MultiIndex.from_arrays([sorted_firm, sorted_year - periods])
+        source_sorted = keys.get_indexer(wanted)
+        has_lag_sorted = source_sorted >= 0
+    prefix = "L." if periods == 1 else f"L{periods}."
+    source_row = np.full(len(order), -1, dtype=np.int64)
+    source_row[order] = np.where(has_lag_sorted, order[np.clip(source_sorted, 0, None)], -1)
+    has_lag = source_row >= 0
+    out = {}
+    for column in columns:
+        values = data[column].astype(_nullable_dtype(data[column])).reset_index(drop=True)
+        lagged = values.iloc[np.where(has_lag, source_row, 0)].reset_index(drop=True)
+        lagged[~has_lag] = np.nan if lagged.dtype == float else pd.NA
+        out[prefix + column] = lagged.set_axis(data.index)
+    return pd.DataFrame(out, index=data.index)
+
+
+def _nullable_dtype(series: pd.Series):
+    # a lag needs a missing value: booleans and integers move to their nullable or float kinds
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "Int64"
+    if pd.api.types.is_float_dtype(series):
+        return float
+    return series.dtype

@@ -26,6 +26,8 @@ settings, inputs and upstream steps are unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import glob
 import hashlib
 import json
@@ -36,8 +38,6 @@ import re
 import time
 import traceback
 import warnings
-import contextlib
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -50,6 +50,7 @@ from sez.config import PIPELINE_SCHEMA as _DEFAULTS
 from sez.config import PipelineConfig, pipeline_config
 from sez.data.read import InputError
 from sez.data.synthetic import PAPER_EXIT_0
+from sez.panel import require_columns
 from sez.progress import MemorySampler, RunLog, track
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "SEZ_EFFECT_TOLERANCE_SE", "Step", "StepRecord", "demo_config", "run_demo",
@@ -511,13 +512,13 @@ def _testable_years(data: pd.DataFrame) -> list[int]:
 
 
 def _step_dominance(run: _Run) -> None:
-    from sez import stats
+    from sez.papers import agglomeration
 
     data = run.state["analysed"]
     years = _testable_years(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rows without ln_tfp (trimmed, first years) are left out by design
-        table = stats.dominance_table(data, agglomerated="agglomerated", years=years)
+        table = agglomeration.dominance_table(data, agglomerated="agglomerated", years=years)
     verdicts = table.reset_index().groupby(["panel", "verdict"]).size()
     run.summary["dominance"] = {
         "years": years,
@@ -531,12 +532,13 @@ def _step_dominance(run: _Run) -> None:
               "In the synthetic data exporters are more productive by construction.")
     year = max(years) if years else None
     run.figure("dominance", "tfp_densities",
-               lambda p: stats.plot_tfp_densities(data, p, agglomerated="agglomerated", year=year),
+               lambda p: agglomeration.plot_tfp_densities(data, p, agglomerated="agglomerated", year=year),
                f"Densities of log TFP by export status and agglomeration, {year} (agglomeration paper, Figure 1)")
 
 
 def _step_probit(run: _Run) -> None:
-    from sez import econometrics
+    from sez import probit as probit_module
+    from sez.papers import agglomeration
 
     data = run.state["analysed"].copy()
     data["ln_employees"] = np.log(data["employees"].where(data["employees"] > 0))
@@ -551,7 +553,7 @@ def _step_probit(run: _Run) -> None:
     for title, counts in models.items():
         x = firm_x + counts
         try:
-            res = econometrics.probit(data, "exporter", x, fe=fe, lags=x)
+            res = probit_module.probit(data, "exporter", x, fe=fe, lags=x)
         except ValueError as err:
             # a count with no variation left (small samples): drop the regressors named and say so
             named = [n.removeprefix("L.") for n in re.findall(r"'(L\.[\w]+)'", str(err))]
@@ -559,14 +561,14 @@ def _step_probit(run: _Run) -> None:
                 raise
             dropped[title] = named
             x = [c for c in x if c not in named]
-            res = econometrics.probit(data, "exporter", x, fe=fe, lags=x)
+            res = probit_module.probit(data, "exporter", x, fe=fe, lags=x)
         results.append(res)
     run.summary["probit"] = {
         "fixed_effects": fe, "dropped_regressors": dropped,
         "models": {title: {"nobs": int(r.nobs), "pseudo_r2": float(r.pseudo_r2),
                            "coefficients": {k: float(v) for k, v in r.params.items()},
                            "z": {k: float(v) for k, v in r.zvalues.items()}} for title, r in zip(models, results)}}
-    table = econometrics.probit_table(results, labels=_PROBIT_LABELS, column_names=list(models))
+    table = agglomeration.probit_table(results, labels=_PROBIT_LABELS, column_names=list(models))
     table.columns = [f"{a} {b}" for a, b in table.columns]
     table.index.name = "regressor"
     note = table.attrs.get("notes", "") + f". Fixed effects: {', '.join(fe)}."
@@ -577,7 +579,7 @@ def _step_probit(run: _Run) -> None:
 
 
 def _step_facts(run: _Run) -> None:
-    from sez import facts
+    from sez.papers.sez_paper import facts
 
     data = run.state["analysed"]
     zone = facts.zone_table(data)
@@ -638,13 +640,11 @@ def _did_row(result, truth: float | None) -> dict:
 
 def _did_sample(run: _Run) -> tuple[pd.DataFrame, str]:
     """The DiD steps' sample (firm-years with log TFP) and ``[did] cluster``, which every DiD step uses."""
-    from sez import did
-    from sez.papers import sez_paper
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
     cluster = run.cfg["did"]["cluster"]
-    did.prepare._require(data, [cluster], "[did] cluster")
+    require_columns(data, [cluster], "[did] cluster")
     return data, cluster
 
 
@@ -656,7 +656,7 @@ def _step_did(run: _Run) -> None:
     tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
     specs = [tuple(fe) for fe in run.cfg["did"]["fixed_effects"]]
     # every specification's columns up front: a later one failing is otherwise only a warning
-    did.prepare._require(data, [c for fe in specs for c in did.prepare._fe_columns(fe)], "[did] fixed_effects")
+    require_columns(data, [c for fe in specs for c in did.prepare._fe_columns(fe)], "[did] fixed_effects")
     estimators = (("TWFE", did.twfe, "keep"), ("imputation", did.imputation, "drop"))
     rows, labels, failures = [], [], {}
     for fe in specs:
@@ -715,7 +715,6 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
                        main: dict, on_truth: dict) -> tuple[pd.DataFrame, dict]:
     """Headline estimates beside the synthetic truth, and the attenuation misclassified SEZ flags predict."""
     from sez import did
-    from sez.papers import sez_paper
 
     flagged = _with_true_flags(data, run.truth, "left")
     unmatched = int(flagged["true_sez"].isna().sum())
@@ -803,7 +802,6 @@ def _step_event_study(run: _Run) -> None:
 
 
 def _step_heterogeneity(run: _Run) -> None:
-    from sez import did
     from sez.papers import sez_paper
 
     data, cluster = _did_sample(run)
@@ -1038,7 +1036,13 @@ class _Progress:
         self.log, self.total, self.count = log, total, 0
         self.bar = None
         if display and not log.plain:
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())

@@ -11,8 +11,9 @@ from scipy import stats
 
 from sez.did._pyfixest import _feols
 from sez.did.imputation import _cells, _Imputer
-from sez.did.prepare import _as_treatment, _check_variation, _prepare, _require
+from sez.did.prepare import _as_treatment, _check_variation, _prepare
 from sez.errors import DidDataError
+from sez.panel import require_columns
 
 
 def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
@@ -60,7 +61,7 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
     Firms whose treatment switches off are classified by their first entry.
     """
     func = "pre_period_quintile"
-    _require(panel, [firm, time, variable, treatment], func)
+    require_columns(panel, [firm, time, variable, treatment], func)
     lag = None
     if basis != "mean":
         match = re.fullmatch(r"pre([1-9][0-9]*)", str(basis))

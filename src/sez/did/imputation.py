@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols
-from sez.did.prepare import _check_variation, _codes, _handle_reversals, _prepare, adoption_timing
+from sez.did.prepare import (
+    _check_variation,
+    _codes,
+    _handle_reversals,
+    _prepare,
+    adoption_timing,
+)
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
 from sez.errors import DidDataError

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols
-from sez.did.prepare import _check_variation, _prepare, _require
+from sez.did.prepare import _check_variation, _prepare
 from sez.did.results import MediationResults
 from sez.errors import DidDataError
+from sez.panel import require_columns
 
 
 def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str = "sez",
@@ -31,7 +32,7 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
     MediationResults
     """
     func = "mediation"
-    _require(panel, [outcome, mediator, treatment], func)
+    require_columns(panel, [outcome, mediator, treatment], func)
     fits, nobs = {}, {}
 
     def run(dep, regs, label):

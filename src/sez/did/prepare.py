@@ -8,16 +8,11 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import DidDataError
+from sez.panel import require_columns
 
 
 def _fe_columns(fe: Sequence[str]) -> list[str]:
     return [c for term in fe for c in term.split("^")]
-
-
-def _require(panel: pd.DataFrame, columns: Sequence[str], func: str) -> None:
-    missing = [c for c in dict.fromkeys(columns) if c not in panel.columns]
-    if missing:
-        raise KeyError(f"{func}: column(s) not in the panel: {', '.join(map(repr, missing))}")
 
 
 def _as_treatment(values: pd.Series, name: str, func: str) -> np.ndarray:
@@ -36,7 +31,7 @@ def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str
              cluster: str, firm: str, time: str, func: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
     """Columns used, rows with missing values dropped (counted), treatment as bool."""
     used = list(dict.fromkeys([firm, time, outcome, treatment, *controls, cluster, *_fe_columns(fe), *extra]))
-    _require(panel, used, func)
+    require_columns(panel, used, func)
     data = panel[used].copy()
     data[treatment] = _as_treatment(data[treatment], treatment, func)
     numeric = [outcome, *controls]

@@ -10,7 +10,6 @@ import pandas as pd
 from scipy import stats
 
 
-
 @dataclass(frozen=True)
 class DidResults:
     """A difference-in-differences estimate: coefficients, standard errors and conventions.

@@ -10,7 +10,6 @@ import pandas as pd
 
 from sez.did.prepare import _non_singleton_rows
 
-
 #: Up to this many levels outside the largest fixed effect, the reduced system is factored densely
 #: (a pivoted Cholesky of at most 6,000 x 6,000, about 290 MB and a few seconds); above it, conjugate gradients.
 DENSE_LEVELS = 6_000

@@ -12,7 +12,6 @@ from sez.did.prepare import _check_variation, _handle_reversals, _prepare
 from sez.did.results import DidResults
 from sez.errors import DidDataError
 
-
 _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before estimation; CRV1 clustered "
                      "standard errors with G/(G-1)*(N-1)/(N-K), K = slopes + levels of fixed effects not nested "
                      "in the cluster (reghdfe/fixest convention); p-values and intervals from t(G-1).")

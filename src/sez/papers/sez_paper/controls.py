@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sez.did.prepare import _require
+from sez.panel import require_columns
 
 
 def _log_positive(values) -> np.ndarray:
@@ -125,7 +125,7 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
     unknown = [c for c in names if c not in PAPER_CONTROLS]
     if unknown:
         raise KeyError(f"paper_controls: unknown control(s) {unknown}; known: {', '.join(PAPER_CONTROLS)}")
-    _require(panel, [firm, time], "paper_controls")
+    require_columns(panel, [firm, time], "paper_controls")
     out = panel.copy(deep=False)  # new columns only: the panel's own (gigabytes at the papers' scale) are shared
     unavailable = {}
     for name in names:

@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sez.did import DidDataError, EventStudyResults, event_study, imputation, trend_specification, twfe
-from sez.did.prepare import _require
+from sez.did import (
+    DidDataError,
+    EventStudyResults,
+    event_study,
+    imputation,
+    trend_specification,
+    twfe,
+)
+from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
 from sez.progress import track
@@ -287,7 +294,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     unknown = [n for n in names if n not in SPECIFICATIONS]
     if unknown:
         raise KeyError(f"{func}: unknown specification(s) {unknown}; known: {', '.join(SPECIFICATIONS)}")
-    _require(panel, [firm, time, outcome, treatment, region, cluster], func)
+    require_columns(panel, [firm, time, outcome, treatment, region, cluster], func)
     specs = {n: SPECIFICATIONS[n] for n in names}
     needed = list(dict.fromkeys(c for s in specs.values() for c in s.controls))
     data, unavailable = paper_controls(panel, needed, eg=eg, firm=firm, time=time)

@@ -13,13 +13,13 @@ from sez.did import DidDataError, imputation, pre_period_quintile
 from sez.did._pyfixest import _feols, _n_clusters
 from sez.did.heterogeneity import _moderated_imputation
 from sez.did.mediation import _plain
-from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare, _require
+from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare
+from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
 from sez.papers.sez_paper.did import SPECIFICATIONS, Specification
 from sez.results import significance_stars
 from sez.tables import LayoutTable
-
 
 QUINTILE_COLUMNS = ("20%", "40%", "60%", "80%", "100%")
 
@@ -317,7 +317,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     if table not in (19, 20):
         raise ValueError(f"heterogeneity_table: table must be 19 or 20, got {table!r}")
     variable = variable or outcome
-    _require(panel, [firm, time, outcome, treatment, region, cluster, variable], func)
+    require_columns(panel, [firm, time, outcome, treatment, region, cluster, variable], func)
     spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
     data, unavailable = paper_controls(panel, list(spec.controls), eg=eg, firm=firm, time=time)
     missing = [unavailable[c] for c in spec.controls if c in unavailable]
@@ -390,7 +390,7 @@ def high_agglomeration(panel: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
     the median of the full sample"); rows without one are NaN. The median is
     in ``attrs["median"]``.
     """
-    _require(panel, [eg], "high_agglomeration")
+    require_columns(panel, [eg], "high_agglomeration")
     level = pd.to_numeric(panel[eg], errors="coerce").astype(float)
     median = float(level.median())
     out = pd.Series(np.where(level.notna(), (level > median).astype(float), np.nan), index=panel.index,
@@ -488,7 +488,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
         needed.append(group)
     if post is not None:
         needed.append(post)
-    _require(panel, needed, func)
+    require_columns(panel, needed, func)
     spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
     marks = tuple(m for m in marks if m != "controls")
     data = panel.copy()

@@ -10,7 +10,6 @@ from sez.did import MediationResults
 from sez.papers import numbers
 from sez.results import significance_stars
 
-
 _MEDIATION_ROWS = {
     "sobel": "Sobel", "aroian": "Goodman-1 (Aroian)", "goodman": "Goodman-2",
     "a": "a coefficient (SEZ -> mediator)", "b": "b coefficient (mediator -> outcome)",

@@ -26,16 +26,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sez.panel import require_columns
+
 __all__ = ["zone_table", "birth_table", "movers_table", "group_statistics", "sez_share_by_year", "sez_share_by_region",
            "plot_sez_shares", "plot_sez_share_map", "ROWS"]
 
 ROWS = ("Avg log productivity (ln z)", "Avg log capital (ln k)", "Within-firm cov(ln z, ln k)")
-
-
-def _require(panel: pd.DataFrame, columns, func: str) -> None:
-    missing = [c for c in dict.fromkeys(columns) if c not in panel.columns]
-    if missing:
-        raise KeyError(f"{func}: column(s) not in the panel: {', '.join(map(repr, missing))}")
 
 
 def _logs(panel: pd.DataFrame, tfp: str, capital: str) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +93,7 @@ def zone_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital
     pandas.DataFrame
         Rows ``ROWS`` plus sample counts; columns ``"SEZ"``, ``"Non-SEZ"``.
     """
-    _require(panel, [firm, tfp, capital, zone], "zone_table")
+    require_columns(panel, [firm, tfp, capital, zone], "zone_table")
     z, k = _logs(panel, tfp, capital)
     inside = panel[zone].to_numpy(dtype=bool)
     f = panel[firm].to_numpy()
@@ -116,7 +112,7 @@ def birth_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capita
     the movers of Table 3. Firms with a missing birth zone are left out
     (counted in ``attrs["n_unknown_birth_zone"]``).
     """
-    _require(panel, [firm, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
+    require_columns(panel, [firm, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
     data = panel.loc[~panel[mover].astype(bool)] if exclude_movers else panel
     zone = data[birth_zone].astype("string").to_numpy(dtype=object, na_value=None)
     unexpected = set(pd.unique(zone[pd.notna(zone)])) - {"S", "N"}
@@ -168,7 +164,7 @@ def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capit
     ValueError
         No mover or no stayer in the panel.
     """
-    _require(panel, [firm, year, tfp, capital, zone], "movers_table")
+    require_columns(panel, [firm, year, tfp, capital, zone], "movers_table")
     data = panel[[firm, year, zone]].copy()
     data["_z"], data["_k"] = _logs(panel, tfp, capital)
     data["_in"] = panel[zone].to_numpy(dtype=bool)
@@ -210,7 +206,7 @@ def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capit
 
 def sez_share_by_year(panel: pd.DataFrame, treatment: str = "sez", time: str = "year") -> pd.DataFrame:
     """Share of firms in SEZs by year (the SEZ paper's Figure 1), with firm counts."""
-    _require(panel, [treatment, time], "sez_share_by_year")
+    require_columns(panel, [treatment, time], "sez_share_by_year")
     g = panel.groupby(time)[treatment]
     out = pd.DataFrame({"firms": g.size(), "in_sez": g.sum().astype(int)})
     out["share"] = out["in_sez"] / out["firms"]
@@ -221,7 +217,7 @@ def sez_share_by_region(panel: pd.DataFrame, region: str = "province", years=Non
                         time: str = "year") -> pd.DataFrame:
     """Share of firms in SEZs by region in the first and last year (the SEZ paper's
     Figure 2), regions ranked by the last year's share."""
-    _require(panel, [treatment, time, region], "sez_share_by_region")
+    require_columns(panel, [treatment, time, region], "sez_share_by_region")
     years = (int(panel[time].min()), int(panel[time].max())) if years is None else tuple(years)
     cols = {}
     for y in years:

@@ -41,107 +41,20 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from sez.panel import lag_within_firm, require_columns
+from sez.results import significance_stars
+
 __all__ = [
     "ProbitResults",
     "MarginalEffects",
     "probit",
-    "lag_within_firm",
-    "probit_table",
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------
-# lags
-
-
-def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "firm_id",
-                    time: str = "year", periods: int = 1) -> pd.DataFrame:
-    """Values of ``columns`` in year ``t - periods`` of the same firm, aligned with ``data``.
-
-    A lag exists only when the firm is observed exactly ``periods`` years
-    earlier: across a gap in the firm's years the lag is missing, never the
-    value of an older year.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Firm-year table with one row per (firm, time).
-    columns : sequence of str
-        Columns to lag.
-    firm, time : str
-        Firm identifier and integer year columns.
-    periods : int
-        Lag length in years.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Lagged columns named ``"L.<column>"`` (``"L<periods>.<column>"`` for
-        longer lags), with ``data``'s index; missing where no lag exists.
-
-    Raises
-    ------
-    ValueError
-        A column is missing, a key has missing values, or (firm, time) is not unique.
-    """
-    _require_columns(data, [firm, time, *columns], "lag_within_firm")
-    firm_values = data[firm].to_numpy()
-    years = data[time].to_numpy()
-    if pd.isna(firm_values).any() or pd.isna(years).any():
-        raise ValueError(f"lag_within_firm: columns {firm!r} and {time!r} must not have missing values")
-    order = np.lexsort((years, firm_values))
-    sorted_firm, sorted_year = firm_values[order], years[order]
-    same_firm = sorted_firm[1:] == sorted_firm[:-1]
-    duplicate = same_firm & (sorted_year[1:] == sorted_year[:-1])
-    if duplicate.any():
-        rows = data.index[order[1:][duplicate][:5]].tolist()
-        raise ValueError(f"lag_within_firm: ({firm}, {time}) is not unique in {int(duplicate.sum())} row(s), "
-                         f"e.g. rows {rows}")
-    # row r's lag is the sorted predecessor when it is the same firm exactly `periods` years earlier;
-    # for periods > 1 search the firm's own years
-    if periods == 1:
-        has_lag_sorted = np.zeros(len(order), dtype=bool)
-        has_lag_sorted[1:] = same_firm & (sorted_year[1:] - sorted_year[:-1] == 1)
-        source_sorted = np.arange(len(order)) - 1
-    else:
-        keys = pd.MultiIndex.from_arrays([sorted_firm, sorted_year])
-        wanted = pd.MultiIndex.from_arrays([sorted_firm, sorted_year - periods])
-        source_sorted = keys.get_indexer(wanted)
-        has_lag_sorted = source_sorted >= 0
-    prefix = "L." if periods == 1 else f"L{periods}."
-    source_row = np.full(len(order), -1, dtype=np.int64)
-    source_row[order] = np.where(has_lag_sorted, order[np.clip(source_sorted, 0, None)], -1)
-    has_lag = source_row >= 0
-    out = {}
-    for column in columns:
-        values = data[column].astype(_nullable_dtype(data[column])).reset_index(drop=True)
-        lagged = values.iloc[np.where(has_lag, source_row, 0)].reset_index(drop=True)
-        lagged[~has_lag] = np.nan if lagged.dtype == float else pd.NA
-        out[prefix + column] = lagged.set_axis(data.index)
-    return pd.DataFrame(out, index=data.index)
-
-
-def _nullable_dtype(series: pd.Series):
-    # a lag needs a missing value: booleans and integers move to their nullable or float kinds
-    if pd.api.types.is_bool_dtype(series):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(series):
-        return "Int64"
-    if pd.api.types.is_float_dtype(series):
-        return float
-    return series.dtype
-
-
-# ---------------------------------------------------------------------------
 # probit pieces
-
-
-def _require_columns(data: pd.DataFrame, columns: Sequence[str], func: str) -> None:
-    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
-    if missing:
-        raise KeyError(f"{func}: column(s) not in the data: {', '.join(map(repr, missing))}")
 
 
 def _probit_pieces(eta: np.ndarray, q: np.ndarray):
@@ -495,13 +408,6 @@ def _sandwich(influence: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     return sums.T @ sums * (n_clusters / (n_clusters - 1.0))
 
 
-def significance_stars(p_value: float) -> str:
-    """``***``, ``**``, ``*`` at the 1, 5 and 10 percent levels, as in the paper's tables."""
-    if not np.isfinite(p_value):
-        return ""
-    return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
-
-
 # ---------------------------------------------------------------------------
 # estimation
 
@@ -582,7 +488,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     else:
         raise ValueError(f"{func}: vcov must be 'observed', 'robust' or {{'cluster': column}}, got {vcov!r}")
     needed = [y, *x, *fe] + ([cluster_column] if cluster_column else []) + ([firm, time] if lags else [])
-    _require_columns(data, needed, func)
+    require_columns(data, needed, func)
 
     # design columns: lagged where asked
     columns = {}
@@ -776,106 +682,3 @@ def _newton(y: np.ndarray, x_matrix: np.ndarray, absorber: _Absorber, tol: float
             break
     raise RuntimeError(f"{func}: Newton's method did not converge in {maxiter} iterations (last coefficient "
                        f"change {change:.3g}); a regressor may separate the outcome perfectly")
-
-
-# ---------------------------------------------------------------------------
-# tables
-
-
-def probit_table(results: Sequence[ProbitResults] | ProbitResults, labels: Mapping[str, str] | None = None,
-                 column_names: Sequence[str] | None = None, digits: int = 4, at: str = "mean"):
-    """Coefficients with stars, z-scores in parentheses and marginal effects: the paper's Table 3 layout.
-
-    Parameters
-    ----------
-    results : ProbitResults or sequence of them
-        One model per column pair (Coef., M.E.).
-    labels : mapping, optional
-        Display names of regressors (e.g. ``{"L.exporter": "Export status(t-1)"}``).
-    column_names : sequence of str, optional
-        Model titles, default "[1]", "[2]", ...
-    digits : int
-        Decimals of coefficients and z-scores.
-    at : {"mean", "average"}
-        Marginal effects at means (the paper) or average partial effects.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Rows: each regressor followed by its z-score row, then fixed effects,
-        pseudo R-squared and observations; columns (model, "Coef.") and
-        (model, "M.E."). ``table.to_string()`` gives text, ``table.to_csv()`` CSV.
-    """
-    if isinstance(results, ProbitResults):
-        results = [results]
-    labels = dict(labels or {})
-    column_names = list(column_names or [f"[{i + 1}]" for i in range(len(results))])
-    regressors = list(dict.fromkeys(name for res in results for name in res.params.index))
-    all_fe = list(dict.fromkeys(f for res in results for f in res.fe))
-    rows = []
-    for name in regressors:
-        rows += [labels.get(name, name), ""]
-    rows += [f"{f} fixed effects" for f in all_fe] + ["Pseudo R2", "Number of obs"]
-    columns = pd.MultiIndex.from_product([column_names, ["Coef.", "M.E."]])
-    table = pd.DataFrame("", index=pd.Index(rows, name=""), columns=columns)
-    table.index = pd.Index([f"{r}#{i}" for i, r in enumerate(rows)])  # rows are unique during filling
-    for res, title in zip(results, column_names):
-        me = res.marginal_effects(at=at).frame
-        for position, name in enumerate(regressors):
-            row = table.index[2 * position]
-            if name not in res.params.index:
-                continue
-            table.loc[row, (title, "Coef.")] = f"{res.params[name]:.{digits}f}{res.stars[name]}"
-            table.loc[row, (title, "M.E.")] = f"{me.loc[name, 'effect']:.6g}"
-            table.loc[table.index[2 * position + 1], (title, "Coef.")] = f"({res.zvalues[name]:.2f})"
-        base = 2 * len(regressors)
-        for offset, f in enumerate(all_fe):
-            table.loc[table.index[base + offset], (title, "Coef.")] = "Yes" if f in res.fe else "No"
-        table.loc[table.index[base + len(all_fe)], (title, "Coef.")] = f"{res.pseudo_r2:.4f}"
-        table.loc[table.index[base + len(all_fe) + 1], (title, "Coef.")] = f"{res.nobs}"
-    table.index = pd.Index(rows)
-    table.attrs["notes"] = ("z-scores in parentheses; *, ** and *** indicate significance at 10, 5 and 1 percent; "
-                            f"M.E.: marginal effects {'at means' if at == 'mean' else '(average partial effects)'}; "
-                            "pseudo R2: McFadden's, against an intercept-only probit")
-    return table
-
-
-def probit_by(data: pd.DataFrame, split: str, y: str, x: Sequence[str], fe: Sequence[str] | None = None,
-              lags: Sequence[str] | None = None, labels: Mapping[str, str] | None = None, **probit_kw):
-    """One probit per value of ``split`` and the pair side by side in the Table 3 layout:
-    the agglomeration paper's Tables 4 (indigenous vs foreign-invested), 5 (high-tech vs
-    others) and 6 (coastal vs inland). Lags are built on the whole panel first, so a
-    firm's lag does not depend on which subsample its previous year falls in.
-
-    Returns ``(results, table)`` with ``results[value]`` a ProbitResults.
-    """
-    _require_columns(data, [split], "probit_by")
-    values = [v for v in pd.unique(data[split]) if pd.notna(v)]
-    if len(values) < 2:
-        raise ValueError(f"probit_by: column {split!r} takes fewer than two values: {values}")
-    firm, time = probit_kw.get("firm", "firm_id"), probit_kw.get("time", "year")
-    lagged = data.join(lag_within_firm(data, list(lags), firm=firm, time=time)) if lags else data
-    regressors = [f"L.{c}" if c in set(lags or ()) else c for c in x]
-    results = {}
-    for value in sorted(values, key=str):
-        results[value] = probit(lagged.loc[(data[split] == value).to_numpy()], y, regressors, fe=fe, **probit_kw)
-    table = probit_table(list(results.values()), labels, [f"{split} = {v}" for v in results])
-    return results, table
-
-
-def summary_statistics(data: pd.DataFrame, columns: Sequence[str], years: Sequence[int], time: str = "year",
-                       labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The agglomeration paper's Table 1: mean, standard deviation, minimum, maximum and
-    observations of each regressor in chosen years."""
-    _require_columns(data, [*columns, time], "summary_statistics")
-    labels = dict(labels or {})
-    blocks = {}
-    for year in years:
-        d = data.loc[data[time] == year, list(columns)].apply(pd.to_numeric, errors="coerce")
-        if d.empty:
-            raise ValueError(f"summary_statistics: no observation in {time} = {year}")
-        blocks[year] = pd.DataFrame({"mean": d.mean(), "sd": d.std(), "min": d.min(), "max": d.max(),
-                                     "obs": d.notna().sum()})
-    out = pd.concat(blocks, axis=1)
-    out.index = [labels.get(c, c) for c in out.index]
-    return out
