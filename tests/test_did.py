@@ -198,7 +198,7 @@ def test_mediation_tests_match_formulas():
     assert tests.loc["Sobel", "std_err"] == pytest.approx(sobel, rel=1e-12)
     assert tests.loc["Goodman-1 (Aroian)", "std_err"] == pytest.approx(aroian, rel=1e-12)
     assert tests.loc["Goodman-2", "std_err"] == pytest.approx(goodman, rel=1e-12)
-    assert tests.loc["Sobel", "z"] == pytest.approx(a * b / sobel, rel=1e-12)
+    assert tests.loc["Sobel", "statistic"] == pytest.approx(a * b / sobel, rel=1e-12)
     # on one sample with the same fixed effects, least squares gives c = c' + a b exactly
     assert med.c == pytest.approx(med.c_prime + a * b, abs=1e-8)
     assert med.proportion_mediated == pytest.approx(a * b / (a * b + med.c_prime), rel=1e-12)
@@ -274,9 +274,9 @@ def test_effects_by_pre_period_quintile():
     q = did.pre_period_quintile(df, "level")
     df["y"] = df["y"] + df["sez"] * 0.05 * q.astype(float).fillna(0).to_numpy()
     out = did.by_group(df, "y", q)
-    assert out["group"].tolist() == [1, 2, 3, 4, 5]
+    assert out.params.index.tolist() == [1, 2, 3, 4, 5]
     # effects 0.05 q; noise s.d. 0.05 over ~300 treated firms x 4-6 years: s.e. ~0.003, tolerance 4 s.e.
-    np.testing.assert_allclose(out["coef"], 0.05 * np.arange(1, 6), atol=4 * out["se"].max())
+    np.testing.assert_allclose(out.params, 0.05 * np.arange(1, 6), atol=4 * out.bse.max())
     # firms treated from their first year have no pre-period
     always = df.assign(sez=True)
     assert did.pre_period_quintile(always, "level").isna().all()
@@ -286,8 +286,8 @@ def test_triple_difference_recovers_moderated_effect():
     df, _, _, _ = _hetero_panel(seed=1)
     df["y"] = df["y"] + df["sez"] * (0.1 + 0.2 * df["moderator"])
     out = did.triple_difference(df, "y", "moderator")
-    assert out.loc["sez", "coef"] == pytest.approx(0.1, abs=4 * out.loc["sez", "se"])
-    assert out.loc["sez x moderator", "coef"] == pytest.approx(0.2, abs=4 * out.loc["sez x moderator", "se"])
+    assert out.params["sez"] == pytest.approx(0.1, abs=4 * out.bse["sez"])
+    assert out.params["sez x moderator"] == pytest.approx(0.2, abs=4 * out.bse["sez x moderator"])
 
 
 # ---------------------------------------------------------------------------
@@ -564,7 +564,7 @@ def test_table19_layout_recovers_quintile_effects_and_names_missing_columns():
     assert layout.shape[1] == 15 and set(layout.columns.get_level_values(1)) == {"TWFE", "imputation", "paper"}
     labels = list(layout.index)
     assert labels[0] == "Pre1" and "Pre5" in labels and labels[-6:] == [
-        "Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Clustered by"]
+        "Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Standard errors"]
     assert layout.iloc[1][("20%", "paper")] == "1.415***" and layout.iloc[2][("20%", "paper")] == "(108.03)"
     pre5 = labels.index("Pre5")
     assert layout.iloc[pre5 + 1][("100%", "paper")] == "0.779***"

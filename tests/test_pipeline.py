@@ -264,14 +264,14 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
     seen = []
     real_feols, real_imputer, real_sun_abraham = _pyfixest._feols, imputation._Imputer, event_study._sun_abraham
 
-    def feols(data, outcome, regressors, fe, cluster):
-        seen.append(("feols", cluster))
-        return real_feols(data, outcome, regressors, fe, cluster)
+    def feols(data, outcome, regressors, fe, vcov):
+        seen.append(("feols", vcov))
+        return real_feols(data, outcome, regressors, fe, vcov)
 
     class Imputer(real_imputer):
-        def __init__(self, data, outcome, treatment, fe, controls, cluster, tol):
-            seen.append(("imputation", cluster))
-            super().__init__(data, outcome, treatment, fe, controls, cluster, tol)
+        def __init__(self, data, outcome, treatment, fe, controls, vcov, tol):
+            seen.append(("imputation", vcov))
+            super().__init__(data, outcome, treatment, fe, controls, vcov, tol)
 
     def sun_abraham(*args):
         seen.append(("sun_abraham", args[8]))
@@ -289,8 +289,8 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
     assert all(summary["steps"][s]["status"] == "ok" for s in ("did", "event_study", "heterogeneity", "mediation"))
     kinds = {kind for kind, _ in seen}
     assert kinds == {"feols", "imputation", "sun_abraham"}
-    assert {cluster for _, cluster in seen} == {"city"}, sorted(set(seen))
+    assert {str(vcov) for _, vcov in seen} == {"clustered by city"}, sorted(map(str, seen))
     for table in ("table16", "table17", "table18", "table19"):
         layout = pd.read_csv(tmp_path / "tables" / f"{table}.csv", index_col=0, header=[0, 1])
-        row = layout.loc["Clustered by"]
-        assert set(row[[c for c in layout.columns if c[1] != "paper"]].dropna()) == {"city"}, table
+        row = layout.loc["Standard errors"]
+        assert set(row[[c for c in layout.columns if c[1] != "paper"]].dropna()) == {"clustered by city"}, table

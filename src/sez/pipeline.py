@@ -630,8 +630,8 @@ def _step_facts(run: _Run) -> None:
 
 def _did_row(result, truth: float | None) -> dict:
     ci = result.conf_int().iloc[0]
-    row = {"estimator": result.estimator, "coef": result.coef, "se": result.se, "ci_lower": float(ci["lower"]),
-           "ci_upper": float(ci["upper"]), "nobs": result.nobs, "clusters": result.n_clusters,
+    row = {"estimator": result.estimator, "coef": result.coef, "se": result.se, "ci_lower": float(ci["conf_low"]),
+           "ci_upper": float(ci["conf_high"]), "nobs": result.nobs, "clusters": result.n_clusters,
            "fixed_effects": " + ".join(result.fixed_effects)}
     if truth is not None:
         row.update(truth=truth, within_tolerance=bool(abs(result.coef - truth) <= SEZ_EFFECT_TOLERANCE_SE * result.se))
@@ -639,20 +639,20 @@ def _did_row(result, truth: float | None) -> dict:
 
 
 def _did_sample(run: _Run) -> tuple[pd.DataFrame, str]:
-    """The DiD steps' sample (firm-years with log TFP) and ``[did] cluster``, which every DiD step uses."""
+    """The DiD steps' sample (firm-years with log TFP) and the vcov ``[did] cluster`` gives every DiD step."""
 
     data = run.state["analysed"]
     data = data[np.isfinite(data["ln_tfp"])]
     cluster = run.cfg["did"]["cluster"]
     require_columns(data, [cluster], "[did] cluster")
-    return data, cluster
+    return data, {"CRV1": cluster}
 
 
 def _step_did(run: _Run) -> None:
     from sez import did
     from sez.papers import sez_paper
 
-    data, cluster = _did_sample(run)
+    data, vcov = _did_sample(run)
     tau = None if run.truth is None else float(run.truth.attrs["tau_sez"])
     specs = [tuple(fe) for fe in run.cfg["did"]["fixed_effects"]]
     # every specification's columns up front: a later one failing is otherwise only a warning
@@ -663,7 +663,7 @@ def _step_did(run: _Run) -> None:
         for name, func, reversal in estimators:
             label = f"{name}, harmonised data, {' + '.join(fe)}"
             try:
-                res = func(data, "ln_tfp", fe=fe, cluster=cluster, on_reversal=reversal)
+                res = func(data, "ln_tfp", fe=fe, vcov=vcov, on_reversal=reversal)
             except Exception as err:  # the region-by-year spec can be unidentified in small samples
                 if fe == specs[0]:
                     raise
@@ -676,7 +676,7 @@ def _step_did(run: _Run) -> None:
     if run.truth is not None:
         # the same estimators on the true panel separate sampling error from measurement error
         for name, func, reversal in estimators:
-            rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], cluster=cluster, on_reversal=reversal), tau))
+            rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], vcov=vcov, on_reversal=reversal), tau))
             labels.append(f"{name}, synthetic truth, {' + '.join(specs[0])}")
     table = pd.DataFrame(rows, index=pd.Index(labels, name="estimate"))
     run.summary["did"] = {"truth": tau, "tolerance_se": SEZ_EFFECT_TOLERANCE_SE, **main,
@@ -689,14 +689,14 @@ def _step_did(run: _Run) -> None:
                    f"synthetic truth ({tau})")
         note = (f"'within_tolerance': |estimate - truth| <= {SEZ_EFFECT_TOLERANCE_SE:g} standard errors. Harmonised "
                 "data carry estimated TFP and SEZ status with measurement error; the truth rows use the true panel. ")
-    note += (f"Standard errors clustered by {cluster}. Imputation: Borusyak, Jaravel and Spiess (2024); firms "
+    note += (f"Standard errors clustered by {vcov['CRV1']}. Imputation: Borusyak, Jaravel and Spiess (2024); firms "
              "leaving a zone dropped.")
     if failures:
         note += " Not estimable: " + "; ".join(f"{k} ({v})" for k, v in failures.items())
     run.table("did", "did_sez_ln_tfp", table, caption, note)
     if run.truth is not None:
         on_truth = {name: row for name, row in zip(("TWFE", "imputation"), rows[-2:])}  # the true panel's rows
-        accuracy, detail = _accuracy_at_scale(run, data, specs[0], cluster, tau, main, on_truth)
+        accuracy, detail = _accuracy_at_scale(run, data, specs[0], vcov, tau, main, on_truth)
         run.summary["did"]["accuracy"] = detail
         run.table("did", "accuracy_at_scale", accuracy,
                   "Accuracy at this size: the headline numbers beside the synthetic truth",
@@ -706,12 +706,12 @@ def _step_did(run: _Run) -> None:
                   "outcome's noise); the predicted estimate is lambda times the true-flag estimate. TFP "
                   "elasticities: medians over industries. Firm links: pairs of consecutive-year records.")
     with run.timed("did", "table16"):
-        table16 = sez_paper.table16(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table16 = sez_paper.table16(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.summary["did"]["table16_skipped"] = table16.skipped
     run.table("did", "table16", table16.layout(), table16.title, table16.notes())
 
 
-def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, tau: float,
+def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, vcov: dict, tau: float,
                        main: dict, on_truth: dict) -> tuple[pd.DataFrame, dict]:
     """Headline estimates beside the synthetic truth, and the attenuation misclassified SEZ flags predict."""
     from sez import did
@@ -722,10 +722,10 @@ def _accuracy_at_scale(run: _Run, data: pd.DataFrame, fe: tuple, cluster: str, t
     flagged["true_sez"] = flagged["true_sez"].astype(bool)
     flagged["true_sez_value"] = flagged["true_sez"].astype(float)
     measured, true = flagged["sez"].to_numpy(dtype=bool), flagged["true_sez"].to_numpy()
-    on_true = {"TWFE": did.twfe(flagged, "ln_tfp", treatment="true_sez", fe=fe, cluster=cluster, on_reversal="keep"),
-               "imputation": did.imputation(flagged, "ln_tfp", treatment="true_sez", fe=fe, cluster=cluster,
+    on_true = {"TWFE": did.twfe(flagged, "ln_tfp", treatment="true_sez", fe=fe, vcov=vcov, on_reversal="keep"),
+               "imputation": did.imputation(flagged, "ln_tfp", treatment="true_sez", fe=fe, vcov=vcov,
                                             on_reversal="drop")}
-    slope = did.twfe(flagged, "true_sez_value", treatment="sez", fe=fe, cluster=cluster, on_reversal="keep")
+    slope = did.twfe(flagged, "true_sez_value", treatment="sez", fe=fe, vcov=vcov, on_reversal="keep")
     predicted = on_true["TWFE"].coef * slope.coef
     rows = []
 
@@ -768,11 +768,11 @@ def _step_event_study(run: _Run) -> None:
     from sez import did
     from sez.papers import sez_paper
 
-    data, cluster = _did_sample(run)
+    data, vcov = _did_sample(run)
     settings = run.cfg["event_study"]
     result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
-                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop", cluster=cluster)
-    table = result.to_frame()
+                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop", vcov=vcov)
+    table = result.table.copy()
     table.index.name = "event_time"
     run.summary["event_study"] = {
         "reference": result.reference,
@@ -789,14 +789,14 @@ def _step_event_study(run: _Run) -> None:
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
                "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
     with run.timed("event_study", "table17"):
-        table17 = sez_paper.table17(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table17 = sez_paper.table17(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
     if "m7" in table17.fits:
         figure12 = table17.fits["m7"]["event_study"]
         run.figure("event_study", "figure12", lambda p: figure12.plot(p),
                    "Dynamic effect of SEZ entry on log TFP, specification m7 (SEZ paper, Figure 12), 95% bands")
     with run.timed("event_study", "table18"):
-        table18 = sez_paper.table18(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster)
+        table18 = sez_paper.table18(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
@@ -804,11 +804,11 @@ def _step_event_study(run: _Run) -> None:
 def _step_heterogeneity(run: _Run) -> None:
     from sez.papers import sez_paper
 
-    data, cluster = _did_sample(run)
-    builders = {"table19": lambda: sez_paper.table19(data, "ln_tfp", region="city", cluster=cluster),
-                "table20": lambda: sez_paper.table20(data, "ln_tfp", region="city", eg="eg_city", cluster=cluster),
-                "table31": lambda: sez_paper.table31(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster),
-                "table32": lambda: sez_paper.table32(data, "ln_tfp", eg="eg_city", region="city", cluster=cluster)}
+    data, vcov = _did_sample(run)
+    builders = {"table19": lambda: sez_paper.table19(data, "ln_tfp", region="city", vcov=vcov),
+                "table20": lambda: sez_paper.table20(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov),
+                "table31": lambda: sez_paper.table31(data, "ln_tfp", eg="eg_city", region="city", vcov=vcov),
+                "table32": lambda: sez_paper.table32(data, "ln_tfp", eg="eg_city", region="city", vcov=vcov)}
     tables = {}
     for name, build in track(builders.items(), "heterogeneity", name=lambda item: item[0]):
         with run.timed("heterogeneity", name):
@@ -822,9 +822,9 @@ def _step_mediation(run: _Run) -> None:
     from sez import did
     from sez.papers import sez_paper
 
-    data, cluster = _did_sample(run)
+    data, vcov = _did_sample(run)
     # the paper's Tables 21 and 28-30: the EG level of the firm's city-industry as mediator
-    paper = did.mediation(data, "ln_tfp", "eg_city", fe=(), cluster=cluster)
+    paper = did.mediation(data, "ln_tfp", "eg_city", fe=(), vcov=vcov)
     run.summary["mediation"] = {"mediator": "eg_city", "indirect": _number(paper.indirect),
                                 "total": _number(paper.total),
                                 "proportion_mediated": _number(paper.proportion_mediated)}
@@ -838,7 +838,7 @@ def _step_mediation(run: _Run) -> None:
     quintile = did.pre_period_quintile(data, "ln_tfp", basis="pre5")
     for number, fe in ((29, ()), (30, ("firm_id", "year", "city"))):
         groups = did.mediation_by_group(data, "ln_tfp", "eg_city", quintile, fe=fe, on_error="record",
-                                        cluster=cluster)
+                                        vcov=vcov)
         run.table("mediation", f"table{number}", sez_paper.mediation_table(groups, paper=number),
                   "Mediation by pre-period productivity quintile, "
                   + ("no fixed effects" if not fe else "firm, year and city effects") + f" (SEZ paper, Table {number})",
@@ -847,7 +847,7 @@ def _step_mediation(run: _Run) -> None:
     # within firms, with the log of EG (positive EG only): the channel net of permanent firm differences
     positive = data[data["eg_city"] > 0].assign(ln_eg_city=lambda d: np.log(d["eg_city"]))
     try:
-        within = did.mediation(positive, "ln_tfp", "ln_eg_city", cluster=cluster)
+        within = did.mediation(positive, "ln_tfp", "ln_eg_city", vcov=vcov)
     except ValueError as err:  # small samples: the mediator can lack within-firm variation
         run.summary["mediation"]["within_firm_log_eg"] = f"not estimable: {err}"
         warnings.warn(f"mediation through log EG with firm effects not estimable: {err}", stacklevel=2)

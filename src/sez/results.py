@@ -151,6 +151,9 @@ class Vcov:
     def __eq__(self, other) -> bool:
         return isinstance(other, Vcov) and (self.kind, self.cluster) == (other.kind, other.cluster)
 
+    def __hash__(self) -> int:
+        return hash((self.kind, self.cluster))
+
     def __str__(self) -> str:
         if self.kind == "CRV1":
             return f"clustered by {' and '.join(self.cluster)}"

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sez.did.prepare import _codes, _non_singleton_rows
 from sez.errors import DidDataError
+from sez.results import Vcov
 
 
 def _fml(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -> str:
@@ -36,12 +37,12 @@ def demeaner_for(fe: Sequence[str]):
     return pf.LsmrDemeaner() if len(fe) >= 2 else pf.MapDemeaner()
 
 
-def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], cluster: str):
+def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], vcov: Vcov):
     import pyfixest as pf  # imported lazily: a heavy import
 
     # pyfixest gets the fixed effects as integer codes: it would otherwise join an interaction's columns as
     # strings (about 1.2 s at 2.3 million rows), and the codes serve the singleton check below
-    frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, cluster])})
+    frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, *vcov.cluster])})
     fe_names = [f"_fe{i}" for i in range(len(fe))]
     for name, term in zip(fe_names, fe):
         frame[name] = _codes(data, term)[0]
@@ -58,7 +59,7 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         try:
             # lean: the fit keeps its coefficients and covariance, not its N x k matrices (the twelve event
             # studies of Table 17 at the papers' scale held about 20 GB of them)
-            fit = pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov={"CRV1": cluster},
+            fit = pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov=vcov.spec,
                            copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
                            demeaner=demeaner_for(fe))
         except ValueError as err:
@@ -82,8 +83,11 @@ def _note_collinear(fit, counts: dict) -> None:
         counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join(dropped)}"] = len(dropped)
 
 
-def _n_clusters(fit, data: pd.DataFrame, cluster: str) -> int:
+def _n_clusters(fit, data: pd.DataFrame, vcov: Vcov) -> int | None:
+    """The fit's number of clusters (the fewest of a multi-way clustering); None when not clustered."""
+    if vcov.kind != "CRV1":
+        return None
     g = getattr(fit, "_G", None)
-    if g is not None:
-        return int(np.min(g)) if np.ndim(g) else int(g)
-    return int(data[cluster].nunique())
+    if g is not None and np.size(g):
+        return int(np.min(g))
+    return int(min(data[c].nunique() for c in vcov.cluster))

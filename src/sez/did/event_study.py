@@ -9,31 +9,48 @@ import pandas as pd
 from scipy import stats
 
 from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
-from sez.did.imputation import _cells, _Imputer
-from sez.did.prepare import _check_variation, _codes, _handle_reversals, _prepare
+from sez.did.imputation import _cells, _Imputer, imputation_results
+from sez.did.prepare import (IMPUTATION_VCOV, _check_variation, _codes, _handle_reversals, _prepare, arguments,
+                              as_columns, cluster_codes, count_clusters)
 from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
-from sez.did.twfe import _CONVENTIONS_TWFE
+from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
+from sez.results import Vcov
 
 
-def _event_time(data: pd.DataFrame, treatment: str, firm: str, time: str, on_reversal: str, func: str,
+def _estimators(estimators, func: str) -> tuple[str, ...]:
+    out = as_columns(estimators, "estimators", func)
+    unknown = set(out) - {"twfe", "imputation", "sun_abraham"}
+    if unknown:
+        raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
+    return out
+
+
+def _vcov_support(estimators: Sequence[str]) -> tuple[tuple[str, ...], int]:
+    """The ``vcov`` kinds and cluster columns every requested estimator supports."""
+    if set(estimators) <= {"twfe"}:
+        return ("iid", "hetero", "CRV1"), 2
+    return IMPUTATION_VCOV, 1
+
+
+def _event_time(data: pd.DataFrame, treatment: str, unit: str, time: str, on_reversal: str, func: str,
                 counts: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Rows with an observed entry year or never treated; each row's entry year and event time.
 
     Firms treated in their first observed year are dropped (their entry year
     is not observed) and counted. Event time is NaN for never-treated firms.
     """
-    data, timing = _handle_reversals(data, treatment, firm, time, on_reversal, func, counts, allow_keep=False)
+    data, timing = _handle_reversals(data, treatment, unit, time, on_reversal, func, counts, allow_keep=False)
     always = timing.index[timing.always_treated.to_numpy()]
     if len(always):
-        drop = data[firm].isin(always).to_numpy()
+        drop = data[unit].isin(always).to_numpy()
         counts["firms treated in their first observed year (dropped)"] = int(len(always))
         counts["their observations"] = counts.get("their observations", 0) + int(drop.sum())
         data = data.loc[~drop]
     _check_variation(data, treatment, func)
     data = data.reset_index(drop=True)
-    first = data[firm].map(timing.first_treated).to_numpy(dtype=float)
+    first = data[unit].map(timing.first_treated).to_numpy(dtype=float)
     return data, first, data[time].to_numpy(dtype=float) - first
 
 
@@ -42,7 +59,7 @@ def _event_name(k: int) -> str:
 
 
 def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np.ndarray, reference: int,
-                 event_times: list[int], fe: Sequence[str], controls: Sequence[str], cluster: str, time: str,
+                 event_times: list[int], fe: Sequence[str], controls: Sequence[str], vcov: Vcov, time: str,
                  counts: dict) -> tuple[dict, object, int, int, pd.DataFrame]:
     """Interaction-weighted event study (Sun and Abraham, 2021).
 
@@ -100,7 +117,7 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     design = sparse.hstack([dummies, sparse.csc_matrix(sub[list(controls)].to_numpy(dtype=float))]
                            if controls else [dummies]).tocsc()
     fit = _sparse_fe_regression(sub[outcome].to_numpy(dtype=float), design, [*names, *controls],
-                                [_codes(sub, term)[0] for term in fe], sub[cluster].to_numpy())
+                                [_codes(sub, term)[0] for term in fe], cluster_codes(sub, vcov))
     counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit.nobs)
     dropped = [c for c in fit.collinear if not c.startswith("_")]
     if dropped:
@@ -108,7 +125,7 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     used = fit.used
     estimated = [c for c in fit.coef.index if np.isfinite(fit.coef[c])]
     b = fit.coef
-    vcov = fit.vcov
+    cov = fit.vcov
     weights = pd.DataFrame([(g, k, int((on & used).sum())) for g, k, on in cells],
                            columns=["cohort", "event_time", "n"]).assign(name=names)
     collinear = ~weights["name"].isin(estimated) & (weights["n"] > 0)
@@ -120,16 +137,16 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     out = {}
     for k, w in weights.groupby("event_time"):
         wv = w["weight"].to_numpy()
-        v = vcov.loc[w["name"], w["name"]].to_numpy()
+        v = cov.loc[w["name"], w["name"]].to_numpy()
         out[int(k)] = (float(wv @ b[w["name"]].to_numpy()), float(np.sqrt(wv @ v @ wv)))
     return out, fit, fit.nobs, fit.n_clusters, weights.set_index(["cohort", "event_time"])
 
 
 def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
                 reference: int = -5, fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
-                cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
+                vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                 estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "error",
-                tol: float = 1e-10) -> EventStudyResults:
+                tol: float = 1e-10, **old) -> EventStudyResults:
     """Event study of entry into a zone (the paper's eqs. 11-13), TWFE beside imputation.
 
     Event time is the year minus the firm's first treated year. Event times
@@ -191,11 +208,10 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
     if not lo <= reference < 0 or hi < 0:
         raise ValueError(f"{func}: need window[0] <= reference < 0 <= window[1], got window={window}, "
                          f"reference={reference}")
-    unknown = set(estimators) - {"twfe", "imputation", "sun_abraham"}
-    if unknown:
-        raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
-    data, first, event = _event_time(data, treatment, firm, time, on_reversal, func, counts)
+    estimators = _estimators(estimators, func)
+    fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, *_vcov_support(estimators))
+    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
+    data, first, event = _event_time(data, treatment, unit, time, on_reversal, func, counts)
     binned = np.clip(event, lo, hi)
     event_times = list(range(lo, hi + 1))
     estimated = [k for k in event_times if k != reference]
@@ -209,9 +225,9 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
             if np.any(binned == k):  # an event time no firm reaches has no dummy (it would be collinear)
                 data[_event_name(k)] = (binned == k).astype(float)
                 names.append(_event_name(k))
-        fit = _feols(data, outcome, [*names, *controls], fe, cluster)
+        fit = _feols(data, outcome, [*names, *controls], fe, vcov)
         fits["twfe"] = fit
-        nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, data, cluster)
+        nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, data, vcov)
         counts["singleton observations (TWFE)"] = int(len(data) - fit._N)
         _note_collinear(fit, counts)
         coef, se = fit.coef(), fit.se()
@@ -219,11 +235,11 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
         table["twfe_se"] = [np.nan if k == reference else se.get(_event_name(k), np.nan) for k in event_times]
         data = data.drop(columns=names)
     if "imputation" in estimators:
-        imp = _Imputer(data, outcome, treatment, fe, controls, cluster, tol)
+        imp = _Imputer(data, outcome, treatment, fe, controls, vcov, tol)
         counts["treated observations not imputable"] = int((imp.treated & ~imp.imputable).sum())
         counts.update(imp.not_imputable)
         nobs["imputation"] = int((~imp.treated).sum() + (imp.treated & imp.imputable).sum())
-        n_clusters["imputation"] = int(data[cluster].nunique())
+        n_clusters["imputation"] = count_clusters(data, vcov)
         cells = _cells(first, data[time].to_numpy(dtype=float))
         post = {}
         for k in range(0, hi + 1):
@@ -241,7 +257,7 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
                 lead_names.append(_event_name(k))
         pre = {}
         if lead_names:
-            pre_fit = _feols(untreated, outcome, [*lead_names, *controls], fe, cluster)
+            pre_fit = _feols(untreated, outcome, [*lead_names, *controls], fe, vcov)
             fits["imputation_pretrend"] = pre_fit
             pc, ps = pre_fit.coef(), pre_fit.se()
             pre = {k: (pc.get(_event_name(k), np.nan), ps.get(_event_name(k), np.nan)) for k in leads}
@@ -259,7 +275,7 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
         table["imputation_se"] = se_col
     if "sun_abraham" in estimators:
         sa, sa_fit, nobs["sun_abraham"], n_clusters["sun_abraham"], sa_weights = _sun_abraham(
-            data, outcome, first, binned, reference, event_times, fe, controls, cluster, time, counts)
+            data, outcome, first, binned, reference, event_times, fe, controls, vcov, time, counts)
         fits["sun_abraham"], fits["sun_abraham_weights"] = sa_fit, sa_weights
         table["sun_abraham_coef"] = [0.0 if k == reference else sa.get(k, (np.nan, np.nan))[0] for k in event_times]
         table["sun_abraham_se"] = [np.nan if k == reference else sa.get(k, (np.nan, np.nan))[1] for k in event_times]
@@ -279,9 +295,9 @@ TREND_FORMS = {
 
 def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", treatment: str = "sez",
                         fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
-                        cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
+                        vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "error",
-                        tol: float = 1e-10) -> dict[str, DidResults]:
+                        tol: float = 1e-10, **old) -> dict[str, DidResults]:
     """Effects of entry on the level and the trend of the outcome, TWFE beside imputation.
 
     ``form="paper"`` is the SEZ paper's Appendix A4 (Table 18): ``current`` is
@@ -320,11 +336,10 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
     func = "trend_specification"
     if form not in TREND_FORMS:
         raise ValueError(f"{func}: form must be one of {sorted(TREND_FORMS)}, got {form!r}")
-    unknown = set(estimators) - {"twfe", "imputation", "sun_abraham"}
-    if unknown:
-        raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
-    data, first, event = _event_time(data, treatment, firm, time, on_reversal, func, counts)
+    estimators = _estimators(estimators, func)
+    fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, *_vcov_support(estimators))
+    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
+    data, first, event = _event_time(data, treatment, unit, time, on_reversal, func, counts)
     terms = TREND_FORMS[form]
     treated = data[treatment].to_numpy(dtype=bool)
     ever = np.isfinite(first)
@@ -339,18 +354,16 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
     columns = [f"_{t}" for t in terms]  # underscored: never the name of a user's column
     out = {}
     if "twfe" in estimators:
-        fit = _feols(data, outcome, [*columns, *controls], fe, cluster)
+        fit = _feols(data, outcome, [*columns, *controls], fe, vcov)
         names = [*terms, *controls]
         coef = fit.coef().reindex([*columns, *controls]).set_axis(names)
         se = fit.se().reindex([*columns, *controls]).set_axis(names)
         twfe_counts = dict(counts, **{"singleton observations": int(len(data) - fit._N)})
         _note_collinear(fit, twfe_counts)
-        out["twfe"] = DidResults("TWFE", outcome, treatment, coef, se,
-                                 int(fit._N), int(_n_clusters(fit, data, cluster)), tuple(fe), cluster, twfe_counts,
-                                 _CONVENTIONS_TWFE)
+        out["twfe"] = twfe_results(fit, data, outcome, treatment, coef, se, fe, vcov, twfe_counts)
     if "imputation" in estimators:
         untreated_model = [*controls] if form == "paper" else ["_pre_trend", *controls]
-        imp = _Imputer(data, outcome, treatment, fe, untreated_model, cluster, tol)
+        imp = _Imputer(data, outcome, treatment, fe, untreated_model, vcov, tol)
         imp_counts = dict(counts, **{"treated observations not imputable": int((imp.treated & ~imp.imputable).sum())},
                           **imp.not_imputable)
         target = imp.treated & imp.imputable
@@ -377,9 +390,8 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
                        + (" with the pre-entry trend among its regressors" if form == "linear" else "")
                        + "; analytic clustered SE of Borusyak, Jaravel and Spiess (2024), the untreated model's "
                        "slopes treated as known.")
-        out["imputation"] = DidResults("imputation (Borusyak, Jaravel and Spiess 2024)", outcome, treatment,
-                                       pd.Series([params[t] for t in index], index=index),
-                                       pd.Series([ses[t] for t in index], index=index),
-                                       int((~imp.treated).sum() + target.sum()), int(data[cluster].nunique()),
-                                       tuple(fe), cluster, imp_counts, conventions)
+        out["imputation"] = imputation_results(outcome, treatment, pd.Series([params[t] for t in index], index=index),
+                                               pd.Series([ses[t] for t in index], index=index),
+                                               int((~imp.treated).sum() + target.sum()), data, fe, vcov, imp_counts,
+                                               conventions)
     return out

@@ -11,14 +11,18 @@ from scipy import stats
 
 from sez.did._pyfixest import _feols
 from sez.did.imputation import _cells, _Imputer
-from sez.did.prepare import _as_treatment, _check_variation, _prepare
+from sez.did.prepare import _as_treatment, _check_variation, _prepare, arguments, count_clusters, RENAMED
+from sez.did.mediation import _plain
+from sez.did.results import DidResults
+from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
+from sez.results import Vcov, renamed_keywords
 from sez.panel import require_columns
 
 
 def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
-                        firm: str = "firm_id", time: str = "year", groups: int = 5,
-                        basis: str = "mean") -> pd.Series:
+                        unit: str = "firm_id", time: str = "year", groups: int = 5,
+                        basis: str = "mean", **old) -> pd.Series:
     """Each firm's quintile (1 = lowest) of ``variable`` before it entered a zone.
 
     Parameters
@@ -61,7 +65,8 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
     Firms whose treatment switches off are classified by their first entry.
     """
     func = "pre_period_quintile"
-    require_columns(panel, [firm, time, variable, treatment], func)
+    renamed_keywords(old, RENAMED, func)
+    require_columns(panel, [unit, time, variable, treatment], func)
     lag = None
     if basis != "mean":
         match = re.fullmatch(r"pre([1-9][0-9]*)", str(basis))
@@ -69,7 +74,7 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
             raise ValueError(f"{func}: basis must be 'mean' or 'pre<k>' with k >= 1 (e.g. 'pre5'), got {basis!r}")
         lag = int(match.group(1))
     treated = _as_treatment(panel[treatment], treatment, func)
-    firms = panel[firm].to_numpy()
+    firms = panel[unit].to_numpy()
     years = pd.to_numeric(panel[time]).to_numpy(dtype=float)
     values = pd.to_numeric(panel[variable], errors="coerce").to_numpy(dtype=float)
     first = pd.Series(np.where(treated, years, np.inf)).groupby(firms).min()
@@ -96,23 +101,29 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
         q = pd.qcut(level, groups, labels=False, duplicates="drop") + 1
     else:  # nothing to classify (e.g. every firm treated from its first year): all NA, counted
         q = pd.Series(dtype=float)
-    out = panel[firm].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
+    out = panel[unit].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
     out.attrs.update(counts=counts, basis=basis)
     return out
 
 
 def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
-             fe: Sequence[str] = ("firm_id", "year"), cluster: str = "firm_id", firm: str = "firm_id",
-             time: str = "year") -> pd.DataFrame:
+             fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None, unit: str = "firm_id",
+             time: str = "year", **old) -> DidResults:
     """TWFE effect of the treatment in each group: ``y = sum_g b_g D_it 1[G_i = g] + FE``
-    (the SEZ paper's Tables 19-20 with ``group = pre_period_quintile(...)``). Rows with
-    no group are dropped (counted in ``attrs``)."""
+    (the SEZ paper's Tables 19-20 with ``group = pre_period_quintile(...)``).
+
+    Returns DidResults with ``params`` indexed by the group levels (sorted);
+    rows with no group are dropped and counted in ``counts["no group"]``, and
+    ``counts["treated observations in group <g>"]`` holds each group's treated firm-years.
+    ``vcov``, ``unit`` and ``time`` are those of :func:`sez.did.twfe`.
+    """
     func = "by_group"
+    fe, _, vcov = arguments(func, fe, (), vcov, unit, old)
     g = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
     data = panel.assign(_group=g.to_numpy())
     missing = int(data["_group"].isna().sum())
     data = data.loc[data["_group"].notna()]
-    prepared, counts = _prepare(data, outcome, treatment, fe, (), cluster, firm, time, func, extra=["_group"])
+    prepared, counts = _prepare(data, outcome, treatment, fe, (), vcov, unit, time, func, extra=["_group"])
     if missing:
         counts["no group"] = missing
     _check_variation(prepared, treatment, func)
@@ -120,48 +131,47 @@ def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatmen
     names = []
     for k, level in enumerate(levels):
         name = f"_treated_g{k}"
-        prepared[name] = prepared[treatment].to_numpy(dtype=float) * (prepared["_group"] == level).to_numpy()
+        in_group = (prepared["_group"] == level).to_numpy()
+        prepared[name] = prepared[treatment].to_numpy(dtype=float) * in_group
+        counts[f"treated observations in group {_plain(level)}"] = int(prepared.loc[in_group, treatment].sum())
         names.append(name)
-    fit = _feols(prepared, outcome, names, fe, cluster)
-    out = pd.DataFrame({"group": levels, "coef": fit.coef().reindex(names).to_numpy(),
-                        "se": fit.se().reindex(names).to_numpy(),
-                        "treated_obs": [int(prepared.loc[prepared["_group"] == lv, treatment].sum()) for lv in levels]})
-    out["t"] = out["coef"] / out["se"]
-    out.attrs.update(dropped=counts, nobs=int(fit._N), fe=tuple(fe), cluster=cluster)
-    return out
+    fit = _feols(prepared, outcome, names, fe, vcov)
+    index = pd.Index(levels, name="group")
+    return twfe_results(fit, prepared, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
+                        pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
 
 
 def triple_difference(panel: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
-                      fe: Sequence[str] = ("firm_id", "year"), cluster: str = "firm_id", firm: str = "firm_id",
-                      time: str = "year") -> pd.DataFrame:
+                      fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None,
+                      unit: str = "firm_id", time: str = "year", **old) -> DidResults:
     """``y = b1 D + b2 D x M + b3 M + FE``: how the treatment effect changes with a
     moderator M (a high-agglomeration indicator or log EG: the SEZ paper's Tables
-    31-32). Returns coefficients and clustered standard errors of the three terms; a
-    moderator constant within firms is absorbed by firm effects (its own row is NaN)."""
+    31-32). Returns DidResults with the three terms ``<treatment>``,
+    ``<treatment> x <moderator>`` and ``<moderator>``; a moderator constant within
+    firms is absorbed by firm effects (its own coefficient is NaN)."""
     func = "triple_difference"
-    data, counts = _prepare(panel, outcome, treatment, fe, (moderator,), cluster, firm, time, func)
+    fe, _, vcov = arguments(func, fe, (), vcov, unit, old)
+    data, counts = _prepare(panel, outcome, treatment, fe, (moderator,), vcov, unit, time, func)
     _check_variation(data, treatment, func)
     m = pd.to_numeric(data[moderator]).to_numpy(dtype=float)
     data["_treated"] = data[treatment].to_numpy(dtype=float)
     data["_treated_x_moderator"] = data["_treated"] * m
     data["_moderator"] = m
     names = ["_treated", "_treated_x_moderator", "_moderator"]
-    fit = _feols(data, outcome, names, fe, cluster)
-    out = pd.DataFrame({"coef": fit.coef().reindex(names).to_numpy(), "se": fit.se().reindex(names).to_numpy()},
-                       index=[treatment, f"{treatment} x {moderator}", moderator])
-    out["t"] = out["coef"] / out["se"]
-    out.attrs.update(dropped=counts, nobs=int(fit._N), fe=tuple(fe), cluster=cluster)
-    return out
+    fit = _feols(data, outcome, names, fe, vcov)
+    index = [treatment, f"{treatment} x {moderator}", moderator]
+    return twfe_results(fit, data, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
+                        pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
 
 
-def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], cluster: str,
+def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], vcov: Vcov,
                           time: str, first: np.ndarray, main_effect: bool, tol: float) -> list[dict]:
     """Imputation estimates of the effect at M = 0 and its slope in M (rows ``sez`` and ``sez_x_m``)."""
     controls = ["_treat_x_m"] + (["_moderator"] if main_effect else [])
     untreated = ~data[treatment].to_numpy(dtype=bool)
     if untreated.any() and np.ptp(data.loc[untreated, "_post_x_m"].to_numpy(dtype=float)) > 0:
         controls.append("_post_x_m")  # a post that differs from the treatment enters the untreated model
-    imp = _Imputer(data, outcome, treatment, fe, controls, cluster, tol)
+    imp = _Imputer(data, outcome, treatment, fe, controls, vcov, tol)
     target = imp.treated & imp.imputable
     if not target.any():
         raise DidDataError("imputation: no treated firm-year can be imputed")
@@ -175,13 +185,15 @@ def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: 
     fitted[target] = x @ (proj @ imp.tau[target])
     cells = _cells(first, data[time].to_numpy(dtype=float))
     nobs = int((~imp.treated).sum() + target.sum())
-    g = int(data[cluster].nunique())
+    g = count_clusters(data, vcov)
+    df = None if g is None else g - 1
     rows = []
     for term, w_target in zip(("sez", "sez_x_m"), proj):
         weights = np.zeros(len(data))
         weights[target] = w_target
         est, se = imp.estimate(weights, cells, tau_fit=fitted)
         rows.append({"estimator": "imputation", "term": term, "coef": est, "se": se,
-                     "p_value": float(2 * stats.t.sf(abs(est / se), max(g - 1, 1))), "omitted": False,
+                     "p_value": float(2 * (stats.norm.sf(abs(est / se)) if df is None else stats.t.sf(abs(est / se), max(df, 1)))),
+                     "omitted": False,
                      "nobs": nobs, "n_clusters": g, "r2": np.nan, "constant": np.nan})
     return rows

@@ -8,23 +8,19 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols
-from sez.did.prepare import (
-    _check_variation,
-    _codes,
-    _handle_reversals,
-    _prepare,
-    adoption_timing,
-)
+from sez.did.prepare import (IMPUTATION_VCOV, _check_variation, _codes, _handle_reversals, _prepare, adoption_timing,
+                              arguments, cluster_codes, count_clusters)
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
 from sez.errors import DidDataError
+from sez.results import Vcov
 
 
 class _Imputer:
     """Imputed untreated outcomes and the weights of linear estimands (Borusyak, Jaravel and Spiess, 2024)."""
 
     def __init__(self, data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str],
-                 controls: Sequence[str], cluster: str, tol: float):
+                 controls: Sequence[str], vcov: Vcov, tol: float):
         self.treated = data[treatment].to_numpy(dtype=bool)
         self.untreated_rows = np.flatnonzero(~self.treated)
         coded = [_codes(data, term) for term in fe]
@@ -36,7 +32,7 @@ class _Imputer:
         self.control_fit = None
         if controls:
             # controls' coefficients from the untreated sample, then impute on the residualised outcome
-            fit = _feols(data.iloc[self.untreated_rows], outcome, list(controls), fe, cluster)
+            fit = _feols(data.iloc[self.untreated_rows], outcome, list(controls), fe, vcov)
             self.control_fit = fit
             self.control_coef = fit.coef().reindex(list(controls)).fillna(0.0)
             y = y - data[list(controls)].to_numpy(dtype=float) @ self.control_coef.to_numpy()
@@ -58,7 +54,7 @@ class _Imputer:
         fitted = sum(e[c] for e, c in zip(self.effects, self.codes))
         self.tau = np.where(self.treated & imputable, y - fitted, np.nan)
         self.resid_untreated = np.where(~self.treated, y - fitted, 0.0)
-        self.cluster_codes = pd.factorize(data[cluster])[0]
+        self.cluster_codes = cluster_codes(data, vcov)
 
     def estimate(self, weights: np.ndarray, cells: np.ndarray,
                  tau_fit: np.ndarray | None = None) -> tuple[float, float]:
@@ -95,8 +91,8 @@ class _Imputer:
 
 
 def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
-               controls: Sequence[str] = (), cluster: str = "firm_id", firm: str = "firm_id",
-               time: str = "year", on_reversal: str = "error", tol: float = 1e-10) -> DidResults:
+               controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id",
+               time: str = "year", on_reversal: str = "error", tol: float = 1e-10, **old) -> DidResults:
     """Imputation estimator of the average effect on the treated (Borusyak, Jaravel and Spiess, 2024).
 
     Fixed effects (and controls) are fitted on untreated firm-years only; each
@@ -105,7 +101,9 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
     equal weights over all imputable treated firm-years.
 
     Parameters are those of :func:`twfe`; ``on_reversal`` may be ``"error"`` or
-    ``"drop"`` only, since the estimator needs treatment to be absorbing.
+    ``"drop"`` only, since the estimator needs treatment to be absorbing; ``vcov``
+    may be ``{"CRV1": column}`` (one-way) or ``"hetero"`` (each firm-year its own
+    cluster), the cases the analytic formula covers.
 
     Returns
     -------
@@ -121,11 +119,12 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
     stays unbiased for the average effect on the treated while TWFE does not.
     """
     func = "imputation"
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
-    data, _ = _handle_reversals(data, treatment, firm, time, on_reversal, func, counts, allow_keep=False)
+    fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, IMPUTATION_VCOV, 1)
+    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
+    data, _ = _handle_reversals(data, treatment, unit, time, on_reversal, func, counts, allow_keep=False)
     _check_variation(data, treatment, func)
     data = data.reset_index(drop=True)
-    imp = _Imputer(data, outcome, treatment, fe, controls, cluster, tol)
+    imp = _Imputer(data, outcome, treatment, fe, controls, vcov, tol)
     target = imp.treated & imp.imputable
     counts["treated observations not imputable"] = int((imp.treated & ~imp.imputable).sum())
     counts.update(imp.not_imputable)
@@ -133,8 +132,8 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
         raise DidDataError(f"{func}: no treated firm-year has untreated observations of its firm and "
                            "(region-)year to impute its untreated outcome (only always-treated firms?)")
     weights = np.where(target, 1.0 / target.sum(), 0.0)
-    timing = adoption_timing(data, treatment, firm, time)
-    cohort = data[firm].map(timing.first_treated).to_numpy(dtype=float)
+    timing = adoption_timing(data, treatment, unit, time)
+    cohort = data[unit].map(timing.first_treated).to_numpy(dtype=float)
     cells = _cells(cohort, data[time].to_numpy(dtype=float))
     est, se = imp.estimate(weights, cells)
     conventions = ("Conventions: fixed effects fitted on untreated firm-years only; equal weights on imputable "
@@ -142,11 +141,19 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
                    "treated residuals net of (cohort, event time) means"
                    + ("; controls' coefficients treated as known in the SE" if controls else "") + ".")
     nobs = int((~imp.treated).sum() + target.sum())
-    return DidResults("imputation (Borusyak, Jaravel and Spiess 2024)", outcome, treatment,
-                      pd.Series([est], index=[treatment]), pd.Series([se], index=[treatment]), nobs,
-                      int(data[cluster].nunique()), tuple(fe), cluster, counts, conventions)
+    return imputation_results(outcome, treatment, pd.Series([est], index=[treatment]),
+                              pd.Series([se], index=[treatment]), nobs, data, fe, vcov, counts, conventions)
 
 
 def _cells(cohort: np.ndarray, year: np.ndarray) -> np.ndarray:
     key = np.where(np.isfinite(cohort), (year - np.nan_to_num(cohort)) * 10_000 + np.nan_to_num(cohort), -1)
     return pd.factorize(key)[0]
+
+
+def imputation_results(outcome: str, treatment: str, params: pd.Series, bse: pd.Series, nobs: int,
+                       data: pd.DataFrame, fe: Sequence[str], vcov: Vcov, counts: dict,
+                       conventions: str) -> DidResults:
+    """An imputation estimate as DidResults: t with G - 1 degrees of freedom when clustered, else normal."""
+    g = count_clusters(data, vcov)
+    return DidResults("imputation (Borusyak, Jaravel and Spiess 2024)", outcome, treatment, params, bse, nobs, g,
+                      tuple(fe), vcov.spec, counts, conventions, None if g is None else float(g - 1))

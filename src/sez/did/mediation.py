@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols
-from sez.did.prepare import _check_variation, _prepare
+from sez.did.prepare import _check_variation, _prepare, arguments
 from sez.did.results import MediationResults
 from sez.errors import DidDataError
 from sez.panel import require_columns
 
 
 def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str = "sez",
-              fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (), cluster: str = "firm_id",
-              firm: str = "firm_id", time: str = "year") -> MediationResults:
+              fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
+              vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year", **old) -> MediationResults:
     """Mediation through agglomeration (the paper's eqs. 1-2, Table 4 and Table 21).
 
     Path c regresses the outcome on the treatment; path a the mediator (e.g.
@@ -25,23 +25,25 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
     fixed effects, controls and clustering, each on its own complete-case
     sample (as the paper's Table 4, whose columns have different N; the sample
     sizes are reported). The indirect effect is ``a*b``, tested by Sobel,
-    Aroian and Goodman standard errors.
+    Aroian and Goodman standard errors. ``vcov``, ``unit`` and ``time`` are
+    those of :func:`sez.did.twfe`.
 
     Returns
     -------
     MediationResults
     """
     func = "mediation"
+    fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old)
     require_columns(panel, [outcome, mediator, treatment], func)
     fits, nobs = {}, {}
 
     def run(dep, regs, label):
-        data, _ = _prepare(panel, dep, treatment, fe, [*controls, *[r for r in regs if r != treatment]], cluster,
-                           firm, time, func)
+        data, _ = _prepare(panel, dep, treatment, fe, [*controls, *[r for r in regs if r != treatment]], vcov,
+                           unit, time, func)
         _check_variation(data, treatment, func)
         data["_treated"] = data[treatment].to_numpy(dtype=float)
         names = ["_treated" if r == treatment else r for r in regs]
-        fit = _feols(data, dep, [*names, *controls], fe, cluster)
+        fit = _feols(data, dep, [*names, *controls], fe, vcov)
         fits[label], nobs[label] = fit, int(fit._N)
         return fit.coef(), fit.se()
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import DidDataError
+from sez.results import Vcov, parse_vcov, renamed_keywords
 from sez.panel import require_columns
 
 
@@ -28,9 +29,9 @@ def _as_treatment(values: pd.Series, name: str, func: str) -> np.ndarray:
 
 
 def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], controls: Sequence[str],
-             cluster: str, firm: str, time: str, func: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
+             vcov: Vcov, unit: str, time: str, func: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
     """Columns used, rows with missing values dropped (counted), treatment as bool."""
-    used = list(dict.fromkeys([firm, time, outcome, treatment, *controls, cluster, *_fe_columns(fe), *extra]))
+    used = list(dict.fromkeys([unit, time, outcome, treatment, *controls, *vcov.cluster, *_fe_columns(fe), *extra]))
     require_columns(panel, used, func)
     data = panel[used].copy()
     data[treatment] = _as_treatment(data[treatment], treatment, func)
@@ -39,21 +40,21 @@ def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str
     for col in numeric:
         v = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
         finite &= np.isfinite(v)
-    finite &= ~data[[firm, time, cluster, *_fe_columns(fe)]].isna().any(axis=1).to_numpy()
+    finite &= ~data[list(dict.fromkeys([unit, time, *vcov.cluster, *_fe_columns(fe)]))].isna().any(axis=1).to_numpy()
     counts = {}
     if (~finite).any():
         counts["missing or non-finite values"] = int((~finite).sum())
         data = data.loc[finite]
-    if data.duplicated([firm, time]).any():
-        rows = data.index[data.duplicated([firm, time], keep=False).to_numpy()][:5].tolist()
-        raise DidDataError(f"{func}: ({firm}, {time}) is not unique, e.g. rows {rows}")
+    if data.duplicated([unit, time]).any():
+        rows = data.index[data.duplicated([unit, time], keep=False).to_numpy()][:5].tolist()
+        raise DidDataError(f"{func}: ({unit}, {time}) is not unique, e.g. rows {rows}")
     if len(data) == 0:
         raise DidDataError(f"{func}: no observation has finite {outcome!r} and the other columns")
     return data, counts
 
 
-def adoption_timing(data: pd.DataFrame, treatment: str = "sez", firm: str = "firm_id",
-                    time: str = "year") -> pd.DataFrame:
+def adoption_timing(data: pd.DataFrame, treatment: str = "sez", unit: str = "firm_id",
+                    time: str = "year", **old) -> pd.DataFrame:
     """Per firm: first treated year, whether treatment ever switches off, and treatment pattern.
 
     Returns
@@ -64,38 +65,39 @@ def adoption_timing(data: pd.DataFrame, treatment: str = "sez", firm: str = "fir
         first observed year), ``reversal`` (a treated year followed by an
         untreated one) and ``ever_treated``.
     """
-    d = data[[firm, time]].copy()
+    renamed_keywords(old, RENAMED, "adoption_timing")
+    d = data[[unit, time]].copy()
     d["_d"] = data[treatment].to_numpy(dtype=bool)
-    d = d.sort_values([firm, time])
-    g = d.groupby(firm, sort=True)["_d"]
+    d = d.sort_values([unit, time])
+    g = d.groupby(unit, sort=True)["_d"]
     first_d = g.transform("first").to_numpy()
     # a reversal: some treated year before an untreated one within the firm
     cummax = g.cummax().to_numpy()
     reversal_row = cummax & ~d["_d"].to_numpy()
     out = pd.DataFrame({
-        "first_treated": d[time].where(d["_d"]).groupby(d[firm]).min(),
-        "always_treated": pd.Series(first_d, index=d.index).groupby(d[firm]).first(),
-        "reversal": pd.Series(reversal_row, index=d.index).groupby(d[firm]).any(),
+        "first_treated": d[time].where(d["_d"]).groupby(d[unit]).min(),
+        "always_treated": pd.Series(first_d, index=d.index).groupby(d[unit]).first(),
+        "reversal": pd.Series(reversal_row, index=d.index).groupby(d[unit]).any(),
         "ever_treated": g.any(),
     })
     return out
 
 
-def _handle_reversals(data: pd.DataFrame, treatment: str, firm: str, time: str, on_reversal: str,
+def _handle_reversals(data: pd.DataFrame, treatment: str, unit: str, time: str, on_reversal: str,
                       func: str, counts: dict, allow_keep: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     allowed = ("error", "drop", "keep") if allow_keep else ("error", "drop")
     if on_reversal not in allowed:
         raise ValueError(f"{func}: on_reversal must be one of {allowed}, got {on_reversal!r}")
-    timing = adoption_timing(data, treatment, firm, time)
+    timing = adoption_timing(data, treatment, unit, time)
     reversing = timing.index[timing.reversal.to_numpy()]
     if len(reversing) and on_reversal == "error":
         raise DidDataError(
-            f"{func}: treatment {treatment!r} switches off for {len(reversing)} firm(s) (e.g. {firm} "
+            f"{func}: treatment {treatment!r} switches off for {len(reversing)} firm(s) (e.g. {unit} "
             f"{reversing[:5].tolist()}): a firm leaves the zone after entering it, which is not a staggered "
             "adoption; pass on_reversal='drop' to remove those firms" + (" or 'keep' to regress on the "
                                                                           "treatment as it is" if allow_keep else ""))
     if len(reversing) and on_reversal == "drop":
-        drop = data[firm].isin(reversing).to_numpy()
+        drop = data[unit].isin(reversing).to_numpy()
         counts["firms whose treatment switches off (dropped)"] = int(len(reversing))
         counts["their observations"] = int(drop.sum())
         data = data.loc[~drop]
@@ -140,3 +142,56 @@ def _non_singleton_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
             break
         keep &= ~drop
     return keep
+
+
+#: Standard errors the imputation estimator's analytic formula gives (Borusyak, Jaravel and Spiess, 2024)
+IMPUTATION_VCOV = ("hetero", "CRV1")
+
+
+def resolve_vcov(vcov, unit: str, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
+                 max_clusters: int = 2) -> Vcov:
+    """``vcov`` in pyfixest's spelling, parsed; None clusters by the unit (``{"CRV1": unit}``)."""
+    if vcov is None:
+        return Vcov("CRV1", (unit,))
+    if isinstance(vcov, Vcov):
+        vcov = vcov.spec
+    return parse_vcov(vcov, func, allowed, max_clusters)
+
+
+def cluster_codes(data: pd.DataFrame, vcov: Vcov) -> np.ndarray:
+    """Each row's cluster as an integer: its cluster column's code, or its own row for ``"hetero"``."""
+    if vcov.kind == "CRV1":
+        return pd.factorize(data[vcov.cluster[0]])[0]
+    return np.arange(len(data))
+
+
+def count_clusters(data: pd.DataFrame, vcov: Vcov) -> int | None:
+    """Clusters in ``data`` (the fewest over the columns of a multi-way clustering); None when not clustered."""
+    if vcov.kind != "CRV1":
+        return None
+    return int(min(data[c].nunique() for c in vcov.cluster))
+
+
+#: Keywords renamed in the move to one vocabulary: old -> new (an old one raises a TypeError naming the new).
+RENAMED = {"cluster": "vcov (e.g. vcov={'CRV1': 'firm_id'})", "firm": "unit"}
+
+
+def as_columns(value, name: str, func: str) -> tuple[str, ...]:
+    """A tuple of column names: a string is one column (never its letters), None none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    out = tuple(value)
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{func}: {name} must be a column name or a sequence of them, got {bad[0]!r} in it")
+    return out
+
+
+def arguments(func: str, fe, controls, vcov, unit: str, old: dict, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
+              max_clusters: int = 2) -> tuple[tuple[str, ...], tuple[str, ...], Vcov]:
+    """The shared arguments of the DiD estimators checked: ``fe`` and ``controls`` as tuples, ``vcov`` parsed."""
+    renamed_keywords(old, RENAMED, func)
+    return as_columns(fe, "fe", func), as_columns(controls, "controls", func), resolve_vcov(
+        vcov, unit, func, allowed, max_clusters)

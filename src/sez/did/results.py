@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sez.results import Results, parse_vcov
 
-@dataclass(frozen=True)
-class DidResults:
+
+@dataclass(frozen=True, repr=False)
+class DidResults(Results):
     """A difference-in-differences estimate: coefficients, standard errors and conventions.
+
+    Follows the results protocol of :mod:`sez.results` (``params``, ``bse``,
+    ``pvalues``, ``conf_int``, ``tidy``, ``summary``).
 
     Attributes
     ----------
@@ -22,16 +27,19 @@ class DidResults:
         Estimates and standard errors (treatment first, then controls for TWFE).
     nobs : int
         Observations used (after singletons and missing values are dropped).
-    n_clusters : int
-        Number of clusters.
+    n_clusters : int or None
+        Number of clusters (the fewest of a multi-way clustering); None when not clustered.
     fixed_effects : tuple of str
         Absorbed fixed effects (``"a^b"`` is the interaction of a and b).
-    cluster : str
-        Cluster variable.
+    vcov : str or dict
+        The standard errors, in pyfixest's spelling (``{"CRV1": "firm_id"}``, ``"hetero"``, ``"iid"``).
     counts : dict
         Observations dropped or set aside, by reason.
     conventions : str
         Degrees-of-freedom and sample conventions in words.
+    df : float or None
+        Degrees of freedom of the t distribution for p-values and intervals (G - 1 when
+        clustered, as reghdfe and fixest); None for the normal.
     """
 
     estimator: str
@@ -40,11 +48,14 @@ class DidResults:
     params: pd.Series
     bse: pd.Series
     nobs: int
-    n_clusters: int
+    n_clusters: int | None
     fixed_effects: tuple[str, ...]
-    cluster: str
+    vcov: str | dict
     counts: dict = field(default_factory=dict)
     conventions: str = ""
+    df: float | None = None
+
+    _renamed = {"cluster": "vcov"}
 
     @property
     def coef(self) -> float:
@@ -57,45 +68,35 @@ class DidResults:
         return float(self.bse.iloc[0])
 
     @property
-    def tvalues(self) -> pd.Series:
-        return self.params / self.bse
+    def df_inference(self) -> float | None:
+        return self.df
 
-    @property
-    def pvalues(self) -> pd.Series:
-        # t with G-1 degrees of freedom for clustered inference, as reghdfe and fixest
-        return pd.Series(2 * stats.t.sf(np.abs(self.tvalues), max(self.n_clusters - 1, 1)),
-                         index=self.params.index)
+    def _title(self) -> str:
+        return f"{self.estimator}: {self.outcome} on {self.treatment}"
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        q = stats.t.ppf(0.5 + level / 2, max(self.n_clusters - 1, 1))
-        return pd.DataFrame({"lower": self.params - q * self.bse, "upper": self.params + q * self.bse})
-
-    def to_frame(self) -> pd.DataFrame:
-        ci = self.conf_int()
-        return pd.DataFrame({"coef": self.params, "std_err": self.bse, "t": self.tvalues,
-                             "p_value": self.pvalues, "ci_lower": ci.lower, "ci_upper": ci.upper})
-
-    def summary(self) -> str:
-        lines = [f"{self.estimator}: {self.outcome} on {self.treatment}",
-                 f"Fixed effects: {', '.join(self.fixed_effects) or 'none'}; clustered by {self.cluster} "
-                 f"({self.n_clusters} clusters); N = {self.nobs}",
-                 "Set aside: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none"),
-                 self.to_frame().to_string(float_format="{:.6g}".format),
-                 self.conventions]
-        return "\n".join(lines)
+    def _notes(self) -> list[str]:
+        clusters = f" ({self.n_clusters} clusters)" if self.n_clusters is not None else ""
+        return [f"Fixed effects: {', '.join(self.fixed_effects) or 'none'}; standard errors "
+                f"{parse_vcov(self.vcov, 'DidResults')}{clusters}",
+                "Set aside: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none"),
+                self.conventions]
 
     def __repr__(self) -> str:
         return f"<DidResults {self.estimator}: {self.coef:.4g} ({self.se:.3g}), N={self.nobs}>"
 
 
-@dataclass(frozen=True)
-class EventStudyResults:
+@dataclass(frozen=True, repr=False)
+class EventStudyResults(Results):
     """Event-study estimates by event time, TWFE beside the imputation estimator.
 
     ``table`` has one row per event time (years since entry; the reference
     period has coefficient 0 and no standard error) and, per estimator,
     columns ``<name>_coef``, ``<name>_se``, ``<name>_lower``, ``<name>_upper``
-    (95% bands, normal quantiles as in the paper's Figure 12).
+    (95% bands, normal quantiles as in the paper's Figure 12). The results
+    protocol (:mod:`sez.results`) reads the same numbers with ``params``
+    indexed by (estimator, event time); inference is normal, as the bands.
+    ``nobs_by_estimator`` and ``n_clusters_by_estimator`` give each
+    estimator's sample; ``nobs`` is the largest.
     """
 
     outcome: str
@@ -106,18 +107,35 @@ class EventStudyResults:
     estimators: tuple[str, ...]
     fits: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
-    nobs: dict = field(default_factory=dict)
-    n_clusters: dict = field(default_factory=dict)
+    nobs_by_estimator: dict = field(default_factory=dict)
+    n_clusters_by_estimator: dict = field(default_factory=dict)
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
+    def _long(self, suffix: str) -> pd.Series:
+        parts = {e: self.table[f"{e}_{suffix}"] for e in self.estimators}
+        out = pd.concat(parts, names=["estimator", "event_time"])
+        return out.astype(float)
 
-    def summary(self) -> str:
+    @property
+    def params(self) -> pd.Series:
+        """Coefficients indexed by (estimator, event time); 0 at the reference period."""
+        return self._long("coef")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors indexed by (estimator, event time); NaN at the reference period."""
+        return self._long("se")
+
+    @property
+    def nobs(self) -> int:
+        return int(max(self.nobs_by_estimator.values(), default=0))
+
+    def _title(self) -> str:
         lo, hi = self.window
-        head = (f"Event study of {self.outcome} on entry ({self.treatment}); reference period {self.reference}; "
+        return (f"Event study of {self.outcome} on entry ({self.treatment}); reference period {self.reference}; "
                 f"event times below {lo} binned into {lo}, above {hi} into {hi}")
-        aside = "Set aside: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none")
-        return "\n".join([head, aside, self.table.to_string(float_format="{:.4g}".format)])
+
+    def _notes(self) -> list[str]:
+        return ["Set aside: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none")]
 
     def plot(self, path=None, ax=None, title: str | None = None):
         """Coefficients with 95% bands by event time; saved to ``path`` when given.
@@ -151,14 +169,17 @@ class EventStudyResults:
         return fig
 
 
-@dataclass(frozen=True)
-class MediationResults:
+@dataclass(frozen=True, repr=False)
+class MediationResults(Results):
     """Mediation of the treatment effect through a mediator (Baron and Kenny, 1986).
 
-    ``paths`` holds the three regressions (path c: outcome on treatment; path a:
+    ``fits`` holds the three regressions (path c: outcome on treatment; path a:
     mediator on treatment; paths b and c': outcome on treatment and mediator);
     ``tests`` the Sobel (1982), Aroian (1947; "Goodman-1") and Goodman (1960;
-    "Goodman-2") tests of the indirect effect ``a*b``.
+    "Goodman-2") tests of the indirect effect ``a*b``. In the results protocol
+    ``params`` holds the paths and the indirect effect (with Sobel's standard
+    error); inference is normal, as the Sobel-Goodman tests. ``nobs_by_path``
+    gives each path's sample (each has its own complete cases); ``nobs`` is the largest.
     """
 
     outcome: str
@@ -172,8 +193,11 @@ class MediationResults:
     se_c: float
     c_prime: float
     se_c_prime: float
-    nobs: dict
+    nobs_by_path: dict
     fits: dict = field(default_factory=dict)
+
+    _TERMS = ("a (treatment -> mediator)", "b (mediator -> outcome | treatment)", "c' (direct effect)",
+              "c (total effect, path c)", "indirect effect a*b")
 
     @property
     def indirect(self) -> float:
@@ -189,7 +213,21 @@ class MediationResults:
         return self.indirect / self.total
 
     @property
+    def params(self) -> pd.Series:
+        return pd.Series([self.a, self.b, self.c_prime, self.c, self.indirect], index=list(self._TERMS))
+
+    @property
+    def bse(self) -> pd.Series:
+        sobel = float(self.tests.loc["Sobel", "std_err"])
+        return pd.Series([self.se_a, self.se_b, self.se_c_prime, self.se_c, sobel], index=list(self._TERMS))
+
+    @property
+    def nobs(self) -> int:
+        return int(max(self.nobs_by_path.values(), default=0))
+
+    @property
     def tests(self) -> pd.DataFrame:
+        """Sobel, Aroian and Goodman tests of ``a*b``: ``estimate, std_err, statistic, p_value``."""
         a, b, sa, sb = self.a, self.b, self.se_a, self.se_b
         base = b * b * sa * sa + a * a * sb * sb
         ses = {"Sobel": math.sqrt(base), "Goodman-1 (Aroian)": math.sqrt(base + sa * sa * sb * sb),
@@ -197,22 +235,16 @@ class MediationResults:
         rows = {}
         for name, s in ses.items():
             zval = self.indirect / s if s and np.isfinite(s) else np.nan
-            rows[name] = {"coef": self.indirect, "std_err": s, "z": zval, "p_value": 2 * stats.norm.sf(abs(zval))}
+            rows[name] = {"estimate": self.indirect, "std_err": s, "statistic": zval,
+                          "p_value": 2 * stats.norm.sf(abs(zval))}
         return pd.DataFrame(rows).T
 
-    def to_frame(self) -> pd.DataFrame:
-        paths = pd.DataFrame({"coef": [self.a, self.b, self.c_prime, self.c],
-                              "std_err": [self.se_a, self.se_b, self.se_c_prime, self.se_c]},
-                             index=["a (treatment -> mediator)", "b (mediator -> outcome | treatment)",
-                                    "c' (direct effect)", "c (total effect, path c)"])
-        return pd.concat([paths, self.tests[["coef", "std_err"]]])
+    def _title(self) -> str:
+        return f"Mediation of {self.treatment} -> {self.outcome} through {self.mediator}"
 
-    def summary(self) -> str:
-        lines = [f"Mediation of {self.treatment} -> {self.outcome} through {self.mediator}",
-                 self.to_frame().to_string(float_format="{:.6g}".format),
-                 self.tests.to_string(float_format="{:.6g}".format),
-                 f"Proportion of total effect that is mediated: {self.proportion_mediated:.4f}",
-                 f"Ratio of indirect to direct effect: {self.indirect / self.c_prime:.4f}",
-                 f"Ratio of total to direct effect: {self.total / self.c_prime:.4f}",
-                 f"Observations by path: {self.nobs}"]
-        return "\n".join(lines)
+    def _notes(self) -> list[str]:
+        return [self.tests.to_string(float_format="{:.6g}".format),
+                f"Proportion of total effect that is mediated: {self.proportion_mediated:.4f}",
+                f"Ratio of indirect to direct effect: {self.indirect / self.c_prime:.4f}",
+                f"Ratio of total to direct effect: {self.total / self.c_prime:.4f}",
+                f"Observations by path: {self.nobs_by_path}"]

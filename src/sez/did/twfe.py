@@ -8,18 +8,20 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
-from sez.did.prepare import _check_variation, _handle_reversals, _prepare
+from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments
 from sez.did.results import DidResults
 from sez.errors import DidDataError
+from sez.results import Vcov
 
 _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before estimation; CRV1 clustered "
                      "standard errors with G/(G-1)*(N-1)/(N-K), K = slopes + levels of fixed effects not nested "
-                     "in the cluster (reghdfe/fixest convention); p-values and intervals from t(G-1).")
+                     "in the cluster (reghdfe/fixest convention), p-values and intervals from t(G-1); "
+                     "'hetero' and 'iid' as pyfixest (t with N-K degrees of freedom).")
 
 
 def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
-         controls: Sequence[str] = (), cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
-         on_reversal: str = "keep") -> DidResults:
+         controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
+         on_reversal: str = "keep", **old) -> DidResults:
     """Two-way fixed-effects staggered difference-in-differences (the paper's eq. 10).
 
     Parameters
@@ -36,8 +38,11 @@ def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence
         paper's preferred specification) or ``("firm_id", "year")``.
     controls : sequence of str
         Time-varying firm covariates ``X_it``.
-    cluster : str
-        Cluster variable for CRV1 standard errors.
+    vcov : str or dict, optional
+        Standard errors in pyfixest's spelling: ``{"CRV1": "firm_id"}`` (clustered), ``{"CRV1": "a+b"}``
+        (two-way), ``"hetero"`` or ``"iid"``; None (default) clusters by ``unit``.
+    unit, time : str
+        Unit (firm) and time (year) columns.
     on_reversal : {"keep", "drop", "error"}
         What to do with firms whose treatment switches off (see module notes).
 
@@ -53,12 +58,13 @@ def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence
     compare it with :func:`imputation`.
     """
     func = "twfe"
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, cluster, firm, time, func)
-    data, _ = _handle_reversals(data, treatment, firm, time, on_reversal, func, counts, allow_keep=True)
+    fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old)
+    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
+    data, _ = _handle_reversals(data, treatment, unit, time, on_reversal, func, counts, allow_keep=True)
     _check_variation(data, treatment, func)
     treat_col = "_treated"
     data[treat_col] = data[treatment].to_numpy(dtype=float)
-    fit = _feols(data, outcome, [treat_col, *controls], fe, cluster)
+    fit = _feols(data, outcome, [treat_col, *controls], fe, vcov)
     counts["singleton observations"] = int(len(data) - fit._N)
     _note_collinear(fit, counts)
     names = [treat_col, *controls]
@@ -68,6 +74,12 @@ def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence
                            "within the estimation sample)")
     se = fit.se().reindex(names)
     index = [treatment, *controls]
-    return DidResults("TWFE", outcome, treatment, pd.Series(coef.to_numpy(), index=index),
-                      pd.Series(se.to_numpy(), index=index), int(fit._N), int(_n_clusters(fit, data, cluster)),
-                      tuple(fe), cluster, counts, _CONVENTIONS_TWFE)
+    return twfe_results(fit, data, outcome, treatment, pd.Series(coef.to_numpy(), index=index),
+                        pd.Series(se.to_numpy(), index=index), fe, vcov, counts)
+
+
+def twfe_results(fit, data: pd.DataFrame, outcome: str, treatment: str, params: pd.Series, bse: pd.Series,
+                 fe: Sequence[str], vcov: Vcov, counts: dict) -> DidResults:
+    """A pyfixest fit as DidResults, with pyfixest's degrees of freedom for its t statistics."""
+    return DidResults("TWFE", outcome, treatment, params, bse, int(fit._N), _n_clusters(fit, data, vcov),
+                      tuple(fe), vcov.spec, counts, _CONVENTIONS_TWFE, float(fit._df_t))

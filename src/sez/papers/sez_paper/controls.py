@@ -18,11 +18,11 @@ def _log_positive(values) -> np.ndarray:
         return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
 
 
-def _lagged(panel: pd.DataFrame, column: str, firm: str, time: str) -> np.ndarray:
+def _lagged(panel: pd.DataFrame, column: str, unit: str, time: str) -> np.ndarray:
     """The firm's value of ``column`` in the previous calendar year (NaN where that year is not observed)."""
-    previous = panel[[firm, time, column]].copy()
+    previous = panel[[unit, time, column]].copy()
     previous[time] = previous[time] + 1
-    merged = panel[[firm, time]].merge(previous, on=[firm, time], how="left", sort=False)
+    merged = panel[[unit, time]].merge(previous, on=[unit, time], how="left", sort=False)
     return merged[column].to_numpy(dtype=float)
 
 
@@ -71,7 +71,7 @@ PAPER_CONTROLS = {c.name: c for c in (
 )}
 
 
-def _build_control(name: str, panel: pd.DataFrame, eg: str, firm: str, time: str) -> np.ndarray:
+def _build_control(name: str, panel: pd.DataFrame, eg: str, unit: str, time: str) -> np.ndarray:
     num = lambda col: pd.to_numeric(panel[col], errors="coerce").to_numpy(dtype=float)  # noqa: E731
     if name == "size":
         return _log_positive(num("total_assets"))
@@ -79,7 +79,7 @@ def _build_control(name: str, panel: pd.DataFrame, eg: str, firm: str, time: str
         return _log_positive(num("age"))
     if name == "ln_roa":
         assets = num("total_assets")
-        average = (assets + _lagged(panel, "total_assets", firm, time)) / 2.0
+        average = (assets + _lagged(panel, "total_assets", unit, time)) / 2.0
         return _log_positive(_ratio(num("profit"), average))
     if name == "ln_debt_ratio":
         return _log_positive(_ratio(num("debt"), num("total_assets")))
@@ -103,7 +103,7 @@ def _build_control(name: str, panel: pd.DataFrame, eg: str, firm: str, time: str
 
 
 def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, eg: str = "eg_city",
-                   firm: str = "firm_id", time: str = "year") -> tuple[pd.DataFrame, dict[str, str]]:
+                   unit: str = "firm_id", time: str = "year") -> tuple[pd.DataFrame, dict[str, str]]:
     """A copy of the panel with the paper's firm controls added as columns (see ``PAPER_CONTROLS``).
 
     Parameters
@@ -125,7 +125,7 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
     unknown = [c for c in names if c not in PAPER_CONTROLS]
     if unknown:
         raise KeyError(f"paper_controls: unknown control(s) {unknown}; known: {', '.join(PAPER_CONTROLS)}")
-    require_columns(panel, [firm, time], "paper_controls")
+    require_columns(panel, [unit, time], "paper_controls")
     out = panel.copy(deep=False)  # new columns only: the panel's own (gigabytes at the papers' scale) are shared
     unavailable = {}
     for name in names:
@@ -135,7 +135,7 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
             unavailable[name] = (f"control {PAPER_CONTROLS[name].label!r} ({name}) needs column(s) "
                                  f"{', '.join(map(repr, missing))}, not in the panel")
             continue
-        out[name] = _build_control(name, panel, eg, firm, time)
+        out[name] = _build_control(name, panel, eg, unit, time)
     return out, unavailable
 
 

@@ -10,14 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sez.did import (
-    DidDataError,
-    EventStudyResults,
-    event_study,
-    imputation,
-    trend_specification,
-    twfe,
-)
+from sez.did import DidDataError, EventStudyResults, event_study, imputation, trend_specification, twfe
+from sez.did.event_study import _vcov_support
+from sez.did.prepare import resolve_vcov
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
@@ -40,8 +35,8 @@ class Specification:
     region_by_year: bool
     controls: tuple[str, ...]
 
-    def fixed_effects(self, firm: str = "firm_id", time: str = "year", region: str = "city") -> tuple[str, ...]:
-        return (firm, f"{region}^{time}") if self.region_by_year else (firm, time, region)
+    def fixed_effects(self, unit: str = "firm_id", time: str = "year", region: str = "city") -> tuple[str, ...]:
+        return (unit, f"{region}^{time}") if self.region_by_year else (unit, time, region)
 
 
 _CONTROL_SETS = (
@@ -118,7 +113,7 @@ class SpecificationTable(LayoutTable):
     table: int
     outcome: str
     region: str
-    cluster: str
+    vcov: str
     estimates: pd.DataFrame
     skipped: dict
     specifications: dict
@@ -159,7 +154,7 @@ class SpecificationTable(LayoutTable):
         labels = []
         for term in terms:
             labels += [_TERM_LABELS.get(term, term), ""]
-        labels += ["Observations", "Firm FE", "Year FE", "Region FE", "Region x year FE", "Clustered by"]
+        labels += ["Observations", "Firm FE", "Year FE", "Region FE", "Region x year FE", "Standard errors"]
         body = pd.DataFrame("", index=range(len(labels)), columns=columns)
         fmt = f"{{:.{digits}g}}"
         for spec_name, spec in self.specifications.items():
@@ -195,13 +190,13 @@ class SpecificationTable(LayoutTable):
                 base = 2 * len(terms)
                 body.loc[base, col] = f"{int(rows['nobs'].iloc[0]):,}"
                 _fill_fixed_effects(body, col, base + 1, spec)
-                body.loc[base + 5, col] = self.cluster
+                body.loc[base + 5, col] = self.vcov
         body.index = pd.Index(labels)
         return body
 
     def notes(self, inner: str = "se") -> str:
         inside = "standard errors" if inner == "se" else "t statistics"
-        lines = [f"Our {inside} in parentheses, clustered by {self.cluster}; the paper prints t statistics "
+        lines = [f"Our {inside} in parentheses, {self.vcov}; the paper prints t statistics "
                  + ("(shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "
                  "* p < 0.1, ** p < 0.05, *** p < 0.01 (ours: t with G-1 degrees of freedom, G clusters; the "
                  "paper's: normal).",
@@ -248,7 +243,8 @@ def _spec_rows(spec: str, estimator: str, params: pd.Series, bse: pd.Series, pva
 
 def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln_tfp",
                         specifications: Sequence[str] | None = None, treatment: str = "sez", region: str = "city",
-                        cluster: str = "firm_id", eg: str = "eg_city", firm: str = "firm_id", time: str = "year",
+                        vcov: str | dict | None = None, eg: str = "eg_city", unit: str = "firm_id",
+                        time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
                         tol: float = 1e-10) -> SpecificationTable:
     """Run the paper's specifications m1-m12 for Table 16, 17 or 18, TWFE beside imputation.
@@ -284,7 +280,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     Raises
     ------
     KeyError
-        The outcome, treatment, region, cluster or firm/time column is missing,
+        The outcome, treatment, region, cluster, unit or time column is missing,
         or a specification name is unknown.
     """
     func = f"table{table}"
@@ -294,18 +290,19 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     unknown = [n for n in names if n not in SPECIFICATIONS]
     if unknown:
         raise KeyError(f"{func}: unknown specification(s) {unknown}; known: {', '.join(SPECIFICATIONS)}")
-    require_columns(panel, [firm, time, outcome, treatment, region, cluster], func)
+    vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
+    require_columns(panel, [unit, time, outcome, treatment, region, *vcov.cluster], func)
     specs = {n: SPECIFICATIONS[n] for n in names}
     needed = list(dict.fromkeys(c for s in specs.values() for c in s.controls))
-    data, unavailable = paper_controls(panel, needed, eg=eg, firm=firm, time=time)
+    data, unavailable = paper_controls(panel, needed, eg=eg, unit=unit, time=time)
     rows, skipped, failed, fits, counts = [], {}, {}, {}, {}
     for name, spec in track(specs.items(), f"Table {table}", name=lambda item: item[0]):
         missing = [unavailable[c] for c in spec.controls if c in unavailable]
         if missing:
             skipped[name] = "; ".join(missing)
             continue
-        fe = spec.fixed_effects(firm, time, region)
-        common = dict(treatment=treatment, fe=fe, controls=list(spec.controls), cluster=cluster, firm=firm,
+        fe = spec.fixed_effects(unit, time, region)
+        common = dict(treatment=treatment, fe=fe, controls=list(spec.controls), vcov=vcov.spec, unit=unit,
                       time=time, on_reversal=on_reversal)
         parts, errors = {}, {}
         # each estimator on its own: one that fails leaves the others' columns standing
@@ -337,10 +334,11 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
                 sub = es.table.loc[es.table.index != -5]
                 params = pd.Series(sub[f"{est}_coef"].to_numpy(), index=[_EVENT_TERMS[k] for k in sub.index])
                 bse = pd.Series(sub[f"{est}_se"].to_numpy(), index=params.index)
-                n_clusters = es.n_clusters[est]
-                pvalues = pd.Series(2 * stats.t.sf(np.abs(params / bse), max(n_clusters - 1, 1)),
+                n_clusters = es.n_clusters_by_estimator[est]
+                z = np.abs(params / bse)
+                pvalues = pd.Series(2 * (stats.norm.sf(z) if n_clusters is None else stats.t.sf(z, max(n_clusters - 1, 1))),
                                     index=params.index)
-                rows += _spec_rows(name, est, params, bse, pvalues, es.nobs[est], n_clusters)
+                rows += _spec_rows(name, est, params, bse, pvalues, es.nobs_by_estimator[est], n_clusters)
             continue
         fits[name] = parts
         counts[name] = {e: r.counts for e, r in parts.items()}
@@ -353,7 +351,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     # Table 18's control rows are not transcribed (they agree with Table 16's to the third digit)
     paper = _paper_spec_numbers(table)
     paper = paper.loc[paper.spec.isin(names)].reset_index(drop=True)
-    return SpecificationTable(table, outcome, region, cluster, estimates, skipped, specs, paper, fits, counts, failed)
+    return SpecificationTable(table, outcome, region, str(vcov), estimates, skipped, specs, paper, fits, counts, failed)
 
 
 def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
@@ -369,13 +367,13 @@ def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
         estimators += part.estimators
         fits.update(part.fits)
         counts.update(part.counts)
-        nobs.update(part.nobs)
-        n_clusters.update(part.n_clusters)
+        nobs.update(part.nobs_by_estimator)
+        n_clusters.update(part.n_clusters_by_estimator)
     ordered = [c for e in estimators for c in (f"{e}_coef", f"{e}_se")]
     bands = [c for e in estimators for c in (f"{e}_lower", f"{e}_upper")]
     table = table[["n_treated_obs", *ordered, *bands]]
     return dataclasses.replace(first, table=table, estimators=tuple(estimators), fits=fits, counts=counts,
-                               nobs=nobs, n_clusters=n_clusters)
+                               nobs_by_estimator=nobs, n_clusters_by_estimator=n_clusters)
 
 
 def table16(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:

@@ -13,7 +13,9 @@ from sez.did import DidDataError, imputation, pre_period_quintile
 from sez.did._pyfixest import _feols, _n_clusters
 from sez.did.heterogeneity import _moderated_imputation
 from sez.did.mediation import _plain
-from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare
+from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare, resolve_vcov
+from sez.did.event_study import _vcov_support
+from sez.results import Vcov
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
@@ -94,7 +96,7 @@ class GroupedTable(LayoutTable):
     paper: pd.DataFrame
     paper_stats: pd.DataFrame
     fixed_effects: tuple
-    cluster: str
+    vcov: str
     skipped: dict = field(default_factory=dict)
     notes_extra: tuple = ()
     counts: dict = field(default_factory=dict)
@@ -136,7 +138,7 @@ class GroupedTable(LayoutTable):
                 labels += [_GROUPED_LABELS[self.table].get(term, term), ""]
             labels += ["constant", "", "Observations", "R-sq"]
         tail = len(labels)
-        labels += ["Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Clustered by"]
+        labels += ["Firm FE", "Year FE", "Region FE", "Region x year FE", "Controls", "Standard errors"]
         columns = pd.MultiIndex.from_tuples([(c, s) for c in self.columns for s in sources])
         body = pd.DataFrame("", index=range(len(labels)), columns=columns)
         est = self.estimates
@@ -193,13 +195,13 @@ class GroupedTable(LayoutTable):
                 body.loc[tail + j, col] = "yes" if key in self.fixed_effects else ""
         for col in columns:
             body.loc[tail + 4, col] = "yes" if "controls" in self.fixed_effects else ""
-            body.loc[tail + 5, col] = self.cluster if col[1] != "paper" else ""
+            body.loc[tail + 5, col] = self.vcov if col[1] != "paper" else ""
         body.index = pd.Index(labels)
         return body
 
     def notes(self, inner: str = "se") -> str:
         inside = "standard errors" if inner == "se" else "t statistics"
-        lines = [f"Our {inside} in parentheses, clustered by {self.cluster}; the paper prints t statistics"
+        lines = [f"Our {inside} in parentheses, {self.vcov}; the paper prints t statistics"
                  + (" (shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "
                  "* p < 0.1, ** p < 0.05, *** p < 0.01 (ours: t with G-1 degrees of freedom, G clusters; the "
                  "paper's: normal). Our constant is reghdfe's (mean of y - Xb on the estimation sample); the "
@@ -211,16 +213,16 @@ class GroupedTable(LayoutTable):
 
 
 
-def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[str], cluster: str,
+def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[str], vcov: Vcov,
                omitted: Sequence[str] = ()) -> tuple[list[dict], object]:
     """TWFE of ``outcome`` on ``regressors`` ({term: column}); one row per term with reghdfe's constant and R-sq.
 
     Terms in ``omitted`` (and any the fit drops as collinear) get ``omitted=True``.
     """
     columns = [c for t, c in regressors.items() if t not in omitted]
-    fit = _feols(data, outcome, columns, fe, cluster)
+    fit = _feols(data, outcome, columns, fe, vcov)
     coef, se = fit.coef(), fit.se()
-    g = _n_clusters(fit, data, cluster)
+    g = _n_clusters(fit, data, vcov)
     used = np.ones(len(data), dtype=bool)
     used[np.fromiter(getattr(fit, "_na_index", None) or (), dtype=np.int64)] = False  # singletons
     kept = [str(c) for c in coef.index]
@@ -231,27 +233,27 @@ def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[
         dropped = term in omitted or column not in coef.index
         c = 0.0 if dropped else float(coef[column])
         s = np.nan if dropped else float(se[column])
-        p = np.nan if dropped or not s > 0 else float(2 * stats.t.sf(abs(c / s), max(g - 1, 1)))
+        p = np.nan if dropped or not s > 0 else float(2 * stats.t.sf(abs(c / s), fit._df_t))
         rows.append({"estimator": "twfe", "term": term, "coef": c, "se": s, "p_value": p, "omitted": dropped,
-                     "nobs": int(fit._N), "n_clusters": int(g), "r2": float(fit._r2), "constant": constant})
+                     "nobs": int(fit._N), "n_clusters": g, "r2": float(fit._r2), "constant": constant})
     return rows, fit
 
 
-def _grouped_spec(table: int, specification: str | None, firm: str, time: str,
+def _grouped_spec(table: int, specification: str | None, unit: str, time: str,
                   region: str) -> tuple[Specification, tuple, tuple]:
     name = specification or ("m2" if table == 20 else "m1")
     if name not in SPECIFICATIONS:
         raise KeyError(f"table{table}: unknown specification {name!r}; known: {', '.join(SPECIFICATIONS)}")
     spec = SPECIFICATIONS[name]
-    fe = spec.fixed_effects(firm, time, region)
+    fe = spec.fixed_effects(unit, time, region)
     marks = ("firm", "region^year") if spec.region_by_year else ("firm", "year", "region")
     return spec, fe, marks + (("controls",) if spec.controls else ())
 
 
 def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln_tfp", variable: str | None = None,
                         periods: Sequence[int] = (1, 2, 3, 4, 5), specification: str | None = None,
-                        treatment: str = "sez", region: str = "city", cluster: str = "firm_id",
-                        eg: str = "eg_city", firm: str = "firm_id", time: str = "year",
+                        treatment: str = "sez", region: str = "city", vcov: str | dict | None = None,
+                        eg: str = "eg_city", unit: str = "firm_id", time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
                         tol: float = 1e-10) -> GroupedTable:
     """The paper's Tables 19-20: the effect of entry by quintile of TFP k years before entry, k = 1..5.
@@ -317,9 +319,10 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     if table not in (19, 20):
         raise ValueError(f"heterogeneity_table: table must be 19 or 20, got {table!r}")
     variable = variable or outcome
-    require_columns(panel, [firm, time, outcome, treatment, region, cluster, variable], func)
-    spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
-    data, unavailable = paper_controls(panel, list(spec.controls), eg=eg, firm=firm, time=time)
+    vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
+    require_columns(panel, [unit, time, outcome, treatment, region, *vcov.cluster, variable], func)
+    spec, fe, marks = _grouped_spec(table, specification, unit, time, region)
+    data, unavailable = paper_controls(panel, list(spec.controls), eg=eg, unit=unit, time=time)
     missing = [unavailable[c] for c in spec.controls if c in unavailable]
     if missing:
         raise KeyError(f"{func}: specification {spec.name}: " + "; ".join(missing))
@@ -327,7 +330,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     rows, skipped, counts, fits = [], {}, {}, {}
     panels = tuple(f"Pre{k}" for k in periods)
     for k, panel_name in zip(periods, panels):
-        q = pre_period_quintile(data, variable, treatment, firm, time, basis=f"pre{k}")
+        q = pre_period_quintile(data, variable, treatment, unit, time, basis=f"pre{k}")
         counts[panel_name] = q.attrs["counts"]
         for level, column in enumerate(QUINTILE_COLUMNS, start=1):
             sub = data.loc[(q == level).fillna(False).to_numpy(dtype=bool)]
@@ -335,19 +338,19 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
             try:
                 if len(sub) == 0:
                     raise DidDataError("no firm in this quintile")
-                prepared, c = _prepare(sub, outcome, treatment, fe, controls, cluster, firm, time, func)
-                prepared, _ = _handle_reversals(prepared, treatment, firm, time, on_reversal, func, c, False)
+                prepared, c = _prepare(sub, outcome, treatment, fe, controls, vcov, unit, time, func)
+                prepared, _ = _handle_reversals(prepared, treatment, unit, time, on_reversal, func, c, False)
                 _check_variation(prepared, treatment, func)
                 prepared["_treated"] = prepared[treatment].to_numpy(dtype=float)
                 out = []
                 if "twfe" in estimators:
                     r, fit = _twfe_rows(prepared, outcome, {"sez": "_treated", **{x: x for x in controls}}, fe,
-                                        cluster)
+                                        vcov)
                     out += r
                     fits[key] = {"twfe": fit}
                 if "imputation" in estimators:
-                    res = imputation(prepared, outcome, treatment=treatment, fe=fe, controls=controls, cluster=cluster,
-                                     firm=firm, time=time, on_reversal="error", tol=tol)
+                    res = imputation(prepared, outcome, treatment=treatment, fe=fe, controls=controls, vcov=vcov.spec,
+                                     unit=unit, time=time, on_reversal="error", tol=tol)
                     fits.setdefault(key, {})["imputation"] = res
                     out.append({"estimator": "imputation", "term": "sez", "coef": res.coef, "se": res.se,
                                 "p_value": float(res.pvalues.iloc[0]), "omitted": False, "nobs": res.nobs,
@@ -370,7 +373,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     estimates = pd.DataFrame(rows, columns=["panel", "column", "estimator", "term", "coef", "se", "p_value",
                                             "omitted", "nobs", "n_clusters", "r2", "constant"])
     return GroupedTable(table, outcome, panels, QUINTILE_COLUMNS, ("sez",), estimates, paper, paper_stats, marks,
-                        cluster, skipped, notes, counts, fits)
+                        str(vcov), skipped, notes, counts, fits)
 
 
 def table19(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
@@ -402,7 +405,7 @@ def high_agglomeration(panel: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
 def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp", moderator: str | None = None,
                      eg: str = "eg_city", group=None, specification: str = "m1", post: str | None = None,
                      main_effect: bool = False, treatment: str = "sez", region: str = "city",
-                     cluster: str = "firm_id", firm: str = "firm_id", time: str = "year",
+                     vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                      estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
                      tol: float = 1e-10) -> GroupedTable:
     """The paper's Tables 31-32: triple differences with an agglomeration moderator (its eqs. 14-15).
@@ -483,13 +486,14 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
     func = f"table{table}"
     if table not in (31, 32):
         raise ValueError(f"moderation_table: table must be 31 or 32, got {table!r}")
-    needed = [firm, time, outcome, treatment, region, cluster, moderator or eg]
+    vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
+    needed = [unit, time, outcome, treatment, region, *vcov.cluster, moderator or eg]
     if isinstance(group, str):
         needed.append(group)
     if post is not None:
         needed.append(post)
     require_columns(panel, needed, func)
-    spec, fe, marks = _grouped_spec(table, specification, firm, time, region)
+    spec, fe, marks = _grouped_spec(table, specification, unit, time, region)
     marks = tuple(m for m in marks if m != "controls")
     data = panel.copy()
     if moderator is None:
@@ -500,7 +504,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
         moderator_name = moderator
         data["_moderator"] = pd.to_numeric(panel[moderator], errors="coerce").to_numpy(dtype=float)
     if group is None and table == 31:
-        group = pre_period_quintile(panel, outcome, treatment, firm, time, basis="pre1")
+        group = pre_period_quintile(panel, outcome, treatment, unit, time, basis="pre1")
     counts = {}
     if group is None:
         labels = pd.Series("m1", index=panel.index)
@@ -526,15 +530,15 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
         try:
             if len(sub) == 0:
                 raise DidDataError("no observation in this group")
-            prepared, c = _prepare(sub, outcome, treatment, fe, ["_moderator"], cluster, firm, time, func,
+            prepared, c = _prepare(sub, outcome, treatment, fe, ["_moderator"], vcov, unit, time, func,
                                    extra=extra)
-            prepared, timing = _handle_reversals(prepared, treatment, firm, time, on_reversal, func, c, False)
+            prepared, timing = _handle_reversals(prepared, treatment, unit, time, on_reversal, func, c, False)
             _check_variation(prepared, treatment, func)
             prepared = prepared.reset_index(drop=True)
             counts[key] = c
             mod = prepared["_moderator"].to_numpy(dtype=float)
             d = prepared[treatment].to_numpy(dtype=float)
-            first = prepared[firm].map(timing.first_treated).to_numpy(dtype=float)
+            first = prepared[unit].map(timing.first_treated).to_numpy(dtype=float)
             treat_i = np.isfinite(first).astype(float)
             post_it = (prepared[time].to_numpy(dtype=float) >= first).astype(float) if post is None else \
                 _as_treatment(prepared[post], post, func).astype(float)
@@ -548,11 +552,11 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
             omitted = ["post_x_m"] if np.allclose(prepared["_post_x_m"], prepared["_sez_x_m"]) else []
             out = []
             if "twfe" in estimators:
-                r, fit = _twfe_rows(prepared, outcome, regressors, fe, cluster, omitted)
+                r, fit = _twfe_rows(prepared, outcome, regressors, fe, vcov, omitted)
                 out += r
                 fits[key] = {"twfe": fit}
             if "imputation" in estimators:
-                out += _moderated_imputation(prepared, outcome, treatment, fe, cluster, time, first, main_effect,
+                out += _moderated_imputation(prepared, outcome, treatment, fe, vcov, time, first, main_effect,
                                               tol)
             rows += [{"panel": panel_names[0], "column": column, **r} for r in out]
         except (DidDataError, RuntimeError) as err:
@@ -578,7 +582,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
              "Agglomeration may respond to entry (the paper's mediation tables): SEZ x M then describes how the "
              "effect covaries with M rather than a causal moderation.")
     return GroupedTable(table, outcome, panel_names, tuple(columns), terms, estimates,
-                        paper.reset_index(drop=True), paper_stats.reset_index(drop=True), marks, cluster, skipped,
+                        paper.reset_index(drop=True), paper_stats.reset_index(drop=True), marks, str(vcov), skipped,
                         notes, counts, fits)
 
 

@@ -28,7 +28,7 @@ def _mediation_cells(res: MediationResults) -> dict:
     cells = {}
     for key, name in (("sobel", "Sobel"), ("aroian", "Goodman-1 (Aroian)"), ("goodman", "Goodman-2")):
         r = tests.loc[name]
-        cells[key] = (r.coef, r.std_err, r.z, r.p_value)
+        cells[key] = (r.estimate, r.std_err, r.statistic, r.p_value)
     for key, coef, se in (("a", res.a, res.se_a), ("b", res.b, res.se_b),
                           ("indirect", res.indirect, tests.loc["Sobel", "std_err"]),
                           ("direct", res.c_prime, res.se_c_prime), ("total", res.c, res.se_c)):
