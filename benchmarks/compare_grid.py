@@ -66,7 +66,7 @@ def compare_estimate() -> None:
         pooled = estimate(TABLE7["data"], start, free, executor=pool, **kw)
         t_pool = time.perf_counter() - t
     print(f"SMM estimation, 4 free parameters, {serial.evaluations} model evaluations: serial {t_serial:.1f} s, "
-          f"2 workers {t_pool:.1f} s, {t_serial / t_pool:.2f}x; same estimate: {pooled.estimate.equals(serial.estimate)}")
+          f"2 workers {t_pool:.1f} s, {t_serial / t_pool:.2f}x; same estimate: {pooled.params.equals(serial.params)}")
 
 
 if __name__ == "__main__":

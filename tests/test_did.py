@@ -15,33 +15,7 @@ import statsmodels.formula.api as smf
 
 from sez import did
 from sez.papers import sez_paper
-
-
-def staggered_panel(n_firms=2000, years=range(2000, 2012), effect=None, never_share=0.4, seed=0):
-    """Balanced firm-year panel with staggered, absorbing entry and a known effect ``effect(event_time, cohort)``."""
-    rng = np.random.default_rng(seed)
-    yrs = np.array(list(years))
-    cohorts = rng.choice(yrs[2:], size=n_firms)
-    cohorts[rng.random(n_firms) < never_share] = 0
-    firm = np.repeat(np.arange(n_firms), len(yrs))
-    year = np.tile(yrs, n_firms)
-    cohort = cohorts[firm]
-    treated = (cohort > 0) & (year >= cohort)
-    event = np.where(cohort > 0, year - cohort, 0)
-    effect = effect or (lambda e, c: np.full(e.shape, 0.1))
-    tau = np.where(treated, effect(event, cohort), 0.0)
-    y = rng.normal(size=n_firms)[firm] + 0.05 * (year - yrs[0]) + rng.normal(scale=0.3, size=len(firm)) + tau
-    return pd.DataFrame({"firm_id": firm, "year": year, "sez": treated, "y": y, "tau": tau,
-                         "city": (firm % 5).astype(str), "x": rng.normal(size=len(firm))})
-
-
-def small_unbalanced_panel(seed=1):
-    df = staggered_panel(n_firms=60, years=range(2000, 2007), seed=seed)
-    rng = np.random.default_rng(seed)
-    keep = rng.random(len(df)) > 0.15
-    df = df.loc[keep]
-    # every firm keeps at least two years so no singleton is dropped
-    return df.loc[df.groupby("firm_id").year.transform("size") >= 2].reset_index(drop=True)
+from sez.testing import controls_panel, staggered_panel, unbalanced_panel
 
 
 # ---------------------------------------------------------------------------
@@ -49,7 +23,7 @@ def small_unbalanced_panel(seed=1):
 
 
 def test_twfe_matches_explicit_dummy_ols():
-    df = small_unbalanced_panel()
+    df = unbalanced_panel()
     df["d"] = df.sez.astype(float)
     res = did.twfe(df, "y", fe=("firm_id", "year"), controls=["x"])
     ols = smf.ols("y ~ d + x + C(firm_id) + C(year)", data=df).fit(
@@ -68,7 +42,7 @@ def test_twfe_matches_explicit_dummy_ols():
 
 
 def test_twfe_counts_singletons():
-    df = small_unbalanced_panel()
+    df = unbalanced_panel()
     extra = pd.DataFrame({"firm_id": [10_001], "year": [2003], "sez": [False], "y": [0.3], "tau": [0.0],
                           "city": ["0"], "x": [0.1]})
     res = did.twfe(pd.concat([df, extra], ignore_index=True), "y")
@@ -82,7 +56,7 @@ def test_twfe_counts_singletons():
 
 
 def test_imputation_matches_brute_force_ols_on_untreated():
-    df = small_unbalanced_panel(seed=3)
+    df = unbalanced_panel(seed=3)
     untreated = df.loc[~df.sez]
     ols = smf.ols("y ~ C(firm_id) + C(year)", data=untreated).fit()
     treated = df.loc[df.sez & df.firm_id.isin(untreated.firm_id)]
@@ -320,29 +294,6 @@ def test_imputation_counts_treated_rows_whose_effects_are_not_connected():
 # the paper's controls and specifications m1-m12
 
 
-def spec_panel(n_firms=500, seed=30, effect=0.1, ky_slope=0.5):
-    """A staggered panel with every column the paper's controls are built from; some firms change city."""
-    df = staggered_panel(n_firms=n_firms, years=range(2000, 2011), seed=seed,
-                         effect=lambda e, c: np.full(e.shape, effect))
-    rng = np.random.default_rng(seed)
-    n = len(df)
-    mover = (df.firm_id % 3 == 0) & (df.year >= 2005)
-    df["city"] = ((df.firm_id + mover) % 5).astype(str)
-    df["total_assets"] = rng.lognormal(8, 1, n)
-    df["age"] = rng.integers(0, 30, n)
-    df["profit"] = rng.lognormal(5, 1, n) * np.where(rng.random(n) < 0.9, 1, -1)
-    df["debt"] = df.total_assets * rng.uniform(0.1, 0.9, n)
-    df["exporter"] = rng.random(n) < 0.8
-    df["exports"] = np.where(df.exporter, rng.lognormal(6, 1, n), 0.0)
-    df["sales"] = rng.lognormal(8, 1, n) + df.exports
-    df["ownership"] = pd.Categorical(np.where(rng.random(n) < 0.2, "state", "private"))
-    df["capital"] = rng.lognormal(7, 1, n)
-    df["output"] = rng.lognormal(8, 1, n)
-    df["eg_city"] = rng.lognormal(-4, 1, n)
-    df["y"] = df.y + ky_slope * np.log(df.capital / df.output)
-    return df
-
-
 def test_paper_controls_follow_their_definitions():
     df = pd.DataFrame({"firm_id": [1, 1, 1, 2], "year": [2000, 2001, 2003, 2001],
                        "total_assets": [100., 300, 50, 10], "profit": [5., 20, -1, 2], "age": [0, 1, 3, 5], "ownership": ["state", "state", "private", "HMT"],
@@ -357,7 +308,7 @@ def test_paper_controls_follow_their_definitions():
 
 
 def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
-    df = spec_panel(n_firms=300)
+    df = controls_panel(n_firms=300)
     tab = sez_paper.table16(df, outcome="y", region="city")
     assert tab.skipped == {}
     est = tab.estimates
@@ -392,7 +343,7 @@ def test_table16_runs_every_spec_and_agrees_with_explicit_dummies():
 
 
 def test_table16_skips_specs_whose_controls_are_missing_and_names_columns():
-    df = spec_panel(n_firms=200).drop(columns=["debt", "eg_city"])
+    df = controls_panel(n_firms=200).drop(columns=["debt", "eg_city"])
     tab = sez_paper.table16(df, outcome="y", estimators=("twfe",))
     assert set(tab.skipped) == {f"m{k}" for k in (2, 3, 4, 5, 6, 8, 9, 10, 11, 12)}
     assert "'debt'" in tab.skipped["m2"] and "'eg_city'" in tab.skipped["m4"]
@@ -641,7 +592,7 @@ def test_table31_recovers_a_binary_moderated_effect_by_quintile():
 
 
 def test_sun_abraham_matches_explicit_cohort_dummies_aggregated_by_shares():
-    df = small_unbalanced_panel(seed=4)
+    df = unbalanced_panel(seed=4)
     lo, hi, ref = -2, 3, -2
     es = did.event_study(df, "y", window=(lo, hi), reference=ref, estimators=("sun_abraham",))
     # independent computation: statsmodels OLS with firm, year and cohort x binned event-time dummies

@@ -20,25 +20,7 @@ import pytest
 
 from sez import did
 from sez.papers import sez_paper
-
-
-def nested_panel(n_firms=600, n_cities=40, years=range(2000, 2010), movers=6, seed=7):
-    """Firms nested in cities except ``movers`` firms that change city once; staggered zone entry."""
-    rng = np.random.default_rng(seed)
-    yrs = np.array(list(years))
-    firm = np.repeat(np.arange(n_firms), len(yrs))
-    year = np.tile(yrs, n_firms)
-    home = rng.integers(0, n_cities, n_firms)
-    city = home[firm].copy()
-    moving = rng.choice(n_firms, movers, replace=False)
-    for f in moving:
-        on = (firm == f) & (year >= yrs[len(yrs) // 2])
-        city[on] = (home[f] + 1 + rng.integers(0, n_cities - 1)) % n_cities
-    entry = np.where(rng.random(n_firms) < 0.3, rng.choice(yrs[2:], n_firms), 0)
-    sez = (entry[firm] > 0) & (year >= entry[firm])
-    y = (rng.normal(size=n_firms)[firm] + rng.normal(scale=0.3, size=n_cities)[city] + 0.03 * (year - yrs[0])
-         + 0.1 * sez + rng.normal(scale=0.2, size=len(firm)))
-    return pd.DataFrame({"firm_id": firm, "year": year, "city": city, "sez": sez, "y": y})
+from sez.testing import controls_panel, nested_panel
 
 
 def _dummies(frame: pd.DataFrame, columns) -> np.ndarray:
@@ -115,9 +97,7 @@ def test_imputation_sets_aside_a_mover_into_a_region_no_untreated_firm_links():
 
 @pytest.mark.parametrize("table", [16, 17])
 def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypatch, table):
-    from test_did import spec_panel
-
-    df = spec_panel(n_firms=200)
+    df = controls_panel(n_firms=200)
     expected = sez_paper.specification_table(df, table, outcome="y", specifications=["m1", "m7"], region="city")
 
     def failing(real):

@@ -10,19 +10,9 @@ pytest.importorskip("pyfixest")
 from sez.panel import lag_within_firm  # noqa: E402
 from sez.papers.agglomeration import probit_table  # noqa: E402
 from sez.probit import probit  # noqa: E402
+from sez.testing import probit_data  # noqa: E402
 
 REGRESSORS = ["x1", "x2", "d"]
-
-
-def _synthetic(n=3000, seed=1):
-    rng = np.random.default_rng(seed)
-    data = pd.DataFrame({
-        "year": rng.integers(2000, 2005, n), "ind": rng.integers(0, 8, n), "cty": rng.integers(0, 15, n),
-        "x1": rng.normal(size=n), "x2": rng.normal(size=n), "d": rng.integers(0, 2, n).astype(float),
-    })
-    index = -0.3 + 0.5 * data.x1 - 0.4 * data.x2 + 0.8 * data.d + 0.2 * (data.ind - 4) / 4 + 0.3 * np.sin(data.cty)
-    data["y"] = (index + rng.normal(size=n) > 0).astype(int)
-    return data
 
 
 def _dense_design(data):
@@ -32,7 +22,7 @@ def _dense_design(data):
 
 @pytest.fixture(scope="module")
 def fitted():
-    data = _synthetic()
+    data = probit_data()
     ours = probit(data, "y", REGRESSORS, fe=["year", "ind", "cty"])
     reference = sm.Probit(data["y"], _dense_design(data)).fit(disp=0, method="newton", tol=1e-12)
     return data, ours, reference
@@ -42,7 +32,7 @@ def test_coefficients_and_observed_information_errors_match_statsmodels(fitted):
     _, ours, reference = fitted
     np.testing.assert_allclose(ours.params.to_numpy(), reference.params.iloc[1:4].to_numpy(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(ours.bse.to_numpy(), reference.bse.iloc[1:4].to_numpy(), rtol=1e-4)
-    np.testing.assert_allclose(ours.zvalues.to_numpy(), reference.tvalues.iloc[1:4].to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(ours.tvalues.to_numpy(), reference.tvalues.iloc[1:4].to_numpy(), rtol=1e-4)
 
 
 def test_loglikelihood_null_and_pseudo_r2_match_statsmodels(fitted):
@@ -85,14 +75,14 @@ def test_marginal_effects_at_extremes_match_statsmodels(fitted, held, bound, col
 
 
 def test_robust_and_cluster_errors_follow_stata_small_sample_factors():
-    data = _synthetic()
+    data = probit_data()
     design = _dense_design(data)
     n, clusters, params = len(data), data["cty"].nunique(), design.shape[1]
-    robust = probit(data, "y", REGRESSORS, fe=["year", "ind", "cty"], vcov="robust")
+    robust = probit(data, "y", REGRESSORS, fe=["year", "ind", "cty"], vcov="hetero")
     hc0 = sm.Probit(data["y"], design).fit(disp=0, method="newton", tol=1e-12, cov_type="HC0")
     # Stata's vce(robust) multiplies the sandwich by n/(n-1)
     np.testing.assert_allclose(robust.bse.to_numpy(), hc0.bse.iloc[1:4].to_numpy() * np.sqrt(n / (n - 1)), rtol=1e-4)
-    clustered = probit(data, "y", REGRESSORS, fe=["year", "ind", "cty"], vcov={"cluster": "cty"})
+    clustered = probit(data, "y", REGRESSORS, fe=["year", "ind", "cty"], vcov={"CRV1": "cty"})
     sm_cluster = sm.Probit(data["y"], design).fit(disp=0, method="newton", tol=1e-12, cov_type="cluster",
                                                   cov_kwds={"groups": data["cty"].to_numpy()})
     # statsmodels scales by G/(G-1) (n-1)/(n-k); Stata's probit by G/(G-1) only
@@ -136,7 +126,7 @@ def test_probit_with_lags_counts_rows_without_a_previous_year():
 
 
 def test_perfect_prediction_by_fixed_effects_is_dropped_and_counted():
-    data = _synthetic()
+    data = probit_data()
     data.loc[data["cty"] == 3, "y"] = 0  # county 3 predicts failure perfectly
     data.loc[data["cty"] == 7, "y"] = 1  # county 7 predicts success perfectly
     data.loc[len(data)] = {"year": 2000, "ind": 0, "cty": 99, "x1": 0.1, "x2": 0.2, "d": 1.0, "y": 1}  # singleton
@@ -155,7 +145,7 @@ def test_perfect_prediction_by_fixed_effects_is_dropped_and_counted():
 
 
 def test_bad_input_raises_clear_errors():
-    data = _synthetic(n=500)
+    data = probit_data(n=500)
     with pytest.raises(ValueError, match="must be 0/1"):
         probit(data.assign(y=data["y"] * 2), "y", REGRESSORS, fe=["year"])
     with pytest.raises(KeyError, match="'nope'"):
@@ -184,7 +174,7 @@ def test_table_has_paper_layout(fitted):
 def test_split_samples_are_separate_probits_side_by_side():
     from sez.papers.agglomeration import probit_by
 
-    data = _synthetic(n=4000, seed=3)
+    data = probit_data(n=4000, seed=3)
     data["coastal"] = data["cty"] < 7
     results, table = probit_by(data, "coastal", "y", REGRESSORS, fe=["year", "ind"])
     assert set(results) == {False, True}
@@ -216,7 +206,7 @@ def test_split_sample_lags_come_from_the_whole_panel():
 def test_summary_statistics_table_one():
     from sez.papers.agglomeration import summary_statistics
 
-    data = _synthetic(n=500)
+    data = probit_data(n=500)
     t = summary_statistics(data, ["x1", "d"], [2000, 2004], labels={"d": "Dummy"})
     sub = data[data.year == 2004]
     assert t.loc["x1", (2004, "mean")] == pytest.approx(sub.x1.mean())
@@ -226,7 +216,7 @@ def test_summary_statistics_table_one():
 
 
 def test_perfect_separation_by_a_regressor_is_named():
-    data = _synthetic(n=800, seed=5)
+    data = probit_data(n=800, seed=5)
     data["x1"] = np.where(data["y"] == 1, 1.0 + np.abs(data["x1"]), -np.abs(data["x1"]))
     with pytest.raises(ValueError, match="regressor 'x1' separates the outcome perfectly"):
         probit(data, "y", REGRESSORS, fe=["year"])

@@ -124,6 +124,19 @@ def _dtype_ok(s: pd.Series, kind: str) -> bool:
     raise ValueError(kind)
 
 
+def as_columns(value, name: str, func: str) -> tuple[str, ...]:
+    """A tuple of column names: a string is one column (never its letters), None none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    out = tuple(value)
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{func}: {name} must be a column name or a sequence of them, got {bad[0]!r} in it")
+    return out
+
+
 def require_columns(data: pd.DataFrame, columns: Sequence[str] | str, func: str) -> None:
     """Raise a KeyError naming ``func`` and every column of ``columns`` that ``data`` lacks."""
     columns = [columns] if isinstance(columns, str) else columns
@@ -132,7 +145,7 @@ def require_columns(data: pd.DataFrame, columns: Sequence[str] | str, func: str)
         raise KeyError(f"{func}: column(s) not in the data: {', '.join(map(repr, missing))}")
 
 
-def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "firm_id",
+def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], unit: str = "firm_id",
                     time: str = "year", periods: int = 1) -> pd.DataFrame:
     """Values of ``columns`` in year ``t - periods`` of the same firm, aligned with ``data``.
 
@@ -146,8 +159,8 @@ def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "fir
         Firm-year table with one row per (firm, time).
     columns : sequence of str
         Columns to lag.
-    firm, time : str
-        Firm identifier and integer year columns.
+    unit, time : str
+        Unit (firm) identifier and integer year columns.
     periods : int
         Lag length in years.
 
@@ -162,18 +175,18 @@ def lag_within_firm(data: pd.DataFrame, columns: Sequence[str], firm: str = "fir
     ValueError
         A column is missing, a key has missing values, or (firm, time) is not unique.
     """
-    require_columns(data, [firm, time, *columns], "lag_within_firm")
-    firm_values = data[firm].to_numpy()
+    require_columns(data, [unit, time, *columns], "lag_within_firm")
+    firm_values = data[unit].to_numpy()
     years = data[time].to_numpy()
     if pd.isna(firm_values).any() or pd.isna(years).any():
-        raise ValueError(f"lag_within_firm: columns {firm!r} and {time!r} must not have missing values")
+        raise ValueError(f"lag_within_firm: columns {unit!r} and {time!r} must not have missing values")
     order = np.lexsort((years, firm_values))
     sorted_firm, sorted_year = firm_values[order], years[order]
     same_firm = sorted_firm[1:] == sorted_firm[:-1]
     duplicate = same_firm & (sorted_year[1:] == sorted_year[:-1])
     if duplicate.any():
         rows = data.index[order[1:][duplicate][:5]].tolist()
-        raise ValueError(f"lag_within_firm: ({firm}, {time}) is not unique in {int(duplicate.sum())} row(s), "
+        raise ValueError(f"lag_within_firm: ({unit}, {time}) is not unique in {int(duplicate.sum())} row(s), "
                          f"e.g. rows {rows}")
     # row r's lag is the sorted predecessor when it is the same firm exactly `periods` years earlier;
     # for periods > 1 search the firm's own years

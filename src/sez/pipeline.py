@@ -567,7 +567,7 @@ def _step_probit(run: _Run) -> None:
         "fixed_effects": fe, "dropped_regressors": dropped,
         "models": {title: {"nobs": int(r.nobs), "pseudo_r2": float(r.pseudo_r2),
                            "coefficients": {k: float(v) for k, v in r.params.items()},
-                           "z": {k: float(v) for k, v in r.zvalues.items()}} for title, r in zip(models, results)}}
+                           "z": {k: float(v) for k, v in r.tvalues.items()}} for title, r in zip(models, results)}}
     table = agglomeration.probit_table(results, labels=_PROBIT_LABELS, column_names=list(models))
     table.columns = [f"{a} {b}" for a, b in table.columns]
     table.index.name = "regressor"
@@ -917,7 +917,7 @@ def _step_calibrate(run: _Run) -> None:
     params.index.name, moments.index.name = "parameter", "moment"
     run.summary["calibrate"] = {"free": list(result.free), "objective": result.objective,
                                 "evaluations": result.evaluations, "converged": bool(result.converged),
-                                "estimate": {k: _number(v) for k, v in result.estimate.items()},
+                                "estimate": {k: _number(v) for k, v in result.params.items()},
                                 "within_10pct": {k: bool(v) for k, v in moments["within 10%"].items()}}
     run.table("calibrate", "smm_parameters", params,
               "SMM estimates of the free parameters (SEZ paper, Table 6 layout), the paper's values beside ours",

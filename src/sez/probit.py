@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from sez.panel import lag_within_firm, require_columns
-from sez.results import significance_stars
+from sez.panel import as_columns, lag_within_firm, require_columns
+from sez.results import Results, parse_vcov, renamed_keywords, significance_stars
 
 __all__ = [
     "ProbitResults",
@@ -156,16 +156,18 @@ class MarginalEffects:
         return f"MarginalEffects(at={self.at!r})\n{self.frame.to_string()}"
 
 
-@dataclass
-class ProbitResults:
-    """A fitted probit with absorbed fixed effects.
+@dataclass(repr=False)
+class ProbitResults(Results):
+    """A fitted probit with absorbed fixed effects (the results protocol of :mod:`sez.results`; z statistics).
 
     Attributes
     ----------
     params : pandas.Series
         Slope coefficients (the fixed effects are absorbed and not reported).
     cov : pandas.DataFrame
-        Covariance of ``params`` of type ``vcov_type``.
+        Covariance of ``params`` (also ``cov_params()``) of the kind ``vcov`` names.
+    vcov : str or dict
+        ``"iid"`` (observed information, Stata's default), ``"hetero"`` or ``{"CRV1": column}``.
     loglik, loglik_null : float
         Log-likelihood and that of an intercept-only probit on the same sample.
     nobs : int
@@ -187,7 +189,7 @@ class ProbitResults:
 
     params: pd.Series
     cov: pd.DataFrame
-    vcov_type: str
+    vcov: str | dict
     loglik: float
     loglik_null: float
     nobs: int
@@ -201,21 +203,18 @@ class ProbitResults:
     n_clusters: int | None = None
     _state: dict = field(default_factory=dict, repr=False)
 
-    # -- inference ---------------------------------------------------------
+    _renamed = {"zvalues": "tvalues (z statistics: see statistic_name)", "vcov_type": "vcov"}
+
     @property
     def bse(self) -> pd.Series:
         return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
 
-    @property
-    def zvalues(self) -> pd.Series:
-        return self.params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.params.index)
+    def cov_params(self) -> pd.DataFrame:
+        return self.cov.copy()
 
     @property
     def stars(self) -> pd.Series:
+        """Significance stars of the papers' tables, by coefficient."""
         return self.pvalues.map(significance_stars)
 
     @property
@@ -227,17 +226,14 @@ class ProbitResults:
     def n_dropped(self) -> int:
         return int(sum(self.dropped.values()))
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"coef": self.params, "std_err": self.bse, "z": self.zvalues,
-                             "p_value": self.pvalues, "stars": self.stars})
+    def _title(self) -> str:
+        return f"Probit of {self.y_name}; fixed effects: {', '.join(self.fe) or 'none'}"
 
-    def summary(self) -> str:
-        lines = [f"Probit of {self.y_name}; fixed effects: {', '.join(self.fe) or 'none'}",
-                 f"Observations: {self.nobs}   dropped: {self.n_dropped} {self.dropped}",
-                 f"Log-likelihood: {self.loglik:.4f}   null (intercept only): {self.loglik_null:.4f}   "
-                 f"McFadden pseudo R2: {self.pseudo_r2:.4f}",
-                 f"Standard errors: {self.vcov_type}", self.to_frame().to_string(float_format="{:.6g}".format)]
-        return "\n".join(lines)
+    def _notes(self) -> list[str]:
+        return [f"Dropped: {self.n_dropped} {self.dropped}",
+                f"Log-likelihood: {self.loglik:.4f}   null (intercept only): {self.loglik_null:.4f}   "
+                f"McFadden pseudo R2: {self.pseudo_r2:.4f}",
+                f"Standard errors: {parse_vcov(self.vcov, 'ProbitResults', max_clusters=1)}"]
 
     # -- marginal effects --------------------------------------------------
     def marginal_effects(self, at: str = "mean", values: Mapping[str, float | str] | None = None,
@@ -392,7 +388,7 @@ class ProbitResults:
         cross = x_tilde.T @ (weight[:, None] * scaled_tilde)  # k x r
         coef_beta = inv_info @ (cross @ coef_a + grad_b)  # beta-part of H^{-1} g, k x m
         fitted = (scaled - scaled_tilde) @ coef_a + x_tilde @ coef_beta  # n x m
-        if self.vcov_type == "observed":
+        if parse_vcov(self.vcov, "marginal_effects").kind == "iid":
             return coef_a.T @ (basis.T @ fitted) + grad_b.T @ coef_beta
         return _sandwich(fitted * state["score"][:, None], state.get("cluster"))
 
@@ -413,9 +409,9 @@ def _sandwich(influence: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
 
 
 def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | None = None,
-           lags: Sequence[str] | None = None, vcov: str | Mapping[str, str] = "observed",
-           firm: str = "firm_id", time: str = "year", tol: float = 1e-10, maxiter: int = 100,
-           fe_tol: float = 1e-10, fe_maxiter: int = 100_000) -> ProbitResults:
+           lags: Sequence[str] | None = None, vcov: str | Mapping[str, str] = "iid",
+           unit: str = "firm_id", time: str = "year", tol: float = 1e-10, maxiter: int = 100,
+           fe_tol: float = 1e-10, fe_maxiter: int = 100_000, **old) -> ProbitResults:
     """Probit of a binary outcome with absorbed high-dimensional fixed effects.
 
     Maximises the probit log-likelihood in the slopes and all fixed effects by
@@ -436,12 +432,13 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         Fixed-effect columns (e.g. ``["year", "cic3", "county"]``). Without
         fixed effects an intercept is estimated (``mean_fe_index``).
     lags : sequence of str, optional
-        Members of ``x`` to lag by one year within ``firm``; a lag exists only
+        Members of ``x`` to lag by one year within ``unit``; a lag exists only
         if the firm is observed in year t-1 (see :func:`lag_within_firm`).
-    vcov : {"observed", "robust"} or {"cluster": column}
-        Observed-information (Stata's ``probit`` default), heteroskedasticity-
-        robust sandwich (factor n/(n-1)), or clustered (factor G/(G-1)).
-    firm, time : str
+    vcov : {"iid", "hetero"} or {"CRV1": column}
+        Observed information (``"iid"``, Stata's ``probit`` default), the
+        heteroskedasticity-robust sandwich (factor n/(n-1)), or clustered
+        (factor G/(G-1)); pyfixest's spelling, as everywhere in sez.
+    unit, time : str
         Panel keys for the lags.
     tol : float
         Convergence: relative change of the log-likelihood and largest
@@ -467,9 +464,9 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         Newton's method did not converge (e.g. a regressor separates the outcome).
     """
     func = "probit"
-    x = list(x)
-    fe = list(fe or [])
-    lags = list(lags or [])
+    x = list(as_columns(x, "x", func))
+    fe = list(as_columns(fe, "fe", func))
+    lags = list(as_columns(lags, "lags", func))
     if not x:
         raise ValueError(f"{func}: at least one regressor is needed")
     if len(set(x)) != len(x):
@@ -477,23 +474,16 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     not_in_x = [c for c in lags if c not in x]
     if not_in_x:
         raise ValueError(f"{func}: lags {not_in_x} are not among the regressors x")
-    cluster_column = None
-    if isinstance(vcov, Mapping):
-        if set(vcov) != {"cluster"}:
-            raise ValueError(f"{func}: vcov must be 'observed', 'robust' or {{'cluster': column}}, got {vcov!r}")
-        cluster_column = vcov["cluster"]
-        vcov_type = f"cluster({cluster_column})"
-    elif vcov in ("observed", "robust"):
-        vcov_type = vcov
-    else:
-        raise ValueError(f"{func}: vcov must be 'observed', 'robust' or {{'cluster': column}}, got {vcov!r}")
-    needed = [y, *x, *fe] + ([cluster_column] if cluster_column else []) + ([firm, time] if lags else [])
+    renamed_keywords(old, {"firm": "'unit'"}, func)
+    parsed = parse_vcov(vcov, func, max_clusters=1)
+    cluster_column = parsed.cluster[0] if parsed.kind == "CRV1" else None
+    needed = [y, *x, *fe] + ([cluster_column] if cluster_column else []) + ([unit, time] if lags else [])
     require_columns(data, needed, func)
 
     # design columns: lagged where asked
     columns = {}
     if lags:
-        lagged = lag_within_firm(data, lags, firm=firm, time=time)
+        lagged = lag_within_firm(data, lags, unit=unit, time=time)
     names = []
     for column in x:
         if column in lags:
@@ -519,7 +509,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     no_lag = np.zeros(len(data), dtype=bool)
     if lags:
         # 'no_lag': the firm has no row in t-1; a row there with a missing value counts as 'missing'
-        prior = lag_within_firm(data[[firm, time]].assign(_observed=True), ["_observed"], firm, time)
+        prior = lag_within_firm(data[[unit, time]].assign(_observed=True), ["_observed"], unit, time)
         no_lag = prior["L._observed"].isna().to_numpy()
     for j, name in enumerate(names):
         series = columns[name]
@@ -589,7 +579,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     result = ProbitResults(
         params=pd.Series(beta, index=names, name="coef"),
         cov=pd.DataFrame(np.zeros((len(names), len(names))), index=names, columns=names),
-        vcov_type=vcov_type, loglik=loglik, loglik_null=loglik_null, nobs=n, dropped=dropped,
+        vcov=parsed.spec, loglik=loglik, loglik_null=loglik_null, nobs=n, dropped=dropped,
         perfect_prediction=perfect_table.reset_index(drop=True), y_name=y, fe=fe,
         n_fe_levels={c: int(codes[:, d].max()) + 1 for d, c in enumerate(fe)},
         mean_fe_index=float(fe_index.mean()), iterations=iterations,
@@ -599,7 +589,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
                 "eta_mean": float(eta.mean()), "x_mean": x_mean, "x_min": x_matrix.min(axis=0),
                 "x_max": x_matrix.max(axis=0), "binary": binary},
     )
-    if vcov_type == "observed":
+    if parsed.kind == "iid":
         cov = inv_info
     else:
         cov = _sandwich(x_tilde @ inv_info * score[:, None], cluster)

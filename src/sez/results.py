@@ -69,7 +69,7 @@ class Results:
 
     def conf_int(self, alpha: float = 0.05, **old) -> pd.DataFrame:
         """Confidence intervals at level ``1 - alpha``: columns ``conf_low``, ``conf_high``."""
-        renamed_keywords(old, {"level": "alpha (1 - level)"}, f"{type(self).__name__}.conf_int")
+        renamed_keywords(old, {"level": "'alpha' (1 - level)"}, f"{type(self).__name__}.conf_int")
         if not 0 < alpha < 1:
             raise ValueError(f"{type(self).__name__}.conf_int: alpha must lie in (0, 1), got {alpha!r}")
         df = self.df_inference
@@ -125,10 +125,14 @@ class Results:
 
 
 def renamed_keywords(given: Mapping, renames: Mapping[str, str], func: str) -> None:
-    """Raise a TypeError naming the new keyword for any old one in ``given`` (a ``**old`` catch-all)."""
+    """Raise a TypeError naming the new keyword for any old one in ``given`` (a ``**old`` catch-all).
+
+    ``renames`` maps an old keyword to the new one, written as it should be read
+    (e.g. ``"'unit'"`` or ``"'alpha' (1 - level)"``).
+    """
     for old in given:
         if old in renames:
-            raise TypeError(f"{func}: the keyword {old!r} is now {renames[old]!r} (see CHANGELOG.md)")
+            raise TypeError(f"{func}: the keyword {old!r} is now {renames[old]} (see CHANGELOG.md)")
         raise TypeError(f"{func}() got an unexpected keyword argument {old!r}")
 
 

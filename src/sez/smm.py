@@ -26,6 +26,7 @@ from sez.errors import CheckpointWarning
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, map_items
+from sez.results import Results
 
 
 @dataclass(frozen=True)
@@ -335,11 +336,12 @@ def simulation_noise(
     return out
 
 
-@dataclass(frozen=True)
-class SMMResult:
-    """Estimates, the fit and the diagnostics of an SMM run.
+@dataclass(frozen=True, repr=False)
+class SMMResult(Results):
+    """Estimates, the fit and the diagnostics of an SMM run (the results protocol of :mod:`sez.results`).
 
-    se : standard errors (NaN without a data covariance: with only point targets
+    params : the estimates of the free parameters (normal inference).
+    bse : standard errors (NaN without a data covariance: with only point targets
         no sampling uncertainty can be claimed).
     jacobian : d model moment / d parameter at the estimate (central differences
         with a step of ``JACOBIAN_STEP`` of each bound span).
@@ -359,8 +361,8 @@ class SMMResult:
     """
 
     free: tuple
-    estimate: pd.Series
-    se: pd.Series
+    params: pd.Series
+    bse: pd.Series
     start: pd.Series
     data_moments: pd.Series
     model_moments: pd.Series
@@ -371,7 +373,7 @@ class SMMResult:
     j_df: int
     j_pvalue: float
     evaluations: int
-    params: Params = field(repr=False)
+    model_params: Params = field(repr=False)
     converged: bool = True
     precision: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
     noise: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -379,6 +381,13 @@ class SMMResult:
     bounds: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     identification_tol: float = IDENTIFICATION_TOL
     profile_rise: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
+
+    _renamed = {"estimate": "params", "se": "bse"}
+
+    @property
+    def nobs(self) -> int:
+        """The number of moments matched (the data behind them are summarised by the targets)."""
+        return len(self.data_moments)
 
     def moments_table(self) -> pd.DataFrame:
         """Table 7's shape: data, ours, the paper's model, and whether ours is within 10%."""
@@ -395,9 +404,9 @@ class SMMResult:
             warnings.simplefilter("ignore", CollateralWarning)
             paper_params = Params.paper()
         out = pd.DataFrame({
-            "estimate": self.estimate, "se": self.se, "start": self.start,
+            "estimate": self.params, "se": self.bse, "start": self.start,
             "paper": pd.Series({n: getattr(paper_params, n) for n in self.free}),
-            "precision": self.precision.reindex(self.estimate.index),
+            "precision": self.precision.reindex(self.params.index),
             "identified": self.identified,
         })
         if self.profile_rise.notna().any():
@@ -762,11 +771,11 @@ def estimate(
     box.attrs["points"] = len(seen)
     est = pd.Series(theta, index=free)
     return SMMResult(
-        free=tuple(free), estimate=est, se=pd.Series(se, index=free), start=pd.Series(x0, index=free),
+        free=tuple(free), params=est, bse=pd.Series(se, index=free), start=pd.Series(x0, index=free),
         data_moments=data, model_moments=m_hat[data.index], objective=float(obj.gap(m_hat) @ W @ obj.gap(m_hat)),
         jacobian=pd.DataFrame(jac, index=data.index, columns=free), identified=pd.Series(identified, index=free),
         j_stat=j_stat, j_df=j_df, j_pvalue=j_p, evaluations=obj.evaluations + extra_evaluations,
-        params=params_hat, converged=converged, precision=pd.Series(precision, index=free), noise=noise,
+        model_params=params_hat, converged=converged, precision=pd.Series(precision, index=free), noise=noise,
         box_ranges=box, bounds=pd.DataFrame(lo_hi, index=free, columns=["lower", "upper"]),
         identification_tol=identification_tol, profile_rise=profile_rise,
     )

@@ -16,6 +16,7 @@ D- = min(F1 - F2) <= 0 reported with its sign, D = max(D+, -D-).
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -196,6 +197,16 @@ class KSResult:
     p_minus_exact: float = math.nan
 
     @property
+    def statistic(self) -> float:
+        """D, scipy's name (``scipy.stats.ks_2samp(...).statistic``)."""
+        return self.d
+
+    @property
+    def pvalue(self) -> float:
+        """The asymptotic two-sided p-value of D, scipy's name (Stata's is ``p_value``)."""
+        return self.p_value
+
+    @property
     def exact(self) -> bool:
         """Whether exact p-values were computed."""
         return not math.isnan(self.p_exact)
@@ -228,8 +239,18 @@ class KSResult:
             rows.append(f"{label:24s}{stat:9.4f}{p:10.3f}{fmt(pc):>11s}{fmt(pe)}")
         return "\n".join(rows)
 
+    def tidy(self) -> pd.DataFrame:
+        """The same frame as :meth:`to_frame` (a test is not a regression: no coefficients, no intervals)."""
+        return self.to_frame()
+
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<KSResult D={self.d:.4g}, p={self.p_value:.3g} (n1={self.n1}, n2={self.n2})>"
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.summary())}</pre>"
 
 
 def _sample(x, name: str) -> np.ndarray:

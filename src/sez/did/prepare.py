@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import DidDataError
+from sez.panel import as_columns, require_columns
 from sez.results import Vcov, parse_vcov, renamed_keywords
-from sez.panel import require_columns
 
 
 def _fe_columns(fe: Sequence[str]) -> list[str]:
@@ -173,20 +173,7 @@ def count_clusters(data: pd.DataFrame, vcov: Vcov) -> int | None:
 
 
 #: Keywords renamed in the move to one vocabulary: old -> new (an old one raises a TypeError naming the new).
-RENAMED = {"cluster": "vcov (e.g. vcov={'CRV1': 'firm_id'})", "firm": "unit"}
-
-
-def as_columns(value, name: str, func: str) -> tuple[str, ...]:
-    """A tuple of column names: a string is one column (never its letters), None none."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    out = tuple(value)
-    bad = [v for v in out if not isinstance(v, str)]
-    if bad:
-        raise TypeError(f"{func}: {name} must be a column name or a sequence of them, got {bad[0]!r} in it")
-    return out
+RENAMED = {"cluster": "'vcov' (e.g. vcov={'CRV1': 'firm_id'})", "firm": "'unit'"}
 
 
 def arguments(func: str, fe, controls, vcov, unit: str, old: dict, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),

@@ -405,7 +405,7 @@ def probit_table(results: Sequence[ProbitResults] | ProbitResults, labels: Mappi
                 continue
             table.loc[row, (title, "Coef.")] = f"{res.params[name]:.{digits}f}{res.stars[name]}"
             table.loc[row, (title, "M.E.")] = f"{me.loc[name, 'effect']:.6g}"
-            table.loc[table.index[2 * position + 1], (title, "Coef.")] = f"({res.zvalues[name]:.2f})"
+            table.loc[table.index[2 * position + 1], (title, "Coef.")] = f"({res.tvalues[name]:.2f})"
         base = 2 * len(regressors)
         for offset, f in enumerate(all_fe):
             table.loc[table.index[base + offset], (title, "Coef.")] = "Yes" if f in res.fe else "No"
@@ -431,8 +431,8 @@ def probit_by(data: pd.DataFrame, split: str, y: str, x: Sequence[str], fe: Sequ
     values = [v for v in pd.unique(data[split]) if pd.notna(v)]
     if len(values) < 2:
         raise ValueError(f"probit_by: column {split!r} takes fewer than two values: {values}")
-    firm, time = probit_kw.get("firm", "firm_id"), probit_kw.get("time", "year")
-    lagged = data.join(lag_within_firm(data, list(lags), firm=firm, time=time)) if lags else data
+    unit, time = probit_kw.get("unit", "firm_id"), probit_kw.get("time", "year")
+    lagged = data.join(lag_within_firm(data, list(lags), unit=unit, time=time)) if lags else data
     regressors = [f"L.{c}" if c in set(lags or ()) else c for c in x]
     results = {}
     for value in sorted(values, key=str):

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sez.did.prepare import RENAMED
 from sez.panel import require_columns
+from sez.results import renamed_keywords
 
 
 def _log_positive(values) -> np.ndarray:
@@ -103,7 +105,7 @@ def _build_control(name: str, panel: pd.DataFrame, eg: str, unit: str, time: str
 
 
 def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, eg: str = "eg_city",
-                   unit: str = "firm_id", time: str = "year") -> tuple[pd.DataFrame, dict[str, str]]:
+                   unit: str = "firm_id", time: str = "year", **old) -> tuple[pd.DataFrame, dict[str, str]]:
     """A copy of the panel with the paper's firm controls added as columns (see ``PAPER_CONTROLS``).
 
     Parameters
@@ -121,6 +123,7 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
         column they need. A control that exists but is missing in some rows
         is NaN there (the regressions drop those rows and count them).
     """
+    renamed_keywords(old, RENAMED, "paper_controls")
     names = list(PAPER_CONTROLS) if controls is None else list(controls)
     unknown = [c for c in names if c not in PAPER_CONTROLS]
     if unknown:

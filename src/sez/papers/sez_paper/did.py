@@ -12,12 +12,12 @@ from scipy import stats
 
 from sez.did import DidDataError, EventStudyResults, event_study, imputation, trend_specification, twfe
 from sez.did.event_study import _vcov_support
-from sez.did.prepare import resolve_vcov
+from sez.did.prepare import RENAMED, resolve_vcov
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
 from sez.progress import track
-from sez.results import significance_stars
+from sez.results import renamed_keywords, significance_stars
 from sez.tables import LayoutTable
 
 
@@ -246,7 +246,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
                         vcov: str | dict | None = None, eg: str = "eg_city", unit: str = "firm_id",
                         time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
-                        tol: float = 1e-10) -> SpecificationTable:
+                        tol: float = 1e-10, **old) -> SpecificationTable:
     """Run the paper's specifications m1-m12 for Table 16, 17 or 18, TWFE beside imputation.
 
     Parameters
@@ -284,6 +284,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
         or a specification name is unknown.
     """
     func = f"table{table}"
+    renamed_keywords(old, RENAMED, func)
     if table not in (16, 17, 18):
         raise ValueError(f"specification_table: table must be 16, 17 or 18, got {table!r}")
     names = list(SPECIFICATIONS) if specifications is None else list(specifications)

@@ -13,9 +13,9 @@ from sez.did import DidDataError, imputation, pre_period_quintile
 from sez.did._pyfixest import _feols, _n_clusters
 from sez.did.heterogeneity import _moderated_imputation
 from sez.did.mediation import _plain
-from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare, resolve_vcov
+from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare, RENAMED, resolve_vcov
 from sez.did.event_study import _vcov_support
-from sez.results import Vcov
+from sez.results import Vcov, renamed_keywords
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
@@ -255,7 +255,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
                         treatment: str = "sez", region: str = "city", vcov: str | dict | None = None,
                         eg: str = "eg_city", unit: str = "firm_id", time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
-                        tol: float = 1e-10) -> GroupedTable:
+                        tol: float = 1e-10, **old) -> GroupedTable:
     """The paper's Tables 19-20: the effect of entry by quintile of TFP k years before entry, k = 1..5.
 
     For each k (panel ``Pre<k>``), firms are cut into quintiles of
@@ -316,6 +316,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     variable without the outcome's transitory noise (``variable``) avoids it.
     """
     func = f"table{table}"
+    renamed_keywords(old, RENAMED, func)
     if table not in (19, 20):
         raise ValueError(f"heterogeneity_table: table must be 19 or 20, got {table!r}")
     variable = variable or outcome
@@ -407,7 +408,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
                      main_effect: bool = False, treatment: str = "sez", region: str = "city",
                      vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                      estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "drop",
-                     tol: float = 1e-10) -> GroupedTable:
+                     tol: float = 1e-10, **old) -> GroupedTable:
     """The paper's Tables 31-32: triple differences with an agglomeration moderator (its eqs. 14-15).
 
     TWFE regresses the outcome on ``D_it``, ``D_it x M``, ``treat_i x M`` and
@@ -484,6 +485,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
     is a causal moderation: it describes how the effect covaries with M.
     """
     func = f"table{table}"
+    renamed_keywords(old, RENAMED, func)
     if table not in (31, 32):
         raise ValueError(f"moderation_table: table must be 31 or 32, got {table!r}")
     vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
