@@ -60,12 +60,12 @@ def main():
                 "id": "firm_id", "log_y": "value_added", "log_k": "capital", "log_materials": "intermediate_input",
                 "log_investment": "investment"})
             t0 = time.perf_counter()
-            boot = tfp.bootstrap(chile, "acf", reps=args.reps, executor=executor, seed=0, by=None, logged=True,
-                                 free=["log_lab1", "log_lab2"])
+            boot = tfp.bootstrap(chile, "acf", reps=args.reps, executor=executor, seed=0, by=None,
+                                 inputs=tfp.Inputs(logged=True, free=["log_lab1", "log_lab2"]))
             seconds = time.perf_counter() - t0
             print(f"bootstrap: {args.reps} ACF replications on the Chilean panel ({len(chile):,} obs) "
                   f"in {seconds:.1f} s on {args.workers} workers, {len(boot.failed)} failed")
-            print(boot.to_frame().filter(regex="beta_|se_").to_string(float_format=lambda v: f"{v:.3f}"))
+            print(boot.wide().filter(regex="beta_|se_").to_string(float_format=lambda v: f"{v:.3f}"))
         else:
             print(f"bootstrap skipped: {CHILEAN} absent")
 

@@ -1,4 +1,5 @@
-"""Tests of sez.tfp: production-function estimators and TFP tables.
+"""Tests of sez.tfp (production-function estimators, the results protocol) and the SEZ paper's
+productivity tables (sez.papers.sez_paper.productivity).
 
 Reference numbers: statsmodels for OLS/FE (Cobb-Douglas and translog); linearmodels'
 IV-GMM for Wooldridge's GMM standard errors; the Monte Carlo designs of Ackerberg, Caves
@@ -17,7 +18,9 @@ import pytest
 import statsmodels.formula.api as smf
 
 from sez import tfp
+from sez.papers.sez_paper import productivity
 from sez.parallel import SerialExecutor
+from sez.tfp.prepare import _lag_index
 
 FIXTURES = Path("/work/shared/data/prodest")
 
@@ -205,7 +208,99 @@ def test_translog_fe_recovers_translog_and_cobb_douglas():
 def test_lags_never_cross_gaps():
     firm = np.array([1, 1, 1, 2, 2])
     year = np.array([2000, 2001, 2003, 2001, 2002])
-    assert tfp._lag_index(firm, year).tolist() == [-1, 0, -1, -1, 3]
+    assert _lag_index(firm, year).tolist() == [-1, 0, -1, -1, 3]
+
+
+# ----------------------------------------------------------------------------- results protocol and settings
+@pytest.mark.filterwarnings("ignore::sez.tfp.TFPWarning")  # the OP case: no standard errors, any root
+def test_results_protocol():
+    """TFPResults and BootstrapResults follow sez.results.Results: params and bse on one (group, term)
+    index, the tidy columns, intervals params -/+ z bse (normal inference), each group's analytic
+    covariance, a summary naming the method, a short repr."""
+    from scipy import stats
+
+    from sez.results import TIDY_COLUMNS
+
+    res = tfp.estimate(_panel(n_firms=120), method="ols", by="cic2")
+    params, bse = res.params, res.bse
+    assert params.index.names == ["group", "term"] and params.index.equals(bse.index)
+    assert list(params.index) == [(g, t) for g in ("13", "14") for t in ("employees", "capital", "constant")]
+    assert params["13", "capital"] == res.estimates.loc["13", "beta_capital"]
+    assert bse["14", "constant"] == res.standard_errors.loc["14", "constant"]
+    assert res.nobs == res.estimates.n_obs.sum() == 120 * 8
+    tidy = res.tidy()
+    assert tuple(tidy.columns) == TIDY_COLUMNS and tidy.index.equals(params.index)
+    pd.testing.assert_frame_equal(res.to_frame(), tidy)
+    ci, z = res.conf_int(0.1), stats.norm.ppf(0.95)
+    np.testing.assert_allclose(ci.conf_low, params - z * bse)
+    np.testing.assert_allclose(ci.conf_high, params + z * bse)
+    np.testing.assert_allclose(tidy.p_value, 2 * stats.norm.sf(np.abs(params / bse)))
+    cov = res.cov_params()
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), bse)
+    assert cov.loc[("13", "employees"), ("13", "capital")] == res.covariances["13"].loc["employees", "capital"]
+    assert np.isnan(cov.loc[("13", "employees"), ("14", "capital")])
+    text = res.summary()
+    assert "OLS (method='ols')" in text and "normal (z)" in text and "Standard errors: classical" in text
+    assert repr(res).startswith("<TFPResults: Production function, OLS") and "\n" not in repr(res)
+    assert res._repr_html_().startswith("<pre>") and "se_capital" in res.wide()
+    boot = tfp.bootstrap(_panel(n_firms=120), "ols", reps=5, seed=1, by=None)
+    draws = boot.draws.beta_capital
+    assert boot.bse["all", "capital"] == pytest.approx(draws.std(ddof=1))
+    assert np.isnan(boot.bse["all", "constant"])          # the constant is not resampled
+    assert boot.cov_params().loc[("all", "employees"), ("all", "capital")] == pytest.approx(
+        np.cov(boot.draws.beta_employees, draws)[0, 1])
+    assert "Firm bootstrap (5 replications, 0 failed)" in boot.summary() and boot.tidy().shape == (3, 6)
+    op = tfp.estimate(_panel(n_firms=120).assign(investment=1.0 + np.arange(960) % 7), method="op", by=None,
+                      proxy_settings=tfp.ProxySettings(starts=1, degree=2), write_tfp=False)
+    assert op.bse.isna().all() and op.tidy().std_err.isna().all() and "none (NaN)" in op.summary()
+
+
+def test_old_keywords_and_settings_errors_name_the_new_spelling():
+    panel = _panel(n_firms=40)
+    with pytest.raises(TypeError, match=r"'starts' is now 'proxy_settings=ProxySettings\(starts=...\)'"):
+        tfp.estimate(panel, method="ols", starts=1)
+    with pytest.raises(TypeError, match=r"'free' is now 'inputs=Inputs\(free=...\)'"):
+        tfp.estimate(panel, method="ols", free="employees")
+    with pytest.raises(TypeError, match="'year_effects' is now"):
+        tfp.bootstrap(panel, "op", reps=2, year_effects=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        tfp.estimate(panel, colour=1)
+    with pytest.raises(TypeError):
+        tfp.estimate(panel, "ols", "va")                   # output is no longer the third positional
+    with pytest.raises(ValueError, match="'robust' is now 'hetero'"):
+        tfp.estimate(panel, method="wrdg", vcov="robust")
+    with pytest.raises(ValueError, match=r"'cluster' is now \{'CRV1': column\}"):
+        tfp.estimate(panel, method="wrdg", vcov="cluster")
+    with pytest.raises(TypeError, match=r"proxy_settings has no field\(s\) \['stars'\]"):
+        tfp.estimate(panel, method="ols", proxy_settings={"stars": 2})
+    with pytest.raises(ValueError, match="ProxySettings: starts must be a positive integer"):
+        tfp.ProxySettings(starts=0)
+    with pytest.raises(TypeError, match="Inputs: free must be a column name"):
+        tfp.Inputs(free=3)
+    with pytest.raises(ValueError, match="Inputs: state must name at least one column"):
+        tfp.Inputs(state=[])
+    assert tfp.Inputs(free="employees", levels="age") == tfp.Inputs(free=["employees"], levels=("age",))
+    with pytest.raises(AttributeError, match="sez.papers.sez_paper.productivity.tfp_table"):
+        tfp.tfp_table                                      # the paper's tables left the estimator package
+
+
+def test_unit_time_and_cluster_columns_are_parameters():
+    """Other names of the firm and year columns give the same numbers (lags, clusters, ln_tfp); WRDG
+    clustered by a copy of the firm column equals the default clustering by unit."""
+    panel = simulate_acf(3, 0.2, n_firms=150, periods=40, seed=11)
+    a = tfp.estimate(panel, method="wrdg", by=None)
+    renamed = panel.rename(columns={"firm_id": "id", "year": "period"}).assign(plant=panel.firm_id)
+    b = tfp.estimate(renamed, method="wrdg", by=None, unit="id", time="period")
+    c = tfp.estimate(renamed, method="wrdg", by=None, unit="id", time="period", vcov={"CRV1": "plant"})
+    for other in (b, c):
+        pd.testing.assert_frame_equal(a.estimates, other.estimates)
+        pd.testing.assert_frame_equal(a.standard_errors, other.standard_errors)
+        np.testing.assert_array_equal(a.panel.ln_tfp, other.panel.ln_tfp)
+    assert a.vcov == {"CRV1": "firm_id"} and c.vcov == {"CRV1": "plant"}
+    with pytest.raises(tfp.TFPInputError, match=r"'firm_id' \(unit=\) is missing"):
+        tfp.estimate(renamed, method="wrdg", by=None)
+    with pytest.raises(tfp.TFPInputError, match="'region'"):
+        tfp.estimate(renamed, method="wrdg", by=None, unit="id", time="period", vcov={"CRV1": "region"})
 
 
 # ----------------------------------------------------------------------------- ACF Monte Carlo
@@ -233,7 +328,7 @@ def test_acf_keeps_the_persistent_root():
     productivity is nearly white noise; the estimate must be the persistent root (the
     DGP's rho is 0.7), and the other must stay visible in the diagnostics."""
     panel = simulate_acf(1, seed=0)
-    res = tfp.estimate(panel, method="acf", by=None, starts=3)
+    res = tfp.estimate(panel, method="acf", by=None, proxy_settings=tfp.ProxySettings(starts=3))
     starts = res.diagnostics["all"]["starts"]
     spurious = [t for t in starts if t["estimate"][0] > 0.9]
     assert spurious and all(t["persistence"] < 0.3 and t["objective"] < 1e-8 for t in spurious)
@@ -388,7 +483,7 @@ def _dgp3():
 @needs_fixtures
 def test_acf_on_dgp3_replica_near_truth():
     # 5,000 firms x 10 years: sampling sd of ACF is about 0.01 here, tolerance 0.03
-    res = tfp.estimate(_dgp3(), method="acf", by=None, logged=True)
+    res = tfp.estimate(_dgp3(), method="acf", by=None, inputs=tfp.Inputs(logged=True))
     row = res.estimates.loc["all"]
     assert row.beta_employees == pytest.approx(0.6, abs=0.03)
     assert row.beta_capital == pytest.approx(0.4, abs=0.03)
@@ -399,12 +494,13 @@ def test_bootstrap_chilean_is_executor_independent():
     c = pd.read_csv(FIXTURES / "prodest_chilean_sample.csv").rename(columns={
         "id": "firm_id", "log_y": "value_added", "log_k": "capital", "log_materials": "intermediate_input",
         "log_investment": "investment"})
-    options = dict(by=None, logged=True, free=["log_lab1", "log_lab2"], starts=1)
+    options = dict(by=None, inputs=tfp.Inputs(logged=True, free=["log_lab1", "log_lab2"]),
+                   proxy_settings=tfp.ProxySettings(starts=1))
     a = tfp.bootstrap(c, "op", reps=4, executor=SerialExecutor(), seed=7, **options)
     b = tfp.bootstrap(c, "op", reps=4, seed=7, executor=SerialExecutor(), **options)
     pd.testing.assert_frame_equal(a.draws, b.draws)
     assert not a.failed and (a.standard_errors > 0).all(axis=None)
-    assert a.to_frame().filter(like="se_").notna().all(axis=None)
+    assert a.wide().filter(like="se_").notna().all(axis=None)
 
 
 def test_acf_bootstrap_starts_at_the_point_estimate_and_reports_robust_errors():
@@ -418,8 +514,8 @@ def test_acf_bootstrap_starts_at_the_point_estimate_and_reports_robust_errors():
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        boot = tfp.bootstrap(c, "acf", reps=20, executor=SerialExecutor(), seed=0, by=None, logged=True,
-                             free=["log_lab1", "log_lab2"])
+        boot = tfp.bootstrap(c, "acf", reps=20, executor=SerialExecutor(), seed=0, by=None,
+                             inputs=tfp.Inputs(logged=True, free=["log_lab1", "log_lab2"]))
     # replications outside the parameter space are counted in one warning, not one each
     flagged = [str(w.message) for w in caught if issubclass(w.category, tfp.TFPWarning) and "bootstrap" in
                str(w.message)]
@@ -516,7 +612,8 @@ def test_proxy_in_other_units_than_output(synthetic_truth):
         row = tfp.estimate(panel, method="op", by=None, write_tfp=False).estimates.loc["all"]
         assert row.beta_employees == pytest.approx(real.beta_employees, abs=0.01)
         assert row.beta_capital == pytest.approx(real.beta_capital, abs=0.03)
-    off = tfp.estimate(nominal_proxy, method="op", by=None, write_tfp=False, year_effects=False).estimates
+    off = tfp.estimate(nominal_proxy, method="op", by=None, write_tfp=False,
+                       proxy_settings=tfp.ProxySettings(year_effects=False)).estimates
     assert off.loc["all"].beta_capital > 1.0     # the failure the year effects remove
 
 
@@ -535,13 +632,13 @@ def test_tables_and_trimming(synthetic_truth):
     per_zone = res.panel.groupby("sez").ln_tfp.apply(lambda s: s.isna().mean())
     assert ((per_zone > 0.008) & (per_zone < 0.012)).all()     # 0.5 % each tail, within each zone
     assert res.trimmed == res.panel.ln_tfp.isna().sum()
-    t15 = tfp.tfp_table(res.panel)
+    t15 = productivity.tfp_table(res.panel)
     assert list(t15.index) == ["Non-SEZ", "SEZ"] and "skewness" in t15
-    t12 = tfp.production_table(synthetic_truth)
+    t12 = productivity.production_table(synthetic_truth)
     assert t12.loc["Capital", "mean"] == pytest.approx(np.log(synthetic_truth.capital).mean())
-    t13 = tfp.elasticity_table(synthetic_truth, methods=("ols", "fe"))
+    t13 = productivity.elasticity_table(synthetic_truth, methods=("ols", "fe"))
     assert ("OLS", "SEZ") in t13.columns and "t_capital" in t13.index
-    assert "beta_capital" in res.summary()
+    assert "beta_capital" in res.estimates and "Olley-Pakes" in res.summary()
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -562,13 +659,13 @@ def test_bad_input_names_column_and_industry():
     assert "99" not in skipped.estimates.index and "skipped" in skipped.diagnostics["99"]
     with pytest.raises(ValueError, match="form must be one of"):
         tfp.estimate(panel, method="ols", form="ces")
-    with pytest.raises(ValueError, match="vcov must be one of"):
+    with pytest.raises(ValueError, match="vcov must be"):
         tfp.estimate(panel, method="wrdg", vcov="hac")
     aged = panel.assign(age=np.where(panel.index == 7, np.nan, 3.0 + panel.firm_id % 20))
     with pytest.raises(tfp.TFPInputError, match="'age' is missing or non-finite in 1 row"):
-        tfp.estimate(aged, method="ols", state=["capital", "age"], levels=["age"])
+        tfp.estimate(aged, method="ols", inputs=tfp.Inputs(state=["capital", "age"], levels="age"))
     aged.loc[7, "age"] = 0.0                       # in levels, zero is a valid age
-    res = tfp.estimate(aged, method="ols", state=["capital", "age"], levels=["age"])
+    res = tfp.estimate(aged, method="ols", inputs=tfp.Inputs(state=["capital", "age"], levels="age"))
     row = res.estimates.loc["13"]
     assert row.returns_to_scale == pytest.approx(row.beta_employees + row.beta_capital)   # age is no input share
 
@@ -577,13 +674,14 @@ def test_gross_output_and_exit_correction_run(synthetic_truth):
     """Smoke test of the gross-output forms and the OP survival probit (no truth asserted
     for gross output: with a flexible input the Cobb-Douglas gross-output function is not
     identified by these moments; Gandhi, Navarro and Rivers, 2020)."""
-    gross = tfp.estimate(synthetic_truth, method="acf", output="gross", by=None, write_tfp=False)
+    gross = tfp.estimate(synthetic_truth, method="acf", inputs=tfp.Inputs(output="gross"), by=None, write_tfp=False)
     assert gross.inputs == ["employees", "capital", "intermediate_input"]
     assert np.isfinite(gross.estimates.filter(like="beta_").to_numpy()).all()
-    op = tfp.estimate(synthetic_truth, method="op", by=None, exit_correction=True, write_tfp=False)
+    op = tfp.estimate(synthetic_truth, method="op", by=None, proxy_settings=tfp.ProxySettings(exit_correction=True),
+                      write_tfp=False)
     assert op.estimates.loc["all", "beta_employees"] == pytest.approx(0.6, abs=0.03)
     with pytest.raises(ValueError, match="exit_correction"):
-        tfp.estimate(synthetic_truth, method="acf", exit_correction=True)
+        tfp.estimate(synthetic_truth, method="acf", proxy_settings={"exit_correction": True})
 
 
 # ----------------------------------------------------------------------------- Wooldridge GMM standard errors
@@ -620,13 +718,13 @@ def _wooldridge_linear_system(panel, rho, gamma=None, degree=3):
     return Y, R, Z, np.concatenate([firm[now], firm[now]]), np.tile(np.arange(n), 2)
 
 
-@pytest.mark.parametrize("vcov", ["cluster", "robust"])
+@pytest.mark.parametrize("vcov", [{"CRV1": "firm_id"}, "hetero"])
 def test_wooldridge_standard_errors_match_linearmodels(vcov):
     """Analytic GMM standard errors of WRDG against linearmodels' IVGMM on the same moments.
 
     Given rho and the weight matrix, the estimator is linear GMM; linearmodels must return
     the same coefficients (1e-8: the same closed form) and, with clusters by firm (or by
-    firm-year for vcov='robust', both equations of a firm-year one unit), the same
+    firm-year for vcov='hetero', both equations of a firm-year one unit), the same
     sandwich standard errors taking rho as known (relative 1e-6, rounding of different
     algebra). Then the linearised problem with rho as a regressor: its linear-GMM solution
     is the estimate itself only if the estimate is a stationary point of the GMM objective
@@ -638,7 +736,7 @@ def test_wooldridge_standard_errors_match_linearmodels(vcov):
     res = tfp.estimate(panel, method="wrdg", by=None, write_tfp=False, vcov=vcov)
     row, se, diag = res.estimates.loc["all"], res.standard_errors.loc["all"], res.diagnostics["all"]
     Y, R, Z, firm, firm_year = _wooldridge_linear_system(panel, row.rho)
-    clusters = firm if vcov == "cluster" else firm_year
+    clusters = firm_year if vcov == "hetero" else firm
     fixed = linearmodels.IVGMM(Y, None, R, Z).fit(iter_limit=1, initial_weight=diag["weight_matrix"],
                                                   cov_type="clustered", clusters=clusters)
     b = np.asarray(fixed.params)[2:4]
@@ -664,7 +762,7 @@ def test_ln_tfp_is_written_where_the_proxy_is_not_usable():
     panel["investment"] = np.exp(rng.normal(0, 1, len(panel))) * (rng.random(len(panel)) > 0.2)
     expected_logs = {c: np.log(panel[c].to_numpy()) for c in ("value_added", "employees", "capital")}
     panel.loc[5, "employees"] = 0.0
-    res = tfp.estimate(panel, method="op", by=None, nonpositive="drop", starts=1)
+    res = tfp.estimate(panel, method="op", by=None, nonpositive="drop", proxy_settings=tfp.ProxySettings(starts=1))
     zero = (panel.investment == 0).to_numpy()
     assert res.dropped == {"investment": int(zero.sum()), "employees": 1}
     row = res.estimates.loc["all"]
@@ -682,7 +780,8 @@ def test_elasticity_table_has_the_papers_rows(synthetic_truth):
     xtreg, fe: constant = mean(y) - mean(x) b, within R-squared, adjusted for the firm
     effects), and the OP age row (age a state variable in levels)."""
     data = synthetic_truth[synthetic_truth.firm_id.isin(synthetic_truth.firm_id.unique()[:1200])]
-    table = tfp.elasticity_table(data, methods=("ols", "fe", "op"), starts=1)
+    table = productivity.elasticity_table(data, methods=("ols", "fe", "op"),
+                                          proxy_settings=tfp.ProxySettings(starts=1))
     logs = pd.DataFrame({"y": np.log(data.value_added), "l": np.log(data.employees), "k": np.log(data.capital),
                          "firm_id": data.firm_id})
     ols = smf.ols("y ~ l + k", logs).fit()
@@ -701,7 +800,8 @@ def test_elasticity_table_has_the_papers_rows(synthetic_truth):
     assert fe["r2_adj"] == pytest.approx(1 - (1 - r2) * (n - 1) / (n - 2 - firms), abs=1e-10)
     assert np.isfinite(table.loc["age", [("OP", "Overall"), ("OP", "SEZ"), ("OP", "nSEZ")]]).all()
     assert np.isnan(table.loc["age", ("OLS", "Overall")])
-    assert "age" not in tfp.elasticity_table(data, methods=("op",), op_age=False, starts=1).index
+    assert "age" not in productivity.elasticity_table(data, methods=("op",), op_age=False,
+                                                      proxy_settings={"starts": 1}).index
     with pytest.raises(tfp.TFPInputError, match="'age' or 'birth_year'"):
-        tfp.elasticity_table(data.drop(columns=["birth_year"]), methods=("op",), op_age=True)
-    assert tfp.production_table(data).loc["age", "mean"] == pytest.approx((data.year - data.birth_year).mean())
+        productivity.elasticity_table(data.drop(columns=["birth_year"]), methods=("op",), op_age=True)
+    assert productivity.production_table(data).loc["age", "mean"] == pytest.approx((data.year - data.birth_year).mean())

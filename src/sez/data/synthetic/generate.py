@@ -1,0 +1,119 @@
+"""The entry point: :func:`synthetic` draws the firms, simulates them, attaches identities, builds
+the raw records with their mess and writes the files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sez.data.synthetic.files import _write_files
+from sez.data.synthetic.mess import MONEY_IN_YUAN_YEAR, NO_MESS, MessRates, _attach_identities
+from sez.data.synthetic.process import (ALPHA_M, BETA_0, BETA_K, BETA_L, DELTA, EXIT_0, IOTA_0, IOTA_K, IOTA_OMEGA,
+                                        LABOUR_0, LABOUR_K, LABOUR_OMEGA, LABOUR_WAGE, OUTPUT_PRICE_INDEX, RHO,
+                                        SIGMA_EPS, SIGMA_LABOUR, SIGMA_MU, SIGMA_XI, TARGET_CODE_YEAR, TAU_SEZ,
+                                        _draw_firms, _simulate)
+from sez.data.synthetic.records import _write_raw
+
+
+@dataclass
+class SyntheticASIE:
+    """Raw yearly extracts, where they were written, and the truth behind them.
+
+    Attributes
+    ----------
+    raw : dict[int, DataFrame]
+        One raw frame per year, with that year's headers, codes and units.
+    truth : DataFrame
+        One row per true firm-year: ``firm_id``, ``year``, ``raw_row`` (row of
+        the first copy in that year's raw frame), the raw ``legal_person_code``
+        and ``firm_name``, true codes and states, real quantities and
+        ``ln_tfp``; the parameters are in ``truth.attrs``.
+    files : dict[int, Path]
+        Year -> file written (empty when no ``out_dir``).
+    formats : dict[int, str]
+        Year -> format actually written (``csv``, ``csv-bom``, ``csv-gb18030``,
+        ``parquet``, ``dta``, ``xlsx``).
+    mess_log : DataFrame
+        ``kind, year, firm_id`` of every injected irregularity (missing
+        numeric cells are not listed: they are visible as NaN).
+
+    Notes
+    -----
+    In years written as Stata files a missing text cell is ``""`` in ``raw``
+    (Stata has no missing string), elsewhere it is missing.
+    notes : list[str]
+        E.g. a format fallback.
+    """
+
+    raw: dict[int, pd.DataFrame]
+    truth: pd.DataFrame
+    files: dict[int, Path] = field(default_factory=dict)
+    formats: dict[int, str] = field(default_factory=dict)
+    mess_log: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def synthetic(n_firms: int = 20_000, years: tuple[int, int] = (1998, 2013), seed: int = 0,
+              out_dir: str | Path | None = None, mess: str | MessRates = "default",
+              exit_intercept: float = EXIT_0, excel_years: tuple[int, ...] | None = None) -> SyntheticASIE:
+    """Generate raw yearly ASIE extracts and the truth behind them.
+
+    Parameters
+    ----------
+    n_firms : int
+        Number of true firms over the whole period (incumbents and entrants).
+    years : (int, int)
+        First and last survey year, inclusive, within 1990-2013.
+    seed : int
+        Seed of ``numpy.random.SeedSequence``; independent streams for the firm
+        process, the addresses and identities, and the mess.
+    out_dir : path, optional
+        Write one file per year (format by ``FILE_FORMATS``) and
+        ``truth.parquet`` / ``truth_params.json`` there.
+    mess : {"default", "none"} or MessRates
+        Which irregularities to inject.
+    exit_intercept : float
+        Intercept of the exit hazard's logit: ``EXIT_0`` (about 8.7 firm-years
+        a firm after cleaning over 1998-2013) or ``PAPER_EXIT_0`` (about 3.9,
+        the SEZ paper's turnover).
+    excel_years : tuple of int, optional
+        Years written as Excel among those ``FILE_FORMATS`` says (the others
+        as UTF-8 CSV with a byte-order mark); default: all of them.
+
+    Returns
+    -------
+    SyntheticASIE
+    """
+    first, last = int(years[0]), int(years[1])
+    if not (1990 <= first <= last <= TARGET_CODE_YEAR):
+        raise ValueError(f"years must lie within 1990-{TARGET_CODE_YEAR} and be ordered, got {years}")
+    if n_firms < 10:
+        raise ValueError(f"n_firms must be at least 10, got {n_firms}")
+    rates = {"default": MessRates(), "none": NO_MESS}.get(mess, mess) if isinstance(mess, str) else mess
+    if not isinstance(rates, MessRates):
+        raise ValueError(f"mess must be 'default', 'none' or a MessRates, got {mess!r}")
+    firm_stream, identity_stream, mess_stream = (np.random.default_rng(s)
+                                                 for s in np.random.SeedSequence(seed).spawn(3))
+    firms = _draw_firms(n_firms, first, last, firm_stream)
+    panel = _simulate(firms, first, last, firm_stream, exit_intercept)
+    _attach_identities(firms, panel, first, rates, identity_stream)
+    raw, truth, mess_log = _write_raw(firms, panel, first, last, rates, mess_stream)
+    truth.attrs.update(_parameters(rates))
+    result = SyntheticASIE(raw=raw, truth=truth, mess_log=mess_log)
+    if out_dir is not None:
+        _write_files(result, Path(out_dir), excel_years)
+    return result
+
+
+def _parameters(rates: MessRates) -> dict:
+    return {"beta_0": BETA_0, "beta_k": BETA_K, "beta_l": BETA_L, "alpha_m": ALPHA_M,
+            "alpha_k_gross_output": BETA_K * (1 - ALPHA_M), "alpha_l_gross_output": BETA_L * (1 - ALPHA_M),
+            "sigma_eps": SIGMA_EPS, "rho": RHO, "sigma_xi": SIGMA_XI, "sigma_mu": SIGMA_MU, "tau_sez": TAU_SEZ,
+            "delta": DELTA, "iota": [IOTA_0, IOTA_K, IOTA_OMEGA],
+            "labour": [LABOUR_0, LABOUR_K, LABOUR_OMEGA, LABOUR_WAGE, SIGMA_LABOUR],
+            "money_in_yuan_year": MONEY_IN_YUAN_YEAR if rates.units else None,
+            "output_price_index": {str(k): v for k, v in OUTPUT_PRICE_INDEX.items()},
+            "real_units": "1000 yuan at 1998 prices", "mess": {k: v for k, v in vars(rates).items()}}
