@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sez import did, probit, stats as ks
+from sez import did, probit, tfp
+from sez import stats as ks
 from sez.results import TIDY_COLUMNS, Results, parse_vcov
-from sez.testing import probit_data, staggered_panel
+from sez.testing import probit_data, production_panel, staggered_panel
 
 PANEL = staggered_panel(n_firms=300, years=range(2000, 2009), seed=5)
 
@@ -45,6 +46,9 @@ RESULTS = {
     "probit": lambda: probit.probit(probit_data(), "y", ["x1", "x2", "d"], fe=["ind", "cty"]),
     "probit clustered": lambda: probit.probit(probit_data(), "y", ["x1", "x2"], fe="ind", vcov={"CRV1": "cty"}),
     "smm": _smm_result,
+    "tfp fe": lambda: tfp.estimate(production_panel(), method="fe"),
+    "tfp op": lambda: tfp.estimate(production_panel().assign(investment=lambda d: 0.2 * d.capital), method="op",
+                                   by=None),
 }
 
 

@@ -21,6 +21,7 @@ from sez import tfp
 from sez.papers.sez_paper import productivity
 from sez.parallel import SerialExecutor
 from sez.tfp.prepare import _lag_index
+from sez.testing import production_panel
 
 FIXTURES = Path("/work/shared/data/prodest")
 
@@ -106,28 +107,10 @@ def simulate_acf(dgp=1, measurement_error=0.0, n_firms=1000, periods=100, keep=1
     return panel
 
 
-def _panel(n_firms=300, years=8, seed=1, second_order=(0.0, 0.0, 0.0)):
-    """Small clean panel with gaps for OLS/FE comparisons: firm effects correlated with labour
-    (FE is consistent, OLS is not); ``second_order = (b_ll, b_kk, b_lk)`` makes it translog."""
-    b_ll, b_kk, b_lk = second_order
-    rng = np.random.default_rng(seed)
-    rows = []
-    for f in range(n_firms):
-        years_f = np.sort(rng.choice(np.arange(2000, 2000 + years + 2), years, replace=False))
-        a = rng.normal()
-        k = rng.normal(8, 1, years)
-        l = 0.5 * k + rng.normal(0, 0.5, years) + 0.3 * a
-        f_x = 0.35 * k + 0.6 * l + b_ll * l ** 2 + b_kk * k ** 2 + b_lk * l * k
-        rows.append(pd.DataFrame({"firm_id": f, "year": years_f, "capital": np.exp(k), "employees": np.exp(l),
-                                  "value_added": np.exp(1 + f_x + a + rng.normal(0, 0.2, years)),
-                                  "cic2": "13" if f % 2 else "14", "sez": bool(f % 3 == 0)}))
-    return pd.concat(rows, ignore_index=True)
-
-
 # ----------------------------------------------------------------------------- OLS and FE
 def test_ols_and_fe_match_statsmodels():
     # same normal equations, so agreement to rounding (1e-8)
-    panel = _panel()
+    panel = production_panel()
     logs = panel.assign(y=np.log(panel.value_added), k=np.log(panel.capital), l=np.log(panel.employees))
     ols = smf.ols("y ~ l + k", logs).fit()
     res = tfp.estimate(panel, method="ols", by=None)
@@ -157,7 +140,7 @@ def test_translog_ols_and_fe_match_statsmodels():
     """Translog OLS and FE against statsmodels formulas (same normal equations: 1e-8), and the
     mean output elasticities with their standard errors against statsmodels' t_test of the
     same linear combination (the mean elasticity of labour is b_l + 2 b_ll mean(l) + b_lk mean(k))."""
-    panel = _panel(n_firms=60, second_order=TRANSLOG_TRUTH)
+    panel = production_panel(n_firms=60, second_order=TRANSLOG_TRUTH)
     logs = panel.assign(y=np.log(panel.value_added), k=np.log(panel.capital), l=np.log(panel.employees))
     formula = "y ~ l + k + I(l**2) + I(l*k) + I(k**2)"
     terms = ["employees", "capital", "employees^2", "employees*capital", "capital^2"]
@@ -193,7 +176,7 @@ def test_translog_fe_recovers_translog_and_cobb_douglas():
     truth = dict(zip(["employees", "capital", "employees^2", "capital^2", "employees*capital"],
                      (0.6, 0.35) + TRANSLOG_TRUTH))
     for second_order in (TRANSLOG_TRUTH, (0.0, 0.0, 0.0)):
-        res = tfp.estimate(_panel(second_order=second_order), method="fe", by=None, form="translog",
+        res = tfp.estimate(production_panel(second_order=second_order), method="fe", by=None, form="translog",
                            write_tfp=False)
         row, se = res.estimates.loc["all"], res.standard_errors.loc["all"]
         expected = truth if second_order == TRANSLOG_TRUTH else {**truth, "employees^2": 0, "capital^2": 0,
@@ -202,7 +185,7 @@ def test_translog_fe_recovers_translog_and_cobb_douglas():
             assert abs(row[f"beta_{term}"] - value) < 4 * se[term], (second_order, term)
     assert abs(row["beta_employees^2"]) < 4 * se["employees^2"]
     with pytest.raises(ValueError, match="translog"):
-        tfp.estimate(_panel(), method="op", form="translog")
+        tfp.estimate(production_panel(), method="op", form="translog")
 
 
 def test_lags_never_cross_gaps():
@@ -221,7 +204,7 @@ def test_results_protocol():
 
     from sez.results import TIDY_COLUMNS
 
-    res = tfp.estimate(_panel(n_firms=120), method="ols", by="cic2")
+    res = tfp.estimate(production_panel(n_firms=120), method="ols", by="cic2")
     params, bse = res.params, res.bse
     assert params.index.names == ["group", "term"] and params.index.equals(bse.index)
     assert list(params.index) == [(g, t) for g in ("13", "14") for t in ("employees", "capital", "constant")]
@@ -243,20 +226,20 @@ def test_results_protocol():
     assert "OLS (method='ols')" in text and "normal (z)" in text and "Standard errors: classical" in text
     assert repr(res).startswith("<TFPResults: Production function, OLS") and "\n" not in repr(res)
     assert res._repr_html_().startswith("<pre>") and "se_capital" in res.wide()
-    boot = tfp.bootstrap(_panel(n_firms=120), "ols", reps=5, seed=1, by=None)
+    boot = tfp.bootstrap(production_panel(n_firms=120), "ols", reps=5, seed=1, by=None)
     draws = boot.draws.beta_capital
     assert boot.bse["all", "capital"] == pytest.approx(draws.std(ddof=1))
     assert np.isnan(boot.bse["all", "constant"])          # the constant is not resampled
     assert boot.cov_params().loc[("all", "employees"), ("all", "capital")] == pytest.approx(
         np.cov(boot.draws.beta_employees, draws)[0, 1])
     assert "Firm bootstrap (5 replications, 0 failed)" in boot.summary() and boot.tidy().shape == (3, 6)
-    op = tfp.estimate(_panel(n_firms=120).assign(investment=1.0 + np.arange(960) % 7), method="op", by=None,
+    op = tfp.estimate(production_panel(n_firms=120).assign(investment=1.0 + np.arange(960) % 7), method="op", by=None,
                       proxy_settings=tfp.ProxySettings(starts=1, degree=2), write_tfp=False)
     assert op.bse.isna().all() and op.tidy().std_err.isna().all() and "none (NaN)" in op.summary()
 
 
 def test_old_keywords_and_settings_errors_name_the_new_spelling():
-    panel = _panel(n_firms=40)
+    panel = production_panel(n_firms=40)
     with pytest.raises(TypeError, match=r"'starts' is now 'proxy_settings=ProxySettings\(starts=...\)'"):
         tfp.estimate(panel, method="ols", starts=1)
     with pytest.raises(TypeError, match=r"'free' is now 'inputs=Inputs\(free=...\)'"):
@@ -643,7 +626,7 @@ def test_tables_and_trimming(synthetic_truth):
 
 # ----------------------------------------------------------------------------- bad input
 def test_bad_input_names_column_and_industry():
-    panel = _panel()
+    panel = production_panel()
     with pytest.raises(tfp.TFPInputError, match="'investment'"):
         tfp.estimate(panel, method="op")
     bad = panel.assign(investment=1.0)
@@ -757,7 +740,7 @@ def test_ln_tfp_is_written_where_the_proxy_is_not_usable():
     """Zero investment leaves a firm-year out of Olley-Pakes estimation (the inversion needs
     i > 0) but not out of productivity: ln_tfp = y - b_l l - b_k k there too. Rows without
     usable output or inputs get none."""
-    panel = _panel(n_firms=200)
+    panel = production_panel(n_firms=200)
     rng = np.random.default_rng(4)
     panel["investment"] = np.exp(rng.normal(0, 1, len(panel))) * (rng.random(len(panel)) > 0.2)
     expected_logs = {c: np.log(panel[c].to_numpy()) for c in ("value_added", "employees", "capital")}

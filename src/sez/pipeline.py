@@ -388,6 +388,7 @@ def _log_tfp_everywhere(panel: pd.DataFrame, betas: pd.DataFrame, group_of_row: 
 
 def _step_tfp(run: _Run) -> None:
     from sez import tfp
+    from sez.papers.sez_paper import productivity
 
     data = run.state["panel"].data
     settings = run.cfg["tfp"]
@@ -443,9 +444,9 @@ def _step_tfp(run: _Run) -> None:
               + (f"by {_GROUP_NAMES.get(by, by)} (value added)" if by else "(value added)"),
               f"Industries with fewer than {min_obs} usable observations share a pooled estimate. "
               + _truth_note(run) + _PAPER_OP_NOTE)
-    run.table("tfp", "production_variables", tfp.production_table(analysed),
+    run.table("tfp", "production_variables", productivity.production_table(analysed),
               "Production variables in logs (SEZ paper, Table 12 layout)")
-    table15 = tfp.tfp_table(analysed)
+    table15 = productivity.tfp_table(analysed)
     table15["paper mean"] = [_PAPER_TABLE15_LN_TFP_MEAN["Non-SEZ"], _PAPER_TABLE15_LN_TFP_MEAN["SEZ"]]
     run.table("tfp", "ln_tfp_by_zone", table15, "Log TFP by zone (SEZ paper, Table 15 layout)",
               "'paper mean' is the SEZ paper's Table 15; levels of log TFP depend on units and the omitted constant.")
@@ -465,10 +466,11 @@ def _truth_note(run: _Run) -> str:
 
 
 def _step_elasticities(run: _Run) -> None:
-    from sez import tfp
+    from sez.papers.sez_paper import productivity
 
     data = run.state["panel"].data
-    table = tfp.elasticity_table(data, methods=tuple(run.cfg["tfp"]["compare"]), nonpositive="drop", seed=run.seed)
+    table = productivity.elasticity_table(data, methods=tuple(run.cfg["tfp"]["compare"]), nonpositive="drop",
+                                          seed=run.seed)
     table.columns = [f"{m} {s}" for m, s in table.columns]
     run.summary["elasticities"] = {col: {k: _number(v) for k, v in table[col].items()} for col in table.columns}
     run.table("elasticities", "elasticities_pooled", table,

@@ -17,7 +17,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["staggered_panel", "unbalanced_panel", "nested_panel", "controls_panel", "probit_data"]
+__all__ = ["staggered_panel", "unbalanced_panel", "nested_panel", "controls_panel", "probit_data",
+           "production_panel"]
 
 
 def staggered_panel(n_firms: int = 2000, years=range(2000, 2012),
@@ -117,3 +118,23 @@ def probit_data(n: int = 3000, seed: int = 1) -> pd.DataFrame:
     index = -0.3 + 0.5 * data.x1 - 0.4 * data.x2 + 0.8 * data.d + 0.2 * (data.ind - 4) / 4 + 0.3 * np.sin(data.cty)
     data["y"] = (index + rng.normal(size=n) > 0).astype(int)
     return data
+
+
+def production_panel(n_firms: int = 300, years: int = 8, seed: int = 1,
+                     second_order: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> pd.DataFrame:
+    """A small clean production panel with gaps: ``ln value_added = 1 + 0.35 ln K + 0.6 ln L + a_i + e``
+    (e of s.d. 0.2), firm effects ``a_i`` correlated with labour (FE is consistent, OLS is not), two
+    industries (``cic2`` 13 and 14); ``second_order = (b_ll, b_kk, b_lk)`` adds translog terms."""
+    b_ll, b_kk, b_lk = second_order
+    rng = np.random.default_rng(seed)
+    rows = []
+    for f in range(n_firms):
+        years_f = np.sort(rng.choice(np.arange(2000, 2000 + years + 2), years, replace=False))
+        a = rng.normal()
+        k = rng.normal(8, 1, years)
+        l = 0.5 * k + rng.normal(0, 0.5, years) + 0.3 * a
+        f_x = 0.35 * k + 0.6 * l + b_ll * l ** 2 + b_kk * k ** 2 + b_lk * l * k
+        rows.append(pd.DataFrame({"firm_id": f, "year": years_f, "capital": np.exp(k), "employees": np.exp(l),
+                                  "value_added": np.exp(1 + f_x + a + rng.normal(0, 0.2, years)),
+                                  "cic2": "13" if f % 2 else "14", "sez": bool(f % 3 == 0)}))
+    return pd.concat(rows, ignore_index=True)

@@ -187,9 +187,9 @@ def as_settings(value, cls: type, name: str, func: str):
 
 
 #: Keywords of ``estimate`` that moved into a settings object: old keyword -> new spelling.
-RENAMED = {**{k: f"inputs=Inputs({k}=...)" for k in ("output", "free", "state", "proxy", "materials", "logged",
+RENAMED = {**{k: f"'inputs=Inputs({k}=...)'" for k in ("output", "free", "state", "proxy", "materials", "logged",
                                                     "levels")},
-           **{k: f"proxy_settings=ProxySettings({k}=...)" for k in ("degree", "markov_degree", "exit_correction",
+           **{k: f"'proxy_settings=ProxySettings({k}=...)'" for k in ("degree", "markov_degree", "exit_correction",
                                                                    "starts", "start", "overidentify",
                                                                    "year_effects")}}
 
