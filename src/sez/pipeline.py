@@ -52,6 +52,7 @@ from sez.data.read import InputError
 from sez.data.synthetic import PAPER_EXIT_0
 from sez.panel import require_columns
 from sez.progress import MemorySampler, RunLog, track
+from sez.store import StepCache, file_digest
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "SEZ_EFFECT_TOLERANCE_SE", "Step", "StepRecord", "demo_config", "run_demo",
            "run_pipeline"]
@@ -1103,14 +1104,6 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _setting(cfg: PipelineConfig, name: str):
     section, _, key = name.partition(".")
     return cfg[section][key] if key else cfg[section]
@@ -1145,12 +1138,12 @@ def _step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dic
         inputs: list = []
         if name == "read" and cfg["data"]["source"] == "files":
             try:
-                inputs = [(str(p), _file_digest(p)) for p in _input_files(cfg)]
+                inputs = [(str(p), file_digest(p)) for p in _input_files(cfg)]
             except InputError as err:
                 inputs = [f"unreadable: {err}"]  # never stored: the step fails and says why
         for section, key in _INPUT_FILES.get(name, ()):
             path = cfg[section][key]
-            inputs.append(_file_digest(cfg.resolve(path)) if path and cfg.resolve(path).is_file() else path)
+            inputs.append(file_digest(cfg.resolve(path)) if path and cfg.resolve(path).is_file() else path)
         if name == "harmonise":
             inputs.append(deflate)
         content = {"step": name, "code": code, "inputs": inputs,
@@ -1158,53 +1151,6 @@ def _step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dic
                    "needs": [keys[n] for n in _needs(name, cfg)]}
         keys[name] = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
     return keys
-
-
-class _StepCache:
-    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote, seconds)
-    and ``<step>.pkl`` (its state, summary and report items).
-
-    The pickle is written first and the JSON last, each by an atomic rename: a run
-    killed while storing leaves the previous entry or none, never a torn one. An
-    entry is used only while every file it wrote still has the contents it wrote.
-    """
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.folder = out / "cache"
-
-    def lookup(self, name: str, key: str) -> dict | None:
-        """The stored entry's metadata when its key matches and its files are as it wrote them."""
-        try:
-            meta = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
-            if meta.get("key") != key or not (self.folder / f"{name}.pkl").is_file():
-                return None
-            if not all(_file_digest(self.out / f) == digest for f, digest in meta["files"].items()):
-                return None
-        except (OSError, ValueError, KeyError, AttributeError):
-            return None
-        return meta
-
-    def load(self, name: str) -> dict:
-        with open(self.folder / f"{name}.pkl", "rb") as f:
-            return pickle.load(f)
-
-    def forget(self, name: str) -> None:
-        """Drop a step's entry before the step runs: the files it lists are about to be rewritten."""
-        for suffix in (".json", ".pkl"):
-            (self.folder / f"{name}{suffix}").unlink(missing_ok=True)
-
-    def store(self, name: str, key: str, payload: dict, files: list[str], seconds: float) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        digests = {f: _file_digest(self.out / f) for f in files}
-        for suffix, write in ((".pkl", lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)),
-                              (".json", lambda f: f.write(json.dumps({"key": key, "files": digests,
-                                                                       "seconds": seconds}).encode()))):
-            target = self.folder / f"{name}{suffix}"
-            partial = target.with_name(target.name + ".partial")
-            with open(partial, "wb") as f:
-                write(f)
-            os.replace(partial, target)
 
 
 def _figures_relative(items: list, out: Path) -> list:
@@ -1340,7 +1286,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
     wanted = [n for n in _with_prerequisites(chosen, cfg) if synthetic or n != "synthetic"]
     run = _Run(out, cfg, deflate=deflate)
     use_cache = cfg["run"]["cache"]
-    cache = _StepCache(out)
+    cache = StepCache(out)
     keys = _step_keys(cfg, wanted, deflate) if use_cache else {}
     records: dict[str, StepRecord] = {}
     started = time.perf_counter()
@@ -1423,7 +1369,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
 _UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError)
 
 
-def _restore(run: _Run, cache: _StepCache, name: str, record: StepRecord, section: report.Section,
+def _restore(run: _Run, cache: StepCache, name: str, record: StepRecord, section: report.Section,
              meta: dict) -> bool:
     """Reuse a step's stored results, state included, as if it had just run (steps are visited in order).
 

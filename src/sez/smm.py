@@ -13,8 +13,7 @@ import json
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,10 +21,10 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from sez import moments as mom
-from sez.errors import CheckpointWarning
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, map_items
+from sez.store import Checkpoint
 from sez.results import Results
 
 
@@ -65,98 +64,6 @@ def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, sp
 
 
 # -- checkpointed grids -----------------------------------------------------------------
-
-
-class Checkpoint:
-    """An append-only JSON-lines file: a header naming the grid, then one line per
-    finished point, flushed and synced as it completes; a point is never written twice.
-
-    Reading keeps every valid record. Only a torn final line (no newline: a
-    write cut short by a kill) is dropped. A bad line elsewhere is skipped
-    with a warning naming its line number and copied, with that number, to
-    ``<path>.bad`` (rewritten at each reading); the checkpoint itself keeps
-    it. A record without an integer index, or two different records for one
-    point, is an error naming the lines.
-    """
-
-    def __init__(self, path: str | os.PathLike, fingerprint: str, n_points: int):
-        self.path = Path(path)
-        self.fingerprint = fingerprint
-        self.done: dict[int, dict] = {}
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read(n_points)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "w") as f:
-                f.write(json.dumps({"grid": fingerprint, "points": n_points}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-
-    def _read(self, n_points: int) -> None:
-        with open(self.path, "rb") as f:
-            raw = f.read()
-        lines = raw.split(b"\n")
-        try:
-            header = json.loads(lines[0])
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{self.path}: not a grid checkpoint (bad header line)") from err
-        if header.get("grid") != self.fingerprint or header.get("points") != n_points:
-            raise ValueError(f"{self.path}: checkpoint was written for another grid (other points, function, "
-                             f"base parameters or seed); use another path or delete it")
-        torn = not raw.endswith(b"\n")  # the last element of ``lines`` is then a line cut short
-        bad: list[tuple[int, bytes]] = []
-        first_line: dict[int, int] = {}
-        for number, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
-            last = number == len(lines)
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                if last and torn:  # a write cut short by a kill: drop it, so appends start on a fresh line
-                    with open(self.path, "r+b") as f:
-                        f.truncate(len(raw) - len(line))
-                    break
-                bad.append((number, line))
-                continue
-            index = rec.get("index") if isinstance(rec, dict) else None
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise ValueError(f"{self.path}, line {number}: a record without an integer 'index'; the checkpoint "
-                                 "is not this package's, or was edited")
-            if index in self.done and self.done[index] != rec:
-                raise ValueError(f"{self.path}, lines {first_line[index]} and {number}: two different records for "
-                                 f"point {index}; keep the right one and delete the other")
-            self.done.setdefault(index, rec)
-            first_line.setdefault(index, number)
-            if last and torn:  # a complete record without its newline: end the line before appending
-                with open(self.path, "ab") as f:
-                    f.write(b"\n")
-        side = self.path.with_name(self.path.name + ".bad")
-        if bad:
-            side.write_bytes(b"".join(b"%d: %s\n" % (number, line) for number, line in bad))
-            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable line(s) (line(s) "
-                          f"{', '.join(str(n) for n, _ in bad)}); copied to {side}; their points will be computed "
-                          "again", CheckpointWarning, stacklevel=3)
-
-    def append(self, index: int, result: Any, error: BaseException | None) -> None:
-        if index in self.done:
-            return
-        rec = {"index": index, "result": result, "error": None if error is None else f"{type(error).__name__}: "
-               f"{error}"}
-        line = json.dumps(rec, default=_json_default)
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.done[index] = json.loads(line)
-
-
-def _json_default(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, pd.Series):
-        return x.to_dict()
-    raise TypeError(f"cannot store {type(x).__name__} in a checkpoint")
 
 
 def _fingerprint(points, fn, seed) -> str:

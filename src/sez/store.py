@@ -1,0 +1,183 @@
+"""Files a run or a grid leaves behind and reads again: written so that a kill never leaves a torn one.
+
+- :class:`Checkpoint`: an append-only JSON-lines file of finished grid points
+  (``sez.smm.evaluate_grid``);
+- :class:`StepCache`: each pipeline step's stored results (``sez.run``);
+- :func:`write_atomic`: a file written beside its target and renamed over it;
+- :func:`file_digest`: the digest that tells whether a file is still the one written.
+
+It sits below both ``sez.smm`` and the application, so each fault is handled once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sez.errors import CheckpointWarning
+
+__all__ = ["Checkpoint", "StepCache", "write_atomic", "file_digest"]
+
+
+def write_atomic(target: Path, write: Callable[[Any], Any]) -> None:
+    """Write ``target`` through ``write(binary file)`` into ``<target>.partial``, then rename it over ``target``:
+    readers see the old file or the new one, never a part."""
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, target)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Checkpoint:
+    """An append-only JSON-lines file: a header naming the grid, then one line per
+    finished point, flushed and synced as it completes; a point is never written twice.
+
+    Reading keeps every valid record. Only a torn final line (no newline: a
+    write cut short by a kill) is dropped. A bad line elsewhere is skipped
+    with a warning naming its line number and copied, with that number, to
+    ``<path>.bad`` (rewritten at each reading); the checkpoint itself keeps
+    it. A record without an integer index, or two different records for one
+    point, is an error naming the lines.
+    """
+
+    def __init__(self, path: str | os.PathLike, fingerprint: str, n_points: int):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.done: dict[int, dict] = {}
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._read(n_points)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "w") as f:
+                f.write(json.dumps({"grid": fingerprint, "points": n_points}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+    def _read(self, n_points: int) -> None:
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        lines = raw.split(b"\n")
+        try:
+            header = json.loads(lines[0])
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{self.path}: not a grid checkpoint (bad header line)") from err
+        if header.get("grid") != self.fingerprint or header.get("points") != n_points:
+            raise ValueError(f"{self.path}: checkpoint was written for another grid (other points, function, "
+                             f"base parameters or seed); use another path or delete it")
+        torn = not raw.endswith(b"\n")  # the last element of ``lines`` is then a line cut short
+        bad: list[tuple[int, bytes]] = []
+        first_line: dict[int, int] = {}
+        for number, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            last = number == len(lines)
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                if last and torn:  # a write cut short by a kill: drop it, so appends start on a fresh line
+                    with open(self.path, "r+b") as f:
+                        f.truncate(len(raw) - len(line))
+                    break
+                bad.append((number, line))
+                continue
+            index = rec.get("index") if isinstance(rec, dict) else None
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise ValueError(f"{self.path}, line {number}: a record without an integer 'index'; the checkpoint "
+                                 "is not this package's, or was edited")
+            if index in self.done and self.done[index] != rec:
+                raise ValueError(f"{self.path}, lines {first_line[index]} and {number}: two different records for "
+                                 f"point {index}; keep the right one and delete the other")
+            self.done.setdefault(index, rec)
+            first_line.setdefault(index, number)
+            if last and torn:  # a complete record without its newline: end the line before appending
+                with open(self.path, "ab") as f:
+                    f.write(b"\n")
+        side = self.path.with_name(self.path.name + ".bad")
+        if bad:
+            side.write_bytes(b"".join(b"%d: %s\n" % (number, line) for number, line in bad))
+            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable line(s) (line(s) "
+                          f"{', '.join(str(n) for n, _ in bad)}); copied to {side}; their points will be computed "
+                          "again", CheckpointWarning, stacklevel=3)
+
+    def append(self, index: int, result: Any, error: BaseException | None) -> None:
+        if index in self.done:
+            return
+        rec = {"index": index, "result": result, "error": None if error is None else f"{type(error).__name__}: "
+               f"{error}"}
+        line = json.dumps(rec, default=_json_default)
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.done[index] = json.loads(line)
+
+
+def _json_default(x):
+    """numpy scalars and Series as JSON (a checkpoint record holds a grid function's result)."""
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, pd.Series):
+        return x.to_dict()
+    raise TypeError(f"cannot store {type(x).__name__} in a checkpoint")
+
+
+class StepCache:
+    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote, seconds)
+    and ``<step>.pkl`` (its state, summary and report items).
+
+    The pickle is written first and the JSON last, each by an atomic rename: a run
+    killed while storing leaves the previous entry or none, never a torn one. An
+    entry is used only while every file it wrote still has the contents it wrote.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.folder = out / "cache"
+
+    def lookup(self, name: str, key: str) -> dict | None:
+        """The stored entry's metadata when its key matches and its files are as it wrote them."""
+        try:
+            meta = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+            if meta.get("key") != key or not (self.folder / f"{name}.pkl").is_file():
+                return None
+            if not all(file_digest(self.out / f) == digest for f, digest in meta["files"].items()):
+                return None
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+        return meta
+
+    def load(self, name: str) -> dict:
+        with open(self.folder / f"{name}.pkl", "rb") as f:
+            return pickle.load(f)
+
+    def forget(self, name: str) -> None:
+        """Drop a step's entry before the step runs: the files it lists are about to be rewritten."""
+        for suffix in (".json", ".pkl"):
+            (self.folder / f"{name}{suffix}").unlink(missing_ok=True)
+
+    def store(self, name: str, key: str, payload: dict, files: list[str], seconds: float) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        digests = {f: file_digest(self.out / f) for f in files}
+        write_atomic(self.folder / f"{name}.pkl", lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomic(self.folder / f"{name}.json",
+                     lambda f: f.write(json.dumps({"key": key, "files": digests, "seconds": seconds}).encode()))
