@@ -9,6 +9,8 @@ import pytest
 from scipy import stats
 
 from sez import moments, smm
+from sez.smm.grid import _seed_int
+from sez.smm.noise import _moments_by_seed, _noise_weights, _precision
 from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 
 SPEC = smm.ModelSpec(grid=Grid(n_cash=60, n_capital=80, n_shocks=3, type_edges=(0.0, 0.5, 0.9, 1.0)),
@@ -124,10 +126,10 @@ def test_simulation_noise_parts_and_weights():
     cov = noise.attrs["covariance"]
     np.testing.assert_allclose(cov.to_numpy(), np.diag(noise["total"] ** 2))  # diagonal: few panels, no rank
     # the Monte Carlo part is the s.d. over other seeds' panels at the same solution
-    seeds = [smm._seed_int(s) for s in np.random.SeedSequence([3, 1]).spawn(3)]
-    by_seed = smm._moments_by_seed(TRUTH, spec, seeds)
+    seeds = [_seed_int(s) for s in np.random.SeedSequence([3, 1]).spawn(3)]
+    by_seed = _moments_by_seed(TRUTH, spec, seeds)
     assert noise["monte_carlo"].to_numpy() == pytest.approx(by_seed.std(ddof=1).to_numpy(), rel=1e-12)
-    W = smm._noise_weights(noise, pd.Series({"wl_y": 0.7, "sez_share": 0.3, "leverage_sez": 0.9}))
+    W = _noise_weights(noise, pd.Series({"wl_y": 0.7, "sez_share": 0.3, "leverage_sez": 0.9}))
     assert W[1, 1] == pytest.approx(1 / noise.loc["sez_share", "total"] ** 2)
     assert np.isfinite(W).all() and W[0, 0] > W[1, 1]  # the noiseless moment floored, finite, heaviest
     with pytest.raises(ValueError, match="draws = 1"):
@@ -156,19 +158,19 @@ def test_precision_flags_what_the_moments_cannot_pin_down():
     box = np.array([1.0, 1.0])
     # one moment with noise s.d. 0.01 and slope 2 in a parameter at 0.5: s.d. 0.005, relative 0.01
     jac = np.array([[2.0, 0.0]])
-    prec = smm._precision(jac, np.array([[1e-4]]), np.array([0.5, 0.3]), box)
+    prec = _precision(jac, np.array([[1e-4]]), np.array([0.5, 0.3]), box)
     assert prec[0] == pytest.approx(0.01, rel=1e-3)
     assert prec[1] == pytest.approx(1 / np.sqrt(12) / 0.3)  # no moment moves it: the bounds' s.d.
     # two parameters moving two moments alike (collinear): neither is pinned down
     jac = np.array([[1.0, 2.0], [0.5, 1.0]])
-    prec = smm._precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
+    prec = _precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
     assert np.all(prec > 0.1)
     # a distinct second moment identifies both: the closed form (G' S^-1 G)^-1, the bounds negligible
     jac = np.array([[1.0, 2.0], [0.5, -1.0]])
-    prec = smm._precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
+    prec = _precision(jac, np.eye(2) * 1e-4, np.array([1.0, 1.0]), box)
     assert prec == pytest.approx(np.sqrt(np.diag(np.linalg.inv(jac.T @ jac / 1e-4))), rel=1e-3)
     # a slope unknown on both sides (no solution there)
-    assert smm._precision(np.array([[np.nan, 1.0]]), np.array([[1e-4]]), np.ones(2), box)[0] == np.inf
+    assert _precision(np.array([[np.nan, 1.0]]), np.array([[1e-4]]), np.ones(2), box)[0] == np.inf
 
 
 def test_common_random_numbers_survive_a_change_in_the_number_of_entrants():

@@ -1,0 +1,109 @@
+"""Model moments at parameter points, and grids of them that survive being killed (a checkpoint per point)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sez import moments as mom
+from sez.model import Grid, Params, simulate, solve, stationary
+from sez.parallel import map_items
+from sez.store import Checkpoint
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How parameters become simulated moments: grid, panel size, moments."""
+
+    grid: Grid = Grid()
+    n_firms: int = 20_000
+    years: int = 10
+    burn_in: int = 60
+    moments: tuple = tuple(mom.TABLE7.index)
+    method: str = "howard"
+
+
+def model_moments(params: Params, spec: ModelSpec = ModelSpec(), seed: int = 0) -> pd.Series:
+    """Solve, find the stationary distribution, simulate a panel with ``seed`` and
+    compute the moments of ``spec``, with one OpenMP thread per call unless the
+    process says otherwise."""
+    sol = solve(params, spec.grid, method=spec.method)
+    dist = stationary(sol)
+    panel = simulate(sol, n_firms=spec.n_firms, years=spec.years, burn_in=spec.burn_in, seed=seed,
+                     distribution=dist)
+    return mom.compute(panel, spec.moments)
+
+
+def _seed_int(seed: np.random.SeedSequence) -> int:
+    return int(seed.generate_state(1, dtype=np.uint32)[0])
+
+
+def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, spec: ModelSpec,
+                     fixed_seed: int | None = None) -> dict:
+    """Grid function: model moments at ``base`` with ``point``'s changes, simulated
+    with the point's own ``seed`` (a grid) or with ``fixed_seed`` for every point
+    (an estimation's common random numbers)."""
+    return model_moments(base.replace(**point), spec, _seed_int(seed) if fixed_seed is None else fixed_seed).to_dict()
+
+
+def _fingerprint(points, fn, seed) -> str:
+    if isinstance(fn, functools.partial):
+        name = f"{fn.func.__module__}.{fn.func.__qualname__}{fn.args!r}{sorted(fn.keywords.items())!r}"
+    else:
+        name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+    blob = json.dumps({"points": points, "fn": name, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def evaluate_grid(
+    points: Sequence[dict],
+    fn: Callable[[dict, np.random.SeedSequence], dict] | None = None,
+    base: Params | None = None,
+    spec: ModelSpec = ModelSpec(),
+    executor=None,
+    checkpoint: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Evaluate ``fn(point, seed_i)`` at every point; point i gets child i of
+    ``SeedSequence(seed)``, whatever the executor.
+
+    By default ``fn`` computes model moments at ``base.replace(**point)``. With a
+    ``checkpoint`` path, every finished point is appended as it completes and a
+    rerun with the same arguments skips them. A point that raises is recorded
+    with its error and the grid goes on. Returns one row per point: the point's
+    values, the result's entries and ``error``.
+    """
+    points = [dict(p) for p in points]
+    if not points:
+        raise ValueError("points is empty")
+    if fn is None:
+        fn = functools.partial(moments_at_point, base=base or Params(), spec=spec)
+    store = Checkpoint(checkpoint, _fingerprint(points, fn, seed), len(points)) if checkpoint else None
+    done = store.done if store else {}
+    records: dict[int, dict] = {i: rec for i, rec in done.items()}
+    todo = [i for i in range(len(points)) if i not in done]
+    if todo:
+        for i, result, err in map_items(fn, points, executor=executor, seed=seed, indices=todo,
+                                        progress="grid" if progress else False):
+            if isinstance(result, pd.Series):
+                result = result.to_dict()
+            if store:
+                store.append(i, result, err)
+                records[i] = store.done[i]
+            else:
+                records[i] = {"index": i, "result": result,
+                              "error": None if err is None else f"{type(err).__name__}: {err}"}
+    rows = []
+    for i in range(len(points)):
+        rec = records[i]
+        row = {"point": i, **points[i], **(rec["result"] or {}), "error": rec["error"]}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("point")
