@@ -18,6 +18,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Moment:
+    """One moment: its name, how it is computed from a firm-year panel, and its units."""
     name: str
     unit: str
     definition: str

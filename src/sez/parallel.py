@@ -41,6 +41,7 @@ class SerialExecutor(Executor):
     """Runs each call at submit time in this process: the reference executor."""
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)`` now, in this process, and return its finished future."""
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))

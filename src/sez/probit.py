@@ -207,9 +207,11 @@ class ProbitResults(Results):
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors, the square roots of the diagonal of ``cov``."""
         return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
 
     def cov_params(self) -> pd.DataFrame:
+        """The covariance of ``params`` (a copy of ``cov``)."""
         return self.cov.copy()
 
     @property
@@ -224,6 +226,7 @@ class ProbitResults(Results):
 
     @property
     def n_dropped(self) -> int:
+        """Rows removed before estimation, all reasons together."""
         return int(sum(self.dropped.values()))
 
     def _title(self) -> str:

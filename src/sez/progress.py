@@ -143,6 +143,7 @@ class LineCounter:
             print(_stamped(text), file=self.stream, flush=True)
 
     def advance(self) -> None:
+        """Count one finished item; print a line when the next step of the interval is reached."""
         self.done += 1
         now = time.perf_counter()
         if self.done == self.total or self.done % self.step == 0 or now - self.last >= self.every:
@@ -153,6 +154,7 @@ class LineCounter:
             self._line(f"{self.title}: {self.done} of {self.total} done, {_duration(elapsed)} elapsed{left}")
 
     def close(self) -> None:
+        """Print the final count."""
         pass
 
 
@@ -185,6 +187,7 @@ class MemorySampler:
             self.peak = max(self.peak, self._rss())
 
     def reset(self) -> None:
+        """Start measuring the peak again from the current memory use."""
         self.peak = self._rss()
 
     def __enter__(self) -> MemorySampler:

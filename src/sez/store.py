@@ -120,6 +120,7 @@ class Checkpoint:
                           "again", CheckpointWarning, stacklevel=3)
 
     def append(self, index: int, result: Any, error: BaseException | None) -> None:
+        """Write the record of point ``index`` (its result or its error), flushed and synced; never twice."""
         if index in self.done:
             return
         rec = {"index": index, "result": result, "error": None if error is None else f"{type(error).__name__}: "
@@ -167,6 +168,7 @@ class StepCache:
         return meta
 
     def load(self, name: str) -> dict:
+        """The stored payload of step ``name``."""
         with open(self.folder / f"{name}.pkl", "rb") as f:
             return pickle.load(f)
 
@@ -176,6 +178,7 @@ class StepCache:
             (self.folder / f"{name}{suffix}").unlink(missing_ok=True)
 
     def store(self, name: str, key: str, payload: dict, files: list[str], seconds: float) -> None:
+        """Store step ``name``'s payload under ``key`` with the digests of the files it wrote."""
         self.folder.mkdir(parents=True, exist_ok=True)
         digests = {f: file_digest(self.out / f) for f in files}
         write_atomic(self.folder / f"{name}.pkl", lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))

@@ -39,14 +39,17 @@ class Audit:
         self.notes: list[str] = []
 
     def drop(self, df: pd.DataFrame, mask, step: str, reason: str) -> pd.DataFrame:
+        """Drop the rows of ``df`` where ``mask`` is true, counted under ``step`` and ``reason``."""
         mask = np.asarray(mask, dtype=bool)
         self.drops.append({"step": step, "reason": reason, "rows": int(mask.sum())})
         return df.loc[~mask]
 
     def note(self, text: str) -> None:
+        """Record a note (a step that changed values but dropped no row)."""
         self.notes.append(text)
 
     def table(self, rows_out: int) -> pd.DataFrame:
+        """The audit as a table: rows dropped by step and reason, ending at ``rows_out`` rows kept."""
         t = pd.DataFrame(self.drops, columns=["step", "reason", "rows"])
         t.attrs.update(rows_in=self.rows_in, rows_out=rows_out)
         if self.rows_in != rows_out + int(t["rows"].sum()):
@@ -55,6 +58,7 @@ class Audit:
 
 
 def remove_duplicates(raw: pd.DataFrame, audit: Audit) -> pd.DataFrame:
+    """Drop exact duplicate records and count them in ``audit``."""
     data_cols = [c for c in raw.columns if c not in ("source", "source_row")]
     return audit.drop(raw, raw.duplicated(data_cols, keep="first"), "duplicates", "exact duplicate row")
 

@@ -29,6 +29,7 @@ class Panel:
     notes: tuple = ()
 
     def summary(self) -> str:
+        """The panel's size and the audit of rows dropped, as text."""
         d = self.data
         lines = [f"harmonised ASIE panel: {len(d):,} firm-years, {d['firm_id'].nunique():,} firms, "
                  f"years {d['year'].min()}-{d['year'].max()}",

@@ -69,6 +69,7 @@ class DidResults(Results):
 
     @property
     def df_inference(self) -> float | None:
+        """The t degrees of freedom ``df`` (None: normal inference)."""
         return self.df
 
     def _title(self) -> str:
@@ -127,6 +128,7 @@ class EventStudyResults(Results):
 
     @property
     def nobs(self) -> int:
+        """The largest estimation sample of the estimators run."""
         return int(max(self.nobs_by_estimator.values(), default=0))
 
     def _title(self) -> str:
@@ -201,6 +203,7 @@ class MediationResults(Results):
 
     @property
     def indirect(self) -> float:
+        """The indirect effect ``a*b``."""
         return self.a * self.b
 
     @property
@@ -210,19 +213,23 @@ class MediationResults(Results):
 
     @property
     def proportion_mediated(self) -> float:
+        """The share of the total effect that is indirect, ``a*b / (a*b + c')``."""
         return self.indirect / self.total
 
     @property
     def params(self) -> pd.Series:
+        """Paths a, b, c', c and the indirect effect ``a*b``."""
         return pd.Series([self.a, self.b, self.c_prime, self.c, self.indirect], index=list(self._TERMS))
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors of the paths, and Sobel's of the indirect effect."""
         sobel = float(self.tests.loc["Sobel", "std_err"])
         return pd.Series([self.se_a, self.se_b, self.se_c_prime, self.se_c, sobel], index=list(self._TERMS))
 
     @property
     def nobs(self) -> int:
+        """The largest of the three paths' samples."""
         return int(max(self.nobs_by_path.values(), default=0))
 
     @property

@@ -173,6 +173,7 @@ class SMMResult(Results):
         return out
 
     def summary(self) -> str:
+        """Tables 6 and 7 beside the paper's, the J test, the parameters not identified and the verdict."""
         lines = [f"SMM: {len(self.free)} free parameters, {len(self.data_moments)} moments, objective "
                  f"{self.objective:.4g}, {self.evaluations} model evaluations",
                  self.params_table().to_string(float_format=lambda x: f"{x:.5g}"), "",

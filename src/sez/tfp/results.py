@@ -202,9 +202,11 @@ class BootstrapResults(Results):
 
     @property
     def nobs(self) -> int:
+        """Observations used, summed over the groups."""
         return self.point.nobs
 
     def cov_params(self) -> pd.DataFrame:
+        """Each group's covariance of its terms; NaN between groups."""
         return self.point.cov_params()
 
     @property

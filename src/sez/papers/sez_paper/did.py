@@ -36,6 +36,7 @@ class Specification:
     controls: tuple[str, ...]
 
     def fixed_effects(self, unit: str = "firm_id", time: str = "year", region: str = "city") -> tuple[str, ...]:
+        """The absorbed fixed effects of this column, named with the panel's columns."""
         return (unit, f"{region}^{time}") if self.region_by_year else (unit, time, region)
 
 
@@ -124,6 +125,7 @@ class SpecificationTable(LayoutTable):
 
     @property
     def title(self) -> str:
+        """The table's title with its outcome."""
         return f"{_TABLE_TITLES[self.table]}; outcome {self.outcome}"
 
     def to_frame(self) -> pd.DataFrame:
@@ -195,6 +197,7 @@ class SpecificationTable(LayoutTable):
         return body
 
     def notes(self, inner: str = "se") -> str:
+        """The notes printed under the table: conventions, skipped and failed specifications."""
         inside = "standard errors" if inner == "se" else "t statistics"
         lines = [f"Our {inside} in parentheses, {self.vcov}; the paper prints t statistics "
                  + ("(shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "

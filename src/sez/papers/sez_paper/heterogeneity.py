@@ -104,6 +104,7 @@ class GroupedTable(LayoutTable):
 
     @property
     def title(self) -> str:
+        """The table's title with its outcome."""
         return f"{_GROUPED_TITLES[self.table]}; outcome {self.outcome}"
 
     def to_frame(self) -> pd.DataFrame:
@@ -200,6 +201,7 @@ class GroupedTable(LayoutTable):
         return body
 
     def notes(self, inner: str = "se") -> str:
+        """The notes printed under the table: conventions and skipped cells."""
         inside = "standard errors" if inner == "se" else "t statistics"
         lines = [f"Our {inside} in parentheses, {self.vcov}; the paper prints t statistics"
                  + (" (shown as implied standard errors |coef/t|)" if inner == "se" else "") + ". "
