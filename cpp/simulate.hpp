@@ -16,6 +16,7 @@
 #endif
 
 #include "bellman.hpp"
+#include "law_of_motion.hpp"
 #include "parallel.hpp"
 
 namespace sez {
@@ -86,13 +87,12 @@ struct FirmState { int r, t, s; double m; };
 // at the floor below mbar; above it, the choice at mbar and the excess paid out.
 inline void invest(const SimProblem& sp, const FirmState& f, double& k, double& b, double& D) {
     const Problem& p = *sp.bell;
-    const ZoneRules& z = p.zone[f.r];
     double mb = sp.mbar[(static_cast<size_t>(f.r) * p.T + f.t) * p.S + f.s];
     double m_eff = std::isnan(mb) ? f.m : std::min(f.m, mb);
     k = policy_at(p.cash_of(f.t), sp.kpol + p.col(f.r, f.t, f.s), p.M, m_eff);
     k = std::max(0.0, std::min(k, p.kbar(f.r, m_eff)));
-    b = ((1.0 - z.tau) * k + z.xbar - m_eff) / p.q;
-    D = z.xbar + (f.m - m_eff);
+    b = LawOfMotion(p, f.r).debt(m_eff, k);
+    D = p.zone[f.r].xbar + (f.m - m_eff);
 }
 
 // End-of-period zone choice; returns true on a move (cash net of the moving cost).
@@ -131,12 +131,13 @@ inline void live(const SimProblem& sp, std::int64_t id, std::uint64_t stream, in
             if (u < acc) { s2 = j; break; }
         }
         if (uniform(sp.seed, stream, y, kDeath) < p.lam) { left = true; break; }  // death before producing
-        const ZoneRules& z = p.zone[f.r];
-        double profit = p.zfac[f.t * p.S + s2] * std::pow(k, p.k_exponent);
-        double m_next = (1.0 - z.tau) * (profit + (1.0 - p.delta) * k) - b - z.xi;
-        double X = z.ell * (1.0 - p.delta) * k - b;
+        const LawOfMotion law(p, f.r);
+        const double kpow = std::pow(k, p.k_exponent);
+        double profit = p.zfac[f.t * p.S + s2] * kpow;
+        double m_next = law.next_cash(k, b, p.zfac[f.t * p.S + s2], kpow);
+        double X = law.liquidation(k, b);
         int h = 0;
-        double Vn = interp(p.axis(f.t), sp.V + p.col(f.r, f.t, s2), z.lo, m_next, h);
+        double Vn = interp(p.axis(f.t), sp.V + p.col(f.r, f.t, s2), law.z.lo, m_next, h);
         if (!(Vn >= X)) { left = true; break; }  // exit by choice: liquidation beats producing
         if (y >= sp.record_from) {
             double output = profit / (1.0 - sp.eta);
