@@ -72,7 +72,7 @@ struct Continuation {
 };
 
 inline double expect(const Problem& p, int s, const double* C) {
-    const double* row = p.P + static_cast<size_t>(s) * p.S;
+    const double* row = p.P_row(s);
     double acc = 0.0;
     for (int s2 = 0; s2 < p.S; ++s2) acc += row[s2] * C[s2];
     return acc;
@@ -246,7 +246,7 @@ inline void improve_type(const Problem& p, const double* V, int r, int t, Search
             }
         }
         for (int s = 0; s < S; ++s) {
-            const double* row = p.P + static_cast<size_t>(s) * S;
+            const double* row = p.P_row(s);
             std::fill(F.begin() + i0, F.end(), 0.0);
             for (int s2 = 0; s2 < S; ++s2) {
                 const double w = row[s2];

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "parallel.hpp"
+#include "require.hpp"
 
 namespace sez {
 
@@ -53,9 +54,6 @@ struct GrowthReport {
 constexpr double kGrowthRowSumTol = 1e-8;
 
 inline void validate_growth(const GrowthProblem& g) {
-    auto require = [](bool ok, const std::string& what) {
-        if (!ok) throw std::invalid_argument(what);
-    };
     require(g.n_k >= 2, "the capital grid needs at least 2 points");
     require(g.n_z >= 1, "at least one productivity state is needed");
     require(g.alpha > 0 && g.alpha < 1, "alpha must lie in (0, 1), got " + std::to_string(g.alpha));
