@@ -302,9 +302,7 @@ inline void zone_values(const Problem& p, const double* Q, double* Vout, std::in
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        int s = static_cast<int>(c % S);
+        const auto [r, t, s] = p.column(c);
         int o = 1 - r;
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
@@ -361,9 +359,7 @@ inline void evaluate_policy(const Problem& p, const double* V, const double* Kpo
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        int s = static_cast<int>(c % S);
+        const auto [r, t, s] = p.column(c);
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
         Continuation cont(p, V, r, t);
@@ -397,8 +393,8 @@ inline void next_period(const Problem& p, const double* V, const double* Kpol, c
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
+        const Problem::Column col = p.column(c);
+        const int r = col.r, t = col.t;
         const LawOfMotion law(p, r);
         int hint[64] = {0};
         size_t base = static_cast<size_t>(c) * M;

@@ -14,10 +14,8 @@ namespace {
 using namespace sez_bind;
 
 sez::Search to_search(const std::string& s) {
-    if (s == "grid") return sez::Search::Grid;
-    if (s == "monotone") return sez::Search::Monotone;
-    if (s == "continuous") return sez::Search::Continuous;
-    throw std::invalid_argument("unknown search '" + s + "': use 'grid', 'monotone' or 'continuous'");
+    return sez::choose<sez::Search>(
+        "search", s, {{"grid", sez::Search::Grid}, {"monotone", sez::Search::Monotone}, {"continuous", sez::Search::Continuous}});
 }
 
 py::dict apply(const sez::Problem& p, darr V, const std::string& search, int threads) {

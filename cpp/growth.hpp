@@ -30,10 +30,8 @@ namespace sez {
 enum class GrowthMethod : int { Grid = 0, Monotone = 1, Howard = 2 };
 
 inline GrowthMethod parse_growth_method(const std::string& name) {
-    if (name == "grid") return GrowthMethod::Grid;
-    if (name == "monotone") return GrowthMethod::Monotone;
-    if (name == "howard") return GrowthMethod::Howard;
-    throw std::invalid_argument("unknown method '" + name + "': use 'grid', 'monotone' or 'howard'");
+    return choose<GrowthMethod>(
+        "method", name, {{"grid", GrowthMethod::Grid}, {"monotone", GrowthMethod::Monotone}, {"howard", GrowthMethod::Howard}});
 }
 
 struct GrowthProblem {

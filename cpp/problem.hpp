@@ -83,6 +83,11 @@ struct Problem {
     }
     size_t n_states() const { return static_cast<size_t>(2) * T * S * M; }
     size_t col(int r, int t, int s) const { return ((static_cast<size_t>(r) * T + t) * S + s) * M; }
+    // Zone, type and shock of value column c, 0 <= c < 2 T S, in state order.
+    struct Column { int r, t, s; };
+    Column column(long c) const {
+        return {static_cast<int>(c / (T * S)), static_cast<int>((c / S) % T), static_cast<int>(c % S)};
+    }
     const double* cash_of(int t) const { return cash.data() + static_cast<size_t>(t) * M; }
     CashAxis axis(int t) const { return {cash_of(t), inv_dx.data() + static_cast<size_t>(t) * M, M}; }
     const double* capital_of(int t) const { return capital.data() + static_cast<size_t>(t) * K; }
