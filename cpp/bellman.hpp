@@ -302,7 +302,7 @@ inline void zone_values(const Problem& p, const double* Q, double* Vout, std::in
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
     for (long c = 0; c < n; ++c) {
-        const auto [r, t, s] = p.column(c);
+        const auto [r, t, s] = Problem::column(c, T, S);
         int o = 1 - r;
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
@@ -359,7 +359,7 @@ inline void evaluate_policy(const Problem& p, const double* V, const double* Kpo
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        const auto [r, t, s] = p.column(c);
+        const auto [r, t, s] = Problem::column(c, T, S);
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
         Continuation cont(p, V, r, t);
@@ -393,7 +393,7 @@ inline void next_period(const Problem& p, const double* V, const double* Kpol, c
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        const Problem::Column col = p.column(c);
+        const Problem::Column col = Problem::column(c, T, S);
         const int r = col.r, t = col.t;
         const LawOfMotion law(p, r);
         int hint[64] = {0};

@@ -83,10 +83,12 @@ struct Problem {
     }
     size_t n_states() const { return static_cast<size_t>(2) * T * S * M; }
     size_t col(int r, int t, int s) const { return ((static_cast<size_t>(r) * T + t) * S + s) * M; }
-    // Zone, type and shock of value column c, 0 <= c < 2 T S, in state order.
+    // Zone, type and shock of value column c, 0 <= c < 2 T S, in state order (the
+    // sizes are passed in: a loop's local copies keep them in registers).
     struct Column { int r, t, s; };
-    Column column(long c) const {
-        return {static_cast<int>(c / (T * S)), static_cast<int>((c / S) % T), static_cast<int>(c % S)};
+    static Column column(long c, int n_types, int n_shocks) {
+        return {static_cast<int>(c / (n_types * n_shocks)), static_cast<int>((c / n_shocks) % n_types),
+                static_cast<int>(c % n_shocks)};
     }
     const double* cash_of(int t) const { return cash.data() + static_cast<size_t>(t) * M; }
     CashAxis axis(int t) const { return {cash_of(t), inv_dx.data() + static_cast<size_t>(t) * M, M}; }
