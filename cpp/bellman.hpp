@@ -16,68 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "law_of_motion.hpp"
 #include "parallel.hpp"
+#include "problem.hpp"
 
 namespace sez {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 enum class Search : int { Grid = 0, Monotone = 1, Continuous = 2 };
-
-// A type's cash grid with its inverse spacings (interpolation multiplies
-// instead of dividing: a division per read was a third of the operator's time).
-struct CashAxis {
-    const double* x;
-    const double* inv_dx;  // 1 / (x[i+1] - x[i])
-    int n;
-};
-
-struct ZoneRules {
-    double tau;        // corporate tax
-    double theta;      // collateral: b' <= theta k'
-    double xi;         // fixed operating cost
-    double xbar;       // minimum dividend (eligibility floor)
-    double ell;        // liquidation X = ell (1 - delta) k - b  (ell = 1 - tau taxed, 1 untaxed)
-    double move_cost;  // cost of moving to the other zone at the end of a period
-    bool may_move;     // whether the move to the other zone exists
-    double lo;         // lowest cash at which V_r is finite (a cash-grid node)
-};
-
-struct Problem {
-    int T = 0, S = 0, M = 0, K = 0;
-    double beta = 0, q = 0, delta = 0, lam = 0, k_exponent = 0;
-    ZoneRules zone[2];
-    const double* cash = nullptr;     // [T][M] ascending, per type
-    const double* capital = nullptr;  // [T][K] ascending, capital[t][0] == 0
-    const double* zfac = nullptr;     // [T][S] profit pi = zfac * k^k_exponent
-    const double* P = nullptr;        // [S][S] shock transition
-    std::vector<double> kpow;         // [T][K] capital^k_exponent, filled by prepare()
-    std::vector<double> inv_dx;       // [T][M] inverse cash spacings, filled by prepare()
-
-    void prepare() {
-        inv_dx.assign(static_cast<size_t>(T) * M, 0.0);
-        for (int t = 0; t < T; ++t)
-            for (int i = 0; i + 1 < M; ++i)
-                inv_dx[t * M + i] = 1.0 / (cash[t * M + i + 1] - cash[t * M + i]);
-        kpow.assign(static_cast<size_t>(T) * K, 0.0);
-        for (int t = 0; t < T; ++t)
-            for (int j = 0; j < K; ++j)
-                kpow[t * K + j] = std::pow(capital[t * K + j], k_exponent);
-    }
-    size_t n_states() const { return static_cast<size_t>(2) * T * S * M; }
-    size_t col(int r, int t, int s) const { return ((static_cast<size_t>(r) * T + t) * S + s) * M; }
-    const double* cash_of(int t) const { return cash + static_cast<size_t>(t) * M; }
-    CashAxis axis(int t) const { return {cash_of(t), inv_dx.data() + static_cast<size_t>(t) * M, M}; }
-    const double* capital_of(int t) const { return capital + static_cast<size_t>(t) * K; }
-    // Capital bound from the collateral constraint with D = xbar; +inf when
-    // q theta >= 1 - tau (docs/model.md defect 1: only the capital grid bounds k').
-    double kbar(int r, double m) const {
-        const ZoneRules& z = zone[r];
-        double den = (1.0 - z.tau) - q * z.theta;
-        return den > 0 ? (m - z.xbar) / den : kInf;
-    }
-};
 
 // Linear interpolation of y at xq on a cash axis: -inf below lo (a node),
 // slope-one extrapolation above the top node (values have slope one above the
@@ -106,28 +51,28 @@ inline double interp(const CashAxis& a, const double* y, double lo, double xq, i
 // C = lam X + (1 - lam) max{X, V_r(m' - xi)}.
 struct Continuation {
     const Problem& p;
+    const LawOfMotion law;
     const double* V;  // [2][T][S][M]
     int r, t;
     int hint[64];
 
-    Continuation(const Problem& p_, const double* V_, int r_, int t_) : p(p_), V(V_), r(r_), t(t_) {
+    Continuation(const Problem& p_, const double* V_, int r_, int t_) : p(p_), law(p_, r_), V(V_), r(r_), t(t_) {
         for (int s = 0; s < 64; ++s) hint[s] = 0;
     }
     void operator()(double m, double k, double kp, double* C) {
-        const ZoneRules& z = p.zone[r];
-        double b = ((1.0 - z.tau) * k + z.xbar - m) / p.q;
-        double X = z.ell * (1.0 - p.delta) * k - b;
-        double base = (1.0 - z.tau) * (1.0 - p.delta) * k - b - z.xi;
+        double b = law.debt(m, k);
+        double X = law.liquidation(k, b);
+        double base = law.cash_before_profit(k, b);
         for (int s2 = 0; s2 < p.S; ++s2) {
-            double mp = base + (1.0 - z.tau) * p.zfac[t * p.S + s2] * kp;
-            double Vn = interp(p.axis(t), V + p.col(r, t, s2), z.lo, mp, hint[s2]);
+            double mp = base + law.profit_after_tax(p.zfac[t * p.S + s2], kp);
+            double Vn = interp(p.axis(t), V + p.col(r, t, s2), law.z.lo, mp, hint[s2]);
             C[s2] = p.lam * X + (1.0 - p.lam) * std::max(X, Vn);
         }
     }
 };
 
 inline double expect(const Problem& p, int s, const double* C) {
-    const double* row = p.P + static_cast<size_t>(s) * p.S;
+    const double* row = p.P_row(s);
     double acc = 0.0;
     for (int s2 = 0; s2 < p.S; ++s2) acc += row[s2] * C[s2];
     return acc;
@@ -256,6 +201,7 @@ inline void improve_cell(const Problem& p, const double* V, int r, int t, int i,
 inline void improve_type(const Problem& p, const double* V, int r, int t, Search search, double* Q, double* Kpol) {
     const int S = p.S, K = p.K, M = p.M;
     const ZoneRules& z = p.zone[r];
+    const LawOfMotion law(p, r);
     const double* x = p.cash_of(t);
     const double* kg = p.capital_of(t);
     const double* kp = p.kpow.data() + static_cast<size_t>(t) * K;
@@ -272,12 +218,12 @@ inline void improve_type(const Problem& p, const double* V, int r, int t, Search
         while (i0 < M && !(k <= kbar[i0])) ++i0;  // feasible cash: k' <= Kbar(m), rising in m
         if (i0 >= M) break;
         for (int i = i0; i < M; ++i) {
-            double b = ((1.0 - z.tau) * k + z.xbar - x[i]) / p.q;
-            X[i] = z.ell * (1.0 - p.delta) * k - b;
-            base[i] = (1.0 - z.tau) * (1.0 - p.delta) * k - b - z.xi;
+            const double b = law.debt(x[i], k);
+            X[i] = law.liquidation(k, b);
+            base[i] = law.cash_before_profit(k, b);
         }
         for (int s2 = 0; s2 < S; ++s2) {
-            const double add = (1.0 - z.tau) * p.zfac[t * S + s2] * kp[j];
+            const double add = law.profit_after_tax(p.zfac[t * S + s2], kp[j]);
             const double* y = V + p.col(r, t, s2);
             double* Cs = C.data() + static_cast<size_t>(s2) * M;
             // m' rises with m: one forward walk finds every bracket (interp's
@@ -300,7 +246,7 @@ inline void improve_type(const Problem& p, const double* V, int r, int t, Search
             }
         }
         for (int s = 0; s < S; ++s) {
-            const double* row = p.P + static_cast<size_t>(s) * S;
+            const double* row = p.P_row(s);
             std::fill(F.begin() + i0, F.end(), 0.0);
             for (int s2 = 0; s2 < S; ++s2) {
                 const double w = row[s2];
@@ -356,9 +302,7 @@ inline void zone_values(const Problem& p, const double* Q, double* Vout, std::in
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        int s = static_cast<int>(c % S);
+        const auto [r, t, s] = Problem::column(c, T, S);
         int o = 1 - r;
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
@@ -415,9 +359,7 @@ inline void evaluate_policy(const Problem& p, const double* V, const double* Kpo
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        int s = static_cast<int>(c % S);
+        const auto [r, t, s] = Problem::column(c, T, S);
         const ZoneRules& z = p.zone[r];
         const double* x = p.cash_of(t);
         Continuation cont(p, V, r, t);
@@ -451,19 +393,19 @@ inline void next_period(const Problem& p, const double* V, const double* Kpol, c
     const long n = 2L * T * S;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n * M * S * 8, threads))
     for (long c = 0; c < n; ++c) {
-        int r = static_cast<int>(c / (T * S));
-        int t = static_cast<int>((c / S) % T);
-        const ZoneRules& z = p.zone[r];
+        const Problem::Column col = Problem::column(c, T, S);
+        const int r = col.r, t = col.t;
+        const LawOfMotion law(p, r);
         int hint[64] = {0};
         size_t base = static_cast<size_t>(c) * M;
         for (int i = 0; i < M; ++i) {
             size_t idx = base + i;
             double k = Kpol[idx], b = Bpol[idx];
-            X[idx] = z.ell * (1.0 - p.delta) * k - b;
+            X[idx] = law.liquidation(k, b);
             double kp = std::pow(k, p.k_exponent);
             for (int s2 = 0; s2 < S; ++s2) {
-                double mp = (1.0 - z.tau) * (p.zfac[t * S + s2] * kp + (1.0 - p.delta) * k) - b - z.xi;
-                double Vn = std::isnan(k) ? kNegInf : interp(p.axis(t), V + p.col(r, t, s2), z.lo, mp, hint[s2]);
+                double mp = law.next_cash(k, b, p.zfac[t * S + s2], kp);
+                double Vn = std::isnan(k) ? kNegInf : interp(p.axis(t), V + p.col(r, t, s2), law.z.lo, mp, hint[s2]);
                 mnext[idx * S + s2] = mp;
                 exits[idx * S + s2] = !(Vn >= X[idx]);
             }

@@ -1,65 +1,81 @@
-// Shared pieces of the bindings: argument checks and the Problem built from numpy arrays.
+// Shared pieces of the bindings, each defined once: array types, argument
+// checks, copies between numpy arrays and the kernels' vectors, result dicts,
+// and pickling of the bound structs by their keyword arguments.
 #pragma once
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <stdexcept>
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "bellman.hpp"
+#include "problem.hpp"
+#include "require.hpp"
 
 namespace sez_bind {
 
 namespace py = pybind11;
-using darr = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using i8arr = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>;
+template <class T>
+using arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using darr = arr<double>;
+using i8arr = arr<std::int8_t>;
+using i64arr = arr<std::int64_t>;
+using sez::require;
 
-inline void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument(what);
+inline void require_ndim(const py::array& a, int ndim, const std::string& name) {
+    require(a.ndim() == ndim, name + " must be " + std::to_string(ndim) + "-d, got " + std::to_string(a.ndim()) +
+                                  " dimensions");
 }
 
-// Holds the arrays a Problem points into, so they outlive the C++ call.
-struct Bound {
-    darr cash, capital, zfac, P;
-    sez::Problem p;
-};
+// `what` names the array and its axes, e.g. "V must have shape (2, types, shocks, cash)".
+inline void require_shape(const py::array& a, std::initializer_list<py::ssize_t> shape, const std::string& what) {
+    bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+    int d = 0;
+    for (py::ssize_t n : shape) ok = ok && a.shape(d++) == n;
+    require(ok, what);
+}
 
-inline Bound make_problem(darr cash, darr capital, darr zfac, darr P, darr zones, darr scalars) {
-    require(cash.ndim() == 2, "cash grid must be 2-d (type, cash)");
-    require(capital.ndim() == 2, "capital grid must be 2-d (type, capital)");
-    require(zfac.ndim() == 2, "zfac must be 2-d (type, shock)");
-    require(P.ndim() == 2 && P.shape(0) == P.shape(1), "P must be a square matrix");
-    require(zones.ndim() == 2 && zones.shape(0) == 2 && zones.shape(1) == 8, "zones must have shape (2, 8)");
-    require(scalars.ndim() == 1 && scalars.shape(0) == 5, "scalars must have 5 entries");
-    Bound b{cash, capital, zfac, P, {}};
-    sez::Problem& p = b.p;
-    p.T = static_cast<int>(cash.shape(0));
-    p.M = static_cast<int>(cash.shape(1));
-    p.K = static_cast<int>(capital.shape(1));
-    p.S = static_cast<int>(P.shape(0));
-    require(p.S >= 1 && p.S <= 64, "between 1 and 64 shock states are supported");
-    require(p.M >= 2 && p.K >= 2, "cash and capital grids need at least 2 points");
-    require(capital.shape(0) == p.T && zfac.shape(0) == p.T && zfac.shape(1) == p.S,
-            "cash, capital and zfac must agree on the number of types and shocks");
-    auto s = scalars.unchecked<1>();
-    p.beta = s(0); p.q = s(1); p.delta = s(2); p.lam = s(3); p.k_exponent = s(4);
-    auto z = zones.unchecked<2>();
-    for (int r = 0; r < 2; ++r)
-        p.zone[r] = sez::ZoneRules{z(r, 0), z(r, 1), z(r, 2), z(r, 3), z(r, 4), z(r, 5), z(r, 6) != 0.0, z(r, 7)};
-    p.cash = b.cash.data();
-    p.capital = b.capital.data();
-    p.zfac = b.zfac.data();
-    p.P = b.P.data();
-    p.prepare();
-    return b;
+template <class T>
+std::vector<T> to_vector(const arr<T>& a) {
+    return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+template <class T>
+arr<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+    arr<T> out(std::move(shape));
+    require(static_cast<size_t>(out.size()) == v.size(), "internal: array shape and vector size differ");
+    std::copy(v.begin(), v.end(), out.mutable_data());
+    return out;
 }
 
 inline std::vector<py::ssize_t> state_shape(const sez::Problem& p) { return {2, p.T, p.S, p.M}; }
 
 inline void check_state(const darr& a, const sez::Problem& p, const char* name) {
-    require(a.ndim() == 4 && a.shape(0) == 2 && a.shape(1) == p.T && a.shape(2) == p.S && a.shape(3) == p.M,
-            std::string(name) + " must have shape (2, types, shocks, cash)");
+    require_shape(a, {2, p.T, p.S, p.M}, std::string(name) + " must have shape (2, types, shocks, cash)");
+}
+
+// A result dict from (name, value) pairs.
+inline py::dict make_dict(std::initializer_list<std::pair<const char*, py::object>> items) {
+    py::dict out;
+    for (const auto& [name, value] : items) out[name] = value;
+    return out;
+}
+
+// Pickling by keyword arguments: the state is the dict of the attributes named
+// by `fields` (the constructor's keywords), and unpickling calls the class with it.
+template <class T, class Class, size_t N>
+void def_pickle_by_fields(Class& cls, const char* const (&fields)[N]) {
+    cls.def(py::pickle(
+        [&fields](const py::object& self) {
+            py::dict state;
+            for (const char* f : fields) state[f] = self.attr(f);
+            return state;
+        },
+        [](const py::dict& state) { return py::type::of<T>()(**state).template cast<T>(); }));
 }
 
 }  // namespace sez_bind

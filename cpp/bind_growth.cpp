@@ -4,22 +4,19 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bind_common.hpp"
 #include "growth.hpp"
 
 namespace py = pybind11;
-using darr = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using i64arr = py::array_t<std::int64_t, py::array::c_style>;
 
 namespace {
 
-void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument(what);
-}
+using namespace sez_bind;
 
 py::dict growth_solve(darr k_grid, darr z, darr P, double alpha, double beta, const std::string& method,
                       int howard_steps, double tol, int max_iter, int threads) {
-    require(k_grid.ndim() == 1, "k_grid must be 1-d, got " + std::to_string(k_grid.ndim()) + " dimensions");
-    require(z.ndim() == 1, "z must be 1-d, got " + std::to_string(z.ndim()) + " dimensions");
+    require_ndim(k_grid, 1, "k_grid");
+    require_ndim(z, 1, "z");
     require(P.ndim() == 2 && P.shape(0) == z.shape(0) && P.shape(1) == z.shape(0),
             "P must have shape (n_z, n_z) = (" + std::to_string(z.shape(0)) + ", " + std::to_string(z.shape(0)) + ")");
     require(k_grid.shape(0) <= (1LL << 30), "k_grid is too large");
@@ -45,14 +42,9 @@ py::dict growth_solve(darr k_grid, darr z, darr P, double alpha, double beta, co
         rep = sez::solve_growth(g, m, howard_steps, tol, max_iter, threads, V.mutable_data(), policy.mutable_data(),
                                 kprime.mutable_data());
     }
-    py::dict out;
-    out["V"] = V;
-    out["policy_index"] = policy;
-    out["policy"] = kprime;
-    out["iterations"] = rep.iterations;
-    out["converged"] = rep.converged;
-    out["history"] = darr(static_cast<py::ssize_t>(rep.history.size()), rep.history.data());
-    return out;
+    return make_dict({{"V", V}, {"policy_index", policy}, {"policy", kprime},
+                      {"iterations", py::cast(rep.iterations)}, {"converged", py::cast(rep.converged)},
+                      {"history", to_array(rep.history, {static_cast<py::ssize_t>(rep.history.size())})}});
 }
 
 }  // namespace

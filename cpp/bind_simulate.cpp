@@ -11,34 +11,19 @@ namespace {
 
 using namespace sez_bind;
 
-py::dict simulate(darr cash, darr capital, darr zfac, darr P, darr zones, darr scalars, darr V, darr Q, darr kpol,
-                  darr mbar, darr zval, double eta, double w, darr type_cdf, darr shock_cdf, double m0_log_mean,
-                  double m0_log_sd, darr ce, bool outside_is_cash, darr init_cdf, std::int64_t n_init,
-                  double potential_per_year, int years, int record_from, std::uint64_t seed, int threads) {
-    Bound b = make_problem(cash, capital, zfac, P, zones, scalars);
-    const sez::Problem& p = b.p;
-    check_state(V, p, "V");
-    check_state(Q, p, "Q");
-    check_state(kpol, p, "kpol");
-    require(mbar.ndim() == 3 && mbar.shape(0) == 2 && mbar.shape(1) == p.T && mbar.shape(2) == p.S,
-            "mbar must have shape (2, types, shocks)");
-    require(zval.ndim() == 2 && zval.shape(0) == p.T && zval.shape(1) == p.S, "zval must have shape (types, shocks)");
-    require(type_cdf.size() == p.T && shock_cdf.size() == p.S, "type_cdf and shock_cdf must match types and shocks");
-    require(init_cdf.size() == static_cast<py::ssize_t>(p.n_states()), "init_cdf must have one entry per state");
-    require(ce.size() == 2, "ce must have 2 entries");
-    require(n_init >= 0 && potential_per_year >= 0 && years >= 1 && record_from >= 1 && record_from <= years,
-            "need n_init >= 0, potential_per_year >= 0, years >= 1 and 1 <= record_from <= years");
-    sez::SimProblem sp;
-    sp.bell = &p;
-    sp.V = V.data(); sp.Q = Q.data(); sp.kpol = kpol.data(); sp.mbar = mbar.data(); sp.zval = zval.data();
-    sp.eta = eta; sp.w = w;
-    sp.type_cdf = type_cdf.data(); sp.shock_cdf = shock_cdf.data();
-    sp.m0_log_mean = m0_log_mean; sp.m0_log_sd = m0_log_sd;
-    sp.ce[0] = ce.at(0); sp.ce[1] = ce.at(1);
-    sp.outside_is_cash = outside_is_cash;
-    sp.init_cdf = init_cdf.data(); sp.n_init = n_init;
-    sp.potential_per_year = potential_per_year;
-    sp.years = years; sp.record_from = record_from; sp.seed = seed;
+constexpr const char* kSettingsFields[] = {"init_cdf", "n_init", "potential_per_year", "years", "record_from",
+                                           "seed"};
+
+sez::PanelSettings settings(darr init_cdf, std::int64_t n_init, double potential_per_year, int years,
+                            int record_from, std::uint64_t seed) {
+    require_ndim(init_cdf, 1, "init_cdf");
+    sez::PanelSettings run{to_vector(init_cdf), n_init, potential_per_year, years, record_from, seed};
+    run.check();
+    return run;
+}
+
+py::dict simulate(const sez::Problem& p, const sez::Policy& pol, const sez::PanelSettings& run, int threads) {
+    const sez::SimProblem sp(p, pol, run);
     std::vector<std::vector<sez::FirmYear>> parts;
     std::int64_t n_potential = 0;
     {
@@ -79,23 +64,35 @@ py::dict simulate(darr cash, darr capital, darr zfac, darr P, darr zones, darr s
             }
         }
     }
-    py::dict out;
-    out["firm"] = firm; out["year"] = year; out["birth_year"] = birth_year; out["move_year"] = move_year;
-    out["zone"] = zone; out["birth_zone"] = birth_zone; out["moved"] = moved; out["exits"] = exits;
-    out["capital"] = capital_col; out["investment"] = investment; out["debt"] = debt; out["z"] = z; out["output"] = output; out["labour"] = labour;
-    out["profit"] = profit; out["cash"] = cash_next; out["dividends"] = dividends;
-    out["n_potential"] = n_potential;
-    return out;
+    return make_dict({{"firm", firm}, {"year", year}, {"birth_year", birth_year}, {"move_year", move_year},
+                      {"zone", zone}, {"birth_zone", birth_zone}, {"moved", moved}, {"exits", exits},
+                      {"capital", capital_col}, {"investment", investment}, {"debt", debt}, {"z", z},
+                      {"output", output}, {"labour", labour}, {"profit", profit}, {"cash", cash_next},
+                      {"dividends", dividends}, {"n_potential", py::cast(n_potential)}});
 }
 
 }  // namespace
 
 void bind_simulate(py::module_& m) {
-    m.def("simulate_panel", &simulate, py::arg("cash"), py::arg("capital"), py::arg("zfac"), py::arg("P"),
-          py::arg("zones"), py::arg("scalars"), py::arg("V"), py::arg("Q"), py::arg("kpol"), py::arg("mbar"),
-          py::arg("zval"), py::arg("eta"), py::arg("w"), py::arg("type_cdf"), py::arg("shock_cdf"),
-          py::arg("m0_log_mean"), py::arg("m0_log_sd"), py::arg("ce"), py::arg("outside_is_cash"),
-          py::arg("init_cdf"), py::arg("n_init"), py::arg("potential_per_year"), py::arg("years"),
-          py::arg("record_from"), py::arg("seed"), py::arg("threads") = 0,
-          "Monte Carlo firm panel with counter-based random streams: columns as arrays, rows by firm then year.");
+    using sez::PanelSettings;
+    py::class_<PanelSettings> ps(m, "PanelSettings",
+                                 "One simulation run: the initial population law over investor states, the number "
+                                 "of initial firms, potential entrants per year, years, the first recorded year and "
+                                 "the seed. Attributes are read-only.");
+    ps.def(py::init(&settings), py::kw_only(), py::arg("init_cdf"), py::arg("n_init"), py::arg("potential_per_year"),
+           py::arg("years"), py::arg("record_from"), py::arg("seed"))
+        .def_property_readonly("init_cdf",
+                               [](const PanelSettings& s) {
+                                   return to_array(s.init_cdf, {static_cast<py::ssize_t>(s.init_cdf.size())});
+                               })
+        .def_readonly("n_init", &PanelSettings::n_init)
+        .def_readonly("potential_per_year", &PanelSettings::potential_per_year)
+        .def_readonly("years", &PanelSettings::years)
+        .def_readonly("record_from", &PanelSettings::record_from)
+        .def_readonly("seed", &PanelSettings::seed);
+    def_pickle_by_fields<PanelSettings>(ps, kSettingsFields);
+    m.def("simulate_panel", &simulate, py::arg("problem"), py::arg("policy"), py::arg("settings"),
+          py::arg("threads") = 0,
+          "Monte Carlo firm panel with counter-based random streams: dict of columns (rows by firm, then year) "
+          "and n_potential.");
 }

@@ -6,21 +6,14 @@
 
 #include <string>
 
+#include "bind_common.hpp"
 #include "ks.hpp"
 
 namespace py = pybind11;
-using darr = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using i64arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
-void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument(what);
-}
-
-void require_1d(const py::array& a, const char* name) {
-    require(a.ndim() == 1, std::string(name) + " must be 1-d, got " + std::to_string(a.ndim()) + " dimensions");
-}
+using namespace sez_bind;
 
 void require_finite_sorted(const darr& x, const char* name) {
     const std::int64_t bad_nan = sez::first_nan(x.data(), x.shape(0));
@@ -30,25 +23,22 @@ void require_finite_sorted(const darr& x, const char* name) {
 }
 
 sez::KsAlternative parse_alternative(const std::string& alternative) {
-    if (alternative == "two-sided") return sez::KsAlternative::two_sided;
-    if (alternative == "plus") return sez::KsAlternative::plus;
-    if (alternative == "minus") return sez::KsAlternative::minus;
-    throw std::invalid_argument("alternative must be 'two-sided', 'plus' or 'minus', got '" + alternative + "'");
+    return sez::choose<sez::KsAlternative>("alternative", alternative,
+                                           {{"two-sided", sez::KsAlternative::two_sided},
+                                            {"plus", sez::KsAlternative::plus},
+                                            {"minus", sez::KsAlternative::minus}});
 }
 
-py::dict statistic_dict(const sez::KsStatistic& s) {
-    py::dict out;
-    out["d"] = s.d;
-    out["d_plus"] = s.d_plus;
-    out["d_minus"] = s.d_minus;
-    out["plus_num"] = s.plus_num;
-    out["minus_num"] = s.minus_num;
-    return out;
+// The statistics' fields as a dict: of numbers (one statistic) or of arrays (many).
+py::dict statistic_dict(const py::object& d, const py::object& d_plus, const py::object& d_minus,
+                        const py::object& plus_num, const py::object& minus_num) {
+    return make_dict({{"d", d}, {"d_plus", d_plus}, {"d_minus", d_minus}, {"plus_num", plus_num},
+                      {"minus_num", minus_num}});
 }
 
 py::dict ks_sorted(darr a, darr b) {
-    require_1d(a, "a");
-    require_1d(b, "b");
+    require_ndim(a, 1, "a");
+    require_ndim(b, 1, "b");
     require_finite_sorted(a, "a");
     require_finite_sorted(b, "b");
     sez::check_ks_sizes(a.shape(0), b.shape(0));
@@ -57,12 +47,13 @@ py::dict ks_sorted(darr a, darr b) {
         py::gil_scoped_release nogil;
         s = sez::ks_sorted(a.data(), a.shape(0), b.data(), b.shape(0));
     }
-    return statistic_dict(s);
+    return statistic_dict(py::cast(s.d), py::cast(s.d_plus), py::cast(s.d_minus), py::cast(s.plus_num),
+                          py::cast(s.minus_num));
 }
 
 py::tuple ks_gather_groups(darr values, i64arr group, std::int64_t n_groups) {
-    require_1d(values, "values");
-    require_1d(group, "group");
+    require_ndim(values, 1, "values");
+    require_ndim(group, 1, "group");
     require(values.shape(0) == group.shape(0), "values and group must have the same length");
     require(n_groups >= 1, "n_groups must be >= 1");
     const std::int64_t n = values.shape(0);
@@ -90,10 +81,10 @@ py::tuple ks_gather_groups(darr values, i64arr group, std::int64_t n_groups) {
 }
 
 py::dict ks_batch(darr sorted, i64arr offsets, i64arr first, i64arr second, int threads) {
-    require_1d(sorted, "sorted");
-    require_1d(offsets, "offsets");
-    require_1d(first, "first");
-    require_1d(second, "second");
+    require_ndim(sorted, 1, "sorted");
+    require_ndim(offsets, 1, "offsets");
+    require_ndim(first, 1, "first");
+    require_ndim(second, 1, "second");
     require(first.shape(0) == second.shape(0), "first and second must have the same length");
     require(threads >= 0, "threads must be >= 0 (0: OpenMP default)");
     const std::int64_t n_groups = offsets.shape(0) - 1;
@@ -130,13 +121,7 @@ py::dict ks_batch(darr sorted, i64arr offsets, i64arr first, i64arr second, int 
         plus_num.mutable_data()[c] = stats[c].plus_num;
         minus_num.mutable_data()[c] = stats[c].minus_num;
     }
-    py::dict out;
-    out["d"] = d;
-    out["d_plus"] = d_plus;
-    out["d_minus"] = d_minus;
-    out["plus_num"] = plus_num;
-    out["minus_num"] = minus_num;
-    return out;
+    return statistic_dict(d, d_plus, d_minus, plus_num, minus_num);
 }
 
 double ks_exact_pvalue(std::int64_t m, std::int64_t n, std::int64_t h, const std::string& alternative) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "parallel.hpp"
+#include "problem.hpp"
 
 namespace sez {
 
@@ -37,6 +38,8 @@ inline Lottery lottery(const double* x, int n, double xq, bool& clipped) {
     return {j, (xq - x[j]) / (x[j + 1] - x[j])};
 }
 
+// What one period of the histogram method reads: the problem's grids and rules,
+// the solved zone moves, next cash and exits, and the entrants' flow.
 struct DistProblem {
     int T = 0, S = 0, M = 0;
     double lam = 0;
@@ -47,6 +50,13 @@ struct DistProblem {
     const double* m_next = nullptr;       // [2][T][S][M][S] next cash of investors
     const std::int8_t* exits = nullptr;   // [2][T][S][M][S] 1: chooses to exit
     const double* entrants = nullptr;     // [2][T][S][M] entrants' mass among investors
+
+    DistProblem(const Problem& p, const Policy& pol, const double* entrants_)
+        : T(p.T), S(p.S), M(p.M), lam(p.lam), cash(p.cash.data()), P(p.P.data()), move(pol.move.data()),
+          move_cost{p.zone[0].move_cost, p.zone[1].move_cost}, m_next(pol.m_next.data()),
+          exits(pol.exits.data()), entrants(entrants_) {
+        pol.check(p);
+    }
 
     size_t cell(int r, int t, int s, int i) const { return ((static_cast<size_t>(r) * T + t) * S + s) * M + i; }
 };

@@ -23,16 +23,15 @@
 #include <vector>
 
 #include "parallel.hpp"
+#include "require.hpp"
 
 namespace sez {
 
 enum class GrowthMethod : int { Grid = 0, Monotone = 1, Howard = 2 };
 
 inline GrowthMethod parse_growth_method(const std::string& name) {
-    if (name == "grid") return GrowthMethod::Grid;
-    if (name == "monotone") return GrowthMethod::Monotone;
-    if (name == "howard") return GrowthMethod::Howard;
-    throw std::invalid_argument("unknown method '" + name + "': use 'grid', 'monotone' or 'howard'");
+    return choose<GrowthMethod>(
+        "method", name, {{"grid", GrowthMethod::Grid}, {"monotone", GrowthMethod::Monotone}, {"howard", GrowthMethod::Howard}});
 }
 
 struct GrowthProblem {
@@ -53,9 +52,6 @@ struct GrowthReport {
 constexpr double kGrowthRowSumTol = 1e-8;
 
 inline void validate_growth(const GrowthProblem& g) {
-    auto require = [](bool ok, const std::string& what) {
-        if (!ok) throw std::invalid_argument(what);
-    };
     require(g.n_k >= 2, "the capital grid needs at least 2 points");
     require(g.n_z >= 1, "at least one productivity state is needed");
     require(g.alpha > 0 && g.alpha < 1, "alpha must lie in (0, 1), got " + std::to_string(g.alpha));

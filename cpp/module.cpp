@@ -7,6 +7,7 @@
 
 namespace py = pybind11;
 
+void bind_problem(py::module_& m);
 void bind_bellman(py::module_& m);
 void bind_growth(py::module_& m);
 void bind_distribution(py::module_& m);
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
         omp_set_num_threads(n);
 #endif
     }, py::arg("threads"), "Set OpenMP's default thread count for kernels called with threads=None");
+    bind_problem(m);  // first: the kernels' signatures name its types
     bind_bellman(m);
     bind_growth(m);
     bind_distribution(m);

@@ -16,6 +16,7 @@
 #endif
 
 #include "bellman.hpp"
+#include "law_of_motion.hpp"
 #include "parallel.hpp"
 
 namespace sez {
@@ -38,25 +39,37 @@ enum Draw : std::uint64_t { kShock = 1, kDeath = 2, kType = 3, kCash = 4, kCash2
 // Top bit set: entrants' counter streams, disjoint from initial firms' ids.
 constexpr std::uint64_t kEntrantStream = std::uint64_t{1} << 63;
 
-struct SimProblem {
-    const Problem* bell = nullptr;     // grids, zone rules, zfac, P, beta/q/delta/lam
-    const double* V = nullptr;         // [2][T][S][M]
-    const double* Q = nullptr;         // [2][T][S][M]
-    const double* kpol = nullptr;      // [2][T][S][M] capital after the payout rule (NaN: infeasible)
-    const double* mbar = nullptr;      // [2][T][S] payout threshold (NaN: none on the grid)
-    const double* zval = nullptr;      // [T][S] productivity z = A v
-    double eta = 0, w = 1;             // labour elasticity gamma(1-alpha), wage
-    const double* type_cdf = nullptr;  // [T]
-    const double* shock_cdf = nullptr; // [S] ergodic law
-    double m0_log_mean = 0, m0_log_sd = 1;
-    double ce[2] = {0, 0};
-    bool outside_is_cash = true;
-    const double* init_cdf = nullptr;  // [2*T*S*M] initial population law over investor cells
-    std::int64_t n_init = 0;
-    double potential_per_year = 0;     // potential entrants per year (the fraction drawn)
-    int years = 0;                     // simulated years after year 0
-    int record_from = 1;               // first simulated year written to the panel
+// One simulation run: the initial population, the entrants' arrival rate, the
+// years and the seed.
+struct PanelSettings {
+    std::vector<double> init_cdf;    // [2*T*S*M] initial population law over investor cells
+    std::int64_t n_init = 0;         // firms drawn from it at the end of year 0
+    double potential_per_year = 0;   // potential entrants per year (the fraction drawn)
+    int years = 0;                   // simulated years after year 0
+    int record_from = 1;             // first simulated year written to the panel
     std::uint64_t seed = 0;
+
+    // Throws unless the numbers are in range (and, given a problem, init_cdf fits it).
+    void check() const {
+        require(n_init >= 0 && potential_per_year >= 0 && years >= 1 && record_from >= 1 && record_from <= years,
+                "need n_init >= 0, potential_per_year >= 0, years >= 1 and 1 <= record_from <= years");
+    }
+    void check(const Problem& p) const {
+        check();
+        require(init_cdf.size() == p.n_states(), "init_cdf must have one entry per state");
+    }
+};
+
+// What every step of a simulation reads.
+struct SimProblem {
+    const Problem& bell;        // grids, zone rules, technology, the entrants' law
+    const Policy& pol;          // values and capital policy
+    const PanelSettings& run;
+
+    SimProblem(const Problem& p, const Policy& pol_, const PanelSettings& run_) : bell(p), pol(pol_), run(run_) {
+        pol.check(p);
+        run.check(p);
+    }
 };
 
 struct FirmYear {
@@ -85,24 +98,23 @@ struct FirmState { int r, t, s; double m; };
 // Capital, debt and dividends of a firm investing in zone r with cash m: dividends
 // at the floor below mbar; above it, the choice at mbar and the excess paid out.
 inline void invest(const SimProblem& sp, const FirmState& f, double& k, double& b, double& D) {
-    const Problem& p = *sp.bell;
-    const ZoneRules& z = p.zone[f.r];
-    double mb = sp.mbar[(static_cast<size_t>(f.r) * p.T + f.t) * p.S + f.s];
+    const Problem& p = sp.bell;
+    double mb = sp.pol.mbar[(static_cast<size_t>(f.r) * p.T + f.t) * p.S + f.s];
     double m_eff = std::isnan(mb) ? f.m : std::min(f.m, mb);
-    k = policy_at(p.cash_of(f.t), sp.kpol + p.col(f.r, f.t, f.s), p.M, m_eff);
+    k = policy_at(p.cash_of(f.t), sp.pol.k.data() + p.col(f.r, f.t, f.s), p.M, m_eff);
     k = std::max(0.0, std::min(k, p.kbar(f.r, m_eff)));
-    b = ((1.0 - z.tau) * k + z.xbar - m_eff) / p.q;
-    D = z.xbar + (f.m - m_eff);
+    b = LawOfMotion(p, f.r).debt(m_eff, k);
+    D = p.zone[f.r].xbar + (f.m - m_eff);
 }
 
 // End-of-period zone choice; returns true on a move (cash net of the moving cost).
 inline bool zone_switch(const SimProblem& sp, FirmState& f) {
-    const Problem& p = *sp.bell;
+    const Problem& p = sp.bell;
     const ZoneRules& z = p.zone[f.r];
     if (!z.may_move) return false;
     int o = 1 - f.r, h = 0;
-    double stay = interp(p.axis(f.t), sp.Q + p.col(f.r, f.t, f.s), z.xbar, f.m, h);
-    double alt = interp(p.axis(f.t), sp.Q + p.col(o, f.t, f.s), p.zone[o].xbar, f.m - z.move_cost, h);
+    double stay = interp(p.axis(f.t), sp.pol.Q.data() + p.col(f.r, f.t, f.s), z.xbar, f.m, h);
+    double alt = interp(p.axis(f.t), sp.pol.Q.data() + p.col(o, f.t, f.s), p.zone[o].xbar, f.m - z.move_cost, h);
     if (!(alt > stay)) return false;
     f.r = o;
     f.m -= z.move_cost;
@@ -115,34 +127,35 @@ inline bool zone_switch(const SimProblem& sp, FirmState& f) {
 // entrant, a key of its arrival year and rank within that year).
 inline void live(const SimProblem& sp, std::int64_t id, std::uint64_t stream, int start, FirmState f,
                  std::int64_t birth_year, int birth_zone, std::vector<FirmYear>& out) {
-    const Problem& p = *sp.bell;
+    const Problem& p = sp.bell;
     std::int8_t moved = 0;
     std::int64_t move_year = -1;
     bool left = false;
     size_t first_row = out.size();
-    for (int y = start + 1; y <= sp.years; ++y) {
+    for (int y = start + 1; y <= sp.run.years; ++y) {
         double k, b, D;
         invest(sp, f, k, b, D);
-        double u = uniform(sp.seed, stream, y, kShock), acc = 0.0;
-        const double* row = p.P + static_cast<size_t>(f.s) * p.S;
+        double u = uniform(sp.run.seed, stream, y, kShock), acc = 0.0;
+        const double* row = p.P_row(f.s);
         int s2 = p.S - 1;
         for (int j = 0; j < p.S; ++j) {
             acc += row[j];
             if (u < acc) { s2 = j; break; }
         }
-        if (uniform(sp.seed, stream, y, kDeath) < p.lam) { left = true; break; }  // death before producing
-        const ZoneRules& z = p.zone[f.r];
-        double profit = p.zfac[f.t * p.S + s2] * std::pow(k, p.k_exponent);
-        double m_next = (1.0 - z.tau) * (profit + (1.0 - p.delta) * k) - b - z.xi;
-        double X = z.ell * (1.0 - p.delta) * k - b;
+        if (uniform(sp.run.seed, stream, y, kDeath) < p.lam) { left = true; break; }  // death before producing
+        const LawOfMotion law(p, f.r);
+        const double kpow = std::pow(k, p.k_exponent);
+        double profit = p.zfac[f.t * p.S + s2] * kpow;
+        double m_next = law.next_cash(k, b, p.zfac[f.t * p.S + s2], kpow);
+        double X = law.liquidation(k, b);
         int h = 0;
-        double Vn = interp(p.axis(f.t), sp.V + p.col(f.r, f.t, s2), z.lo, m_next, h);
+        double Vn = interp(p.axis(f.t), sp.pol.V.data() + p.col(f.r, f.t, s2), law.z.lo, m_next, h);
         if (!(Vn >= X)) { left = true; break; }  // exit by choice: liquidation beats producing
-        if (y >= sp.record_from) {
-            double output = profit / (1.0 - sp.eta);
+        if (y >= sp.run.record_from) {
+            double output = profit / (1.0 - p.eta);
             out.push_back(FirmYear{id, y, birth_year, move_year, static_cast<std::int8_t>(f.r),
-                                   static_cast<std::int8_t>(birth_zone), moved, 0, k, b, sp.zval[f.t * p.S + s2],
-                                   output, sp.eta * output / sp.w, profit, m_next, D});
+                                   static_cast<std::int8_t>(birth_zone), moved, 0, k, b, p.z[f.t * p.S + s2],
+                                   output, p.eta * output / p.w, profit, m_next, D});
         }
         f.s = s2;
         f.m = m_next;
@@ -177,25 +190,25 @@ inline double normal(std::uint64_t seed, std::uint64_t id, std::int64_t year) {
 // The whole panel: n_init firms drawn from init_cdf at the end of year 0, then
 // potential entrants each year; rows ordered by firm id, then year.
 inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, int threads, std::int64_t& n_potential) {
-    const Problem& p = *sp.bell;
+    const Problem& p = sp.bell;
     // firm ids: initial firms first, then each year's potential entrants in order
-    std::vector<std::int64_t> first_id(sp.years + 1);
-    std::int64_t next = sp.n_init;
+    std::vector<std::int64_t> first_id(sp.run.years + 1);
+    std::int64_t next = sp.run.n_init;
     const std::uint64_t counter_firm = ~0ULL;
-    for (int y = 0; y < sp.years; ++y) {
+    for (int y = 0; y < sp.run.years; ++y) {
         first_id[y] = next;
-        double whole = std::floor(sp.potential_per_year);
+        double whole = std::floor(sp.run.potential_per_year);
         next += static_cast<std::int64_t>(whole) +
-                (uniform(sp.seed, counter_firm, y, kCount) < sp.potential_per_year - whole ? 1 : 0);
+                (uniform(sp.run.seed, counter_firm, y, kCount) < sp.run.potential_per_year - whole ? 1 : 0);
     }
-    first_id[sp.years] = next;
-    n_potential = next - sp.n_init;
+    first_id[sp.run.years] = next;
+    n_potential = next - sp.run.n_init;
     const std::int64_t n_firms = next;
     const int nthreads = resolve_threads(threads);
     std::vector<std::vector<FirmYear>> parts(nthreads);
     // a stationary population of about n_init producing firms in each recorded year
     const size_t expect = static_cast<size_t>(
-        1.05 * static_cast<double>(sp.n_init) * (sp.years - sp.record_from + 1) / nthreads) + 16;
+        1.05 * static_cast<double>(sp.run.n_init) * (sp.run.years - sp.run.record_from + 1) / nthreads) + 16;
     const int T = p.T, S = p.S, M = p.M;
 #pragma omp parallel num_threads(nthreads)
     {
@@ -208,8 +221,8 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
         advise_huge_pages(out.data(), expect * sizeof(FirmYear));
 #pragma omp for schedule(static)
         for (std::int64_t id = 0; id < n_firms; ++id) {
-            if (id < sp.n_init) {
-                int c = draw_index(sp.init_cdf, 2 * T * S * M, uniform(sp.seed, id, 0, kCell));
+            if (id < sp.run.n_init) {
+                int c = draw_index(sp.run.init_cdf.data(), 2 * T * S * M, uniform(sp.run.seed, id, 0, kCell));
                 FirmState f{c / (T * S * M), (c / (S * M)) % T, (c / M) % S, 0.0};
                 f.m = p.cash_of(f.t)[c % M];
                 live(sp, id, static_cast<std::uint64_t>(id), 0, f, -1, -1, out);
@@ -221,17 +234,17 @@ inline std::vector<std::vector<FirmYear>> simulate_panel(const SimProblem& sp, i
             // in earlier years (common random numbers across parameter values).
             const std::uint64_t stream = kEntrantStream | (static_cast<std::uint64_t>(y) << 32) |
                                          static_cast<std::uint64_t>(id - first_id[y]);
-            FirmState f{0, draw_index(sp.type_cdf, T, uniform(sp.seed, stream, y, kType)),
-                        draw_index(sp.shock_cdf, S, uniform(sp.seed, stream, y, kShock)), 0.0};
-            f.m = std::exp(sp.m0_log_mean + sp.m0_log_sd * normal(sp.seed, stream, y));
+            FirmState f{0, draw_index(p.type_cdf.data(), T, uniform(sp.run.seed, stream, y, kType)),
+                        draw_index(p.shock_cdf.data(), S, uniform(sp.run.seed, stream, y, kShock)), 0.0};
+            f.m = std::exp(p.m0_log_mean + p.m0_log_sd * normal(sp.run.seed, stream, y));
             double best = kNegInf;
             int zone = -1;
             for (int r = 0; r < 2; ++r) {
                 int h = 0;
-                double net = interp(p.axis(f.t), sp.Q + p.col(r, f.t, f.s), p.zone[r].xbar, f.m, h) - sp.ce[r];
+                double net = interp(p.axis(f.t), sp.pol.Q.data() + p.col(r, f.t, f.s), p.zone[r].xbar, f.m, h) - p.zone[r].entry_cost;
                 if (net > best) { best = net; zone = r; }
             }
-            if (!(best - (sp.outside_is_cash ? f.m : 0.0) >= 0.0)) continue;  // stays out
+            if (!(best - (p.outside_is_cash ? f.m : 0.0) >= 0.0)) continue;  // stays out
             f.r = zone;
             live(sp, id, stream, y, f, y + 1, zone, out);
         }

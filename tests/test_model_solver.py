@@ -52,7 +52,7 @@ def test_operator_matches_plain_reference(name):
     V = initial_values(space)
     V = np.where(np.isfinite(V), V + 0.3 * np.sqrt(np.maximum(V, 0)) * space.zfac[None, :, :, None] ** 0.1, V)
     Q_ref, K_ref, TV_ref = reference_bellman(params, space, V)
-    out = _core.bellman_apply(*space.kernel_args(), V, search="grid", threads=1)
+    out = _core.bellman_apply(space.problem, V, search="grid", threads=1)
     assert np.array_equal(np.isfinite(out["Q"]), np.isfinite(Q_ref))
     assert np.array_equal(np.isfinite(out["V"]), np.isfinite(TV_ref))
     f = np.isfinite(Q_ref)
@@ -77,8 +77,8 @@ def test_continuous_search_looks_below_the_collateral_bound(name):
         return np.linspace(below[-1] if len(below) else 0.0, kbar, 201)[1:-1]
 
     Q_dense, _, _ = reference_bellman(params, space, V, extra=between)
-    grid = _core.bellman_apply(*space.kernel_args(), V, search="grid", threads=1)
-    out = _core.bellman_apply(*space.kernel_args(), V, search="continuous", threads=1)
+    grid = _core.bellman_apply(space.problem, V, search="grid", threads=1)
+    out = _core.bellman_apply(space.problem, V, search="continuous", threads=1)
     f = np.isfinite(Q_dense)
     assert np.array_equal(np.isfinite(out["Q"]), f)
     # Brent's tolerance (1e-12 in k) and floating-point order: 1e-10
@@ -282,7 +282,7 @@ def test_bad_solver_arguments():
         solve(CASES["paper"], SMALL, method="grid", max_iter=3)
     with pytest.raises(ValueError, match="shape"):
         space = build_state_space(CASES["paper"], SMALL)
-        _core.bellman_apply(*space.kernel_args(), np.zeros((2, 2, 2, 2)))
+        _core.bellman_apply(space.problem, np.zeros((2, 2, 2, 2)))
 
 
 def test_value_at_reads_columns_like_the_reference():

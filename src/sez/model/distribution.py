@@ -134,8 +134,5 @@ def stationary(solution: Solution, tol: float = 1e-13, max_iter: int = 20000, n_
 
 
 def dist_args(solution: Solution, ent: Entrants) -> tuple:
-    """Arguments of the distribution kernels, in order."""
-    p, space = solution.params, solution.space
-    move = (solution.zone != np.arange(2)[:, None, None, None]).astype(np.int8)
-    return (space.cash, space.shocks.P, p.lam, move, np.array([p.cm, p.cm_out]), solution.m_next,
-            solution.exits.astype(np.int8), ent.measure)
+    """The distribution kernels' leading arguments: (problem, policy, entrants' measure)."""
+    return (solution.space.problem, solution.policy(), ent.measure)

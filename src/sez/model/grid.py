@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sez import _core
 from sez.errors import GridError
 from sez.model.discretise import MarkovChain, pareto_types, rouwenhorst, tauchen
 from sez.model.params import Params
@@ -65,6 +66,9 @@ class StateSpace:
     """Numbers the kernels need, built from (Params, Grid).
 
     Arrays over states are ordered (zone, type, shock, cash) or a prefix of it.
+    ``problem`` is the same problem as the kernels' struct (``sez._core.Problem``:
+    grids, shock transition, zone rules, scalars and the entrants' law), built
+    once here and passed to every kernel.
     """
 
     types: np.ndarray  # A nodes (T,)
@@ -76,11 +80,11 @@ class StateSpace:
     cash: np.ndarray  # (T, M)
     capital: np.ndarray  # (T, K)
     floors: np.ndarray  # (2,) lowest cash at which V_r is finite
-    zones: np.ndarray  # (2, 8) zone rules for the kernel
-    scalars: np.ndarray  # (5,) beta, q, delta, lam, k_exponent
+    problem: _core.Problem
 
     def kernel_args(self) -> tuple:
-        return (self.cash, self.capital, self.zfac, self.shocks.P, self.zones, self.scalars)
+        """The kernels' leading arguments: ``(problem,)``."""
+        return (self.problem,)
 
 
 def profit_terms(params: Params) -> tuple[float, float, float]:
@@ -144,10 +148,18 @@ def build_state_space(params: Params, grid: Grid) -> StateSpace:
         capital[t, 0] = 0.0
         capital[t, 1:] = np.geomspace(grid.capital_low * km, grid.capital_high * km, grid.n_capital - 1)
 
-    zones = np.empty((2, 8))
+    zones = []
     for r in (0, 1):
         z = params.zone(r)
-        zones[r] = [z["tau"], z["theta"], z["xi"], z["xbar"], params.liquidation_factor(r),
-                    move_cost[r], float(may_move[r]), floors[r]]
-    scalars = np.array([params.beta, params.q, params.delta, params.lam, k_power])
-    return StateSpace(A, mass, shocks, zfac, k_power, khat, cash, capital, floors, zones, scalars)
+        zones.append(_core.ZoneRules(
+            tau=z["tau"], theta=z["theta"], xi=z["xi"], xbar=z["xbar"], ell=params.liquidation_factor(r),
+            move_cost=move_cost[r], may_move=bool(may_move[r]), lo=floors[r], entry_cost=(params.ce_N, params.ce_S)[r],
+        ))
+    problem = _core.Problem(
+        cash=cash, capital=capital, zfac=zfac, P=shocks.P, zones=zones, beta=params.beta, q=params.q,
+        delta=params.delta, lam=params.lam, k_exponent=k_power, z=np.outer(A, shocks.values),
+        eta=params.gamma * (1 - params.alpha), w=params.w, type_cdf=np.cumsum(mass),
+        shock_cdf=np.cumsum(shocks.stationary()), m0_log_mean=params.m0_log_mean, m0_log_sd=params.m0_log_sd,
+        outside_is_cash=params.entry_outside_option == "cash",
+    )
+    return StateSpace(A, mass, shocks, zfac, k_power, khat, cash, capital, floors, problem)

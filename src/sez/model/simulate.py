@@ -49,18 +49,15 @@ def simulate(
     dist = stationary(solution, threads=threads) if distribution is None else distribution
     if dist.solution is not solution:
         raise ValueError("distribution was computed from another solution")
-    p, space = solution.params, solution.space
+    p = solution.params
     nu = dist.nu.ravel()
-    init_cdf = np.cumsum(nu) / nu.sum()
-    eta = p.gamma * (1 - p.alpha)
     key = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0])
-    out = _core.simulate_panel(
-        *space.kernel_args(), solution.V, solution.Q, solution.k_policy, solution.mbar,
-        np.outer(space.types, space.shocks.values), eta, p.w, np.cumsum(space.type_mass),
-        np.cumsum(space.shocks.stationary()), p.m0_log_mean, p.m0_log_sd, np.array([p.ce_N, p.ce_S]),
-        p.entry_outside_option == "cash", init_cdf, int(n_firms), p.Me * n_firms / nu.sum(), int(burn_in + years),
-        int(burn_in + 1), key, threads=0 if threads is None else int(threads),
+    settings = _core.PanelSettings(
+        init_cdf=np.cumsum(nu) / nu.sum(), n_init=int(n_firms), potential_per_year=p.Me * n_firms / nu.sum(),
+        years=int(burn_in + years), record_from=int(burn_in + 1), seed=key,
     )
+    out = _core.simulate_panel(solution.space.problem, solution.policy(), settings,
+                               threads=0 if threads is None else int(threads))
     df = _to_frame(out, p, burn_in)
     df.attrs.update(source="model", not_produced=list(NOT_PRODUCED), seed=seed, n_firms=n_firms, burn_in=burn_in,
                     potential_entrants=int(out["n_potential"]))

@@ -94,6 +94,12 @@ class Solution:
         """(2, T, S) unconstrained capital from the first-order condition."""
         return self.space.khat
 
+    def policy(self) -> _core.Policy:
+        """The decisions as the distribution and simulation kernels read them (arrays copied)."""
+        move = (self.zone != np.arange(2)[:, None, None, None]).astype(np.int8)
+        return _core.Policy(V=self.V, Q=self.Q, k=self.k_policy, mbar=self.mbar, move=move, m_next=self.m_next,
+                            exits=self.exits.astype(np.int8))
+
     def constrained(self) -> np.ndarray:
         """(2, T, S, M) True where a firm investing in zone r is financially
         constrained (cash below its payout threshold)."""
@@ -207,11 +213,11 @@ def solve(
     if nthreads < 0:
         raise ValueError(f"threads = {threads}: must be >= 1 (or None for OpenMP's default)")
     space = build_state_space(params, grid)
-    args = space.kernel_args()
 
     start = time.perf_counter()
     V0 = initial_values(space)
-    out = _core.bellman_solve(*args, V0, search=search, howard=steps, tol=tol, max_iter=max_iter, threads=nthreads)
+    out = _core.bellman_solve(space.problem, V0, search=search, howard=steps, tol=tol, max_iter=max_iter,
+                              threads=nthreads)
     history = np.asarray(out["history"])
     if not out["converged"]:
         raise SolverError(
@@ -223,7 +229,7 @@ def solve(
 
     mbar = payout_thresholds(Q, space.cash)
     k_pol, b_pol, D_pol = apply_payout_rule(params, space, Q, k_search, mbar)
-    nxt = _core.bellman_next_period(*args, V, k_pol, b_pol, threads=nthreads)
+    nxt = _core.bellman_next_period(space.problem, V, k_pol, b_pol, threads=nthreads)
     seconds = time.perf_counter() - start
 
     zone = np.where(move == 1, 1 - np.arange(2)[:, None, None, None], np.arange(2)[:, None, None, None])
