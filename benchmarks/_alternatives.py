@@ -14,6 +14,19 @@ import numpy as np
 from numba import njit, prange
 
 
+ZONE_FIELDS = ("tau", "theta", "xi", "xbar", "ell", "move_cost", "may_move", "lo")
+SCALAR_FIELDS = ("beta", "q", "delta", "lam", "k_exponent")
+
+
+def positional(problem):
+    """The kernels' named problem (``sez._core.Problem``) as the positional arrays these versions take:
+    cash, capital, zfac, P, zones (2, 8) and scalars (5)."""
+    zones = np.array([[float(getattr(z, f)) for f in ZONE_FIELDS] for z in problem.zones])
+    scalars = np.array([float(getattr(problem, f)) for f in SCALAR_FIELDS])
+    return (np.asarray(problem.cash), np.asarray(problem.capital), np.asarray(problem.zfac), np.asarray(problem.P),
+            zones, scalars)
+
+
 # ---------------------------------------------------------------- numpy ----
 def _interp_np(x, y, lo, xq):
     """Linear interpolation of the rows y[s] (S, M) on the grid x (M,) at xq (..., S):

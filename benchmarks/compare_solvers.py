@@ -68,6 +68,7 @@ def _applications(params, grid, repeats, alt, numba):
 
     space = build_state_space(params, grid)
     args = space.kernel_args()
+    arrays = alt.positional(space.problem)  # the numpy and numba versions take the problem as positional arrays
     V = solve(params, grid, method="howard").V
     ref = _core.bellman_apply(*args, V, search="grid", threads=1)
 
@@ -83,10 +84,10 @@ def _applications(params, grid, repeats, alt, numba):
     }
     for label, (fn, th) in checks.items():
         with threadpool_limits(limits=1):
-            Q, _, Vout = fn(*args, V)
+            Q, _, Vout = fn(*arrays, V)
             dQ, dV = _max_abs_diff(Q, ref["Q"]), _max_abs_diff(Vout, ref["V"])
             assert dQ <= TOL and dV <= TOL, f"{label} disagrees with the C++ kernel: max|dQ| = {dQ}, max|dV| = {dV}"
-            sec = _median_seconds(lambda: fn(*args, V), repeats)
+            sec = _median_seconds(lambda: fn(*arrays, V), repeats)
         rows.append((label, th, sec, dQ, dV))
     for search in SEARCHES:
         for th in THREADS:
