@@ -1,7 +1,9 @@
 """Kolmogorov-Smirnov kernel, Stata's p-values and the dominance table (Table 2 of the agglomeration paper)."""
 
 import math
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -399,3 +401,27 @@ def test_figures_are_written(tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real plot, not an empty canvas
     with pytest.raises(ValueError, match="no row has year == 1990"):
         plot_tfp_densities(df, tmp_path / "none.png", year=1990)
+
+
+def _stata_log(name: str) -> str:
+    return (Path(__file__).parent / "results" / "stata" / name).read_text(encoding="utf-8")
+
+
+def test_stata_manual_ksmirnov_example():
+    """The manual's Example 1 of [R] ksmirnov, listing and output parsed from the stored log: our D+, D-, D,
+    asymptotic and corrected p-values against Stata's printed ones (to their three decimals)."""
+    log = _stata_log("ksmirnov_example1.log")
+    rows = re.findall(r"^\s+\d+\. \|\s+(\d+)\s+(\d+) \|$", log, flags=re.M)
+    group = np.array([int(g) for g, _ in rows])
+    x = np.array([float(v) for _, v in rows])
+    printed = {label: [float(v) for v in values.split()] for label, values in
+               re.findall(r"^ (1|2|Combined K-S):\s+([-\d. ]+)$", log, flags=re.M)}
+    res = ks_2samp(x[group == 1], x[group == 2], exact=False)
+    assert len(rows) == 7 and set(printed) == {"1", "2", "Combined K-S"}
+    assert res.d_plus == pytest.approx(printed["1"][0], abs=5e-5)
+    assert res.d_minus == pytest.approx(printed["2"][0], abs=5e-5)
+    assert res.d == pytest.approx(printed["Combined K-S"][0], abs=5e-5)
+    assert res.p_plus == pytest.approx(printed["1"][1], abs=5e-4)
+    assert res.p_minus == pytest.approx(printed["2"][1], abs=5e-4)
+    assert res.p_value == pytest.approx(printed["Combined K-S"][1], abs=5e-4)
+    assert res.p_corrected == pytest.approx(printed["Combined K-S"][2], abs=5e-4)
