@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sez.errors import DroppedRowsWarning
+
 __all__ = [
     "DroppedRowsWarning",
     "location_quotient",
@@ -36,10 +38,6 @@ __all__ = [
 ]
 
 EXPORTER_COUNT_COLUMNS = ("agg1_1", "agg1_2", "agg2_1", "agg2_2", "agg3_1", "agg3_2")
-
-
-class DroppedRowsWarning(UserWarning):
-    """Rows were left out of a computation because a value was missing; the message counts them."""
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Exceptions raised by sez. Each names the parameter, grid or state at fault."""
+"""Exceptions and warnings raised by sez, in one place; each message names the file, column, row, parameter or state at fault."""
 
 
 class ParameterError(ValueError):
@@ -19,3 +19,28 @@ class CheckpointWarning(UserWarning):
 
 class DidDataError(ValueError):
     """The panel cannot identify the requested difference-in-differences; the message says why."""
+
+
+class CollateralWarning(UserWarning):
+    """q theta_r >= 1 - tau_r: the collateral constraint never binds (docs/model.md defect 1)."""
+
+
+class SchemaError(ValueError):
+    """A firm-year table breaks the schema; the message names the column and rows."""
+
+
+class InputError(ValueError):
+    """A raw file cannot be used; the message names the file, column and rows."""
+
+
+class DroppedRowsWarning(UserWarning):
+    """Rows were left out of a computation because a value was missing; the message counts them."""
+
+
+class TFPInputError(ValueError):
+    """The panel cannot be used for estimation; the message names the column or industry."""
+
+
+class TFPWarning(UserWarning):
+    """An estimate that should not be trusted: a negative elasticity, or a first stage that cannot
+    separate the free inputs from productivity (the groups are named)."""

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
-class SchemaError(ValueError):
-    """A firm-year table breaks the schema; the message names the column and rows."""
+from sez.errors import SchemaError
 
 
 @dataclass(frozen=True)

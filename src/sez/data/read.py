@@ -11,13 +11,10 @@ import numpy as np
 import pandas as pd
 
 from sez.data.columns import INTEGER, NUMBER, TEXT, canonical_columns
+from sez.errors import InputError
 
 #: Columns every yearly file must provide (after renaming).
 REQUIRED = ("legal_person_code", "firm_name", "district_code", "industry_code", "employees", "gross_output")
-
-
-class InputError(ValueError):
-    """A raw file cannot be used; the message names the file, column and rows."""
 
 
 def importable(*modules: str) -> str | None:

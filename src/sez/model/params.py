@@ -12,13 +12,10 @@ import warnings
 from dataclasses import dataclass, field
 
 from sez.errors import ParameterError
+from sez.errors import CollateralWarning
 
 LIQUIDATION = ("taxed", "untaxed")
 ENTRY_OUTSIDE_OPTION = ("cash", "zero")
-
-
-class CollateralWarning(UserWarning):
-    """q theta_r >= 1 - tau_r: the collateral constraint never binds (docs/model.md defect 1)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from sez.errors import TFPInputError, TFPWarning
+
 __all__ = ["Inputs", "ProxySettings", "TFPInputError", "TFPWarning", "METHODS", "METHOD_NAMES", "FORMS",
            "TRANSLOG_METHODS", "OUTPUT_COLUMNS", "DEFAULT_PROXY", "FIRST_STAGE_COLLAPSE"]
 
@@ -23,15 +25,6 @@ DEFAULT_PROXY = {"op": "investment", "lp": "intermediate_input", "acf": "interme
 #: OP/LP: a free input's first-stage coefficient below this share of its least-squares one is flagged
 #: (``first_stage_collapse``): the proxy does not separate it from productivity
 FIRST_STAGE_COLLAPSE = 0.2
-
-
-class TFPInputError(ValueError):
-    """The panel cannot be used for estimation; the message names the column or industry."""
-
-
-class TFPWarning(UserWarning):
-    """An estimate that should not be trusted: a negative elasticity, or a first stage that cannot
-    separate the free inputs from productivity (the groups are named)."""
 
 
 def _columns(value, name: str, owner: str, allow_empty: bool = False) -> tuple[str, ...]:
