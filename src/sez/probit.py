@@ -1,34 +1,6 @@
 """Binary-choice econometrics: a probit with high-dimensional fixed effects.
 
-The export-entry model of the agglomeration paper (after Greenaway and Kneller,
-2008) is a probit of a firm's export status on its lagged characteristics, its
-lagged export status and counts of neighbouring exporters, with year, 3-digit
-industry and county dummies. At the paper's scale (1.28 million firm-years,
-~900 dummies) a dense dummy matrix does not fit in memory, so :func:`probit`
-absorbs the fixed effects instead: a Newton iteration on the observed
-information in which every weighted least-squares step is solved by
-within-transforming the data with the alternating-projections kernel of
-pyfixest (Guimaraes and Portugal, 2010; Gaure, 2013; Berge, 2018).
-
-Conventions follow Stata's ``probit`` with explicit dummies, the papers' tool:
-
-- standard errors from the observed information (the Hessian of the
-  log-likelihood), not the expected (Fisher) information that GLM software
-  reports; ``"robust"`` multiplies the sandwich by n/(n-1), clustered
-  standard errors by G/(G-1);
-- observations in fixed-effect groups whose outcome is all 0 or all 1 are
-  perfectly predicted, carry no information on the slopes and are dropped
-  (iteratively, over all fixed-effect dimensions), with counts by reason;
-- the null log-likelihood is that of an intercept-only probit on the
-  estimation sample, and the pseudo R-squared is McFadden's (1974)
-  ``1 - loglik / loglik_null``;
-- marginal effects "at means" evaluate the index at the sample mean of every
-  regressor *and* of every dummy, so the fixed effects enter at their
-  estimated values averaged with sample-share weights, i.e. at the mean of the
-  fitted fixed-effect index (what ``margins, dydx(*) atmeans`` and ``mfx``
-  report after a probit with explicit dummies); 0/1 regressors get discrete
-  changes from 0 to 1; standard errors by the delta method over all
-  parameters, fixed effects included.
+Stata's conventions and why: ``docs/estimators.md``, "Conventions of the fixed-effects probit".
 """
 
 from __future__ import annotations

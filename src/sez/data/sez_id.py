@@ -1,35 +1,6 @@
 """Special Economic Zone status of firms from their addresses.
 
-The SEZ paper flags a firm-year as inside a zone when its address holds one of 16
-keywords (kaifa, gaoxin, jingkai, ...), checked against postal codes of the zones
-in the Development Zone Review. This module does the same with the Chinese forms
-of the keywords (``reference/keywords``), graded by false-positive risk, and with
-exact zone names from the 2018 China Development Zone Review Announcement List
-(``reference/devzones/devzones_2018.csv``), matched within the firm's province.
-
-Evidence, strongest first:
-
-``zone_name``
-    the address, street, town or firm name contains the full name of a catalogue
-    zone of the firm's province (``苏州工业园区`` in Jiangsu);
-``strong_keyword``
-    a zone form such as 开发区, 高新区, 经开区, 保税区, 出口加工区,
-    边境经济合作区, 火炬园/火炬区 in the address, street, town or firm name;
-``postcode``
-    the firm's postal code is one the catalogue gives for a zone of its province
-    (only for catalogues with a ``postcode`` column; the 2018 list has none);
-``weak_keyword``
-    a park form such as 工业园, 园区, 工业区, 工业小区, 产业园, 科技园, 创业园,
-    经济区 in the address, street or town. Many such parks were never approved
-    (about 4,800 were revoked in 2003-2006), so by default a weak hit is reported
-    but does not make ``sez`` true (``weak_sets_sez=True`` changes that);
-``none``
-    none of the above.
-
-False-positive guards: keyword forms followed directly by a street suffix
-(开发路, 开发区路, 经济路, 高新大道, 工业园路, 火炬路, ...) are street names and are
-removed before matching; keywords are matched only in their zone form, so
-房地产开发 in a firm name, 保税仓库 (a bonded warehouse) or 边境贸易 do not count.
+The evidence used, strongest first, and its grading: ``docs/data.md``, "How SEZ status is identified".
 """
 
 from __future__ import annotations
