@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-
 ZONE_FIELDS = ("tau", "theta", "xi", "xbar", "ell", "move_cost", "may_move", "lo")
 SCALAR_FIELDS = ("beta", "q", "delta", "lam", "k_exponent")
 

@@ -3,7 +3,7 @@ two-thread timings on a shared two-core machine are noise)."""
 
 import warnings
 
-from sez.model import CollateralWarning, Grid, Params, counterfactual, solve, stationary, simulate
+from sez.model import CollateralWarning, Grid, Params, counterfactual, simulate, solve, stationary
 
 
 def _economy():

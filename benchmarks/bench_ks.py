@@ -8,8 +8,8 @@ Table 2 at the paper's scale against scipy.stats.ks_2samp.
 import numpy as np
 
 from sez import stats  # noqa: F401
-from sez.papers import agglomeration
 from sez.agglo import is_agglomerated
+from sez.papers import agglomeration
 
 from .compare_ks import synthetic_panel
 

@@ -16,9 +16,7 @@ import warnings
 
 import numpy as np
 
-from sez import _core
 from sez.model import CollateralWarning, Grid, Params, counterfactual, entrants, simulate, solve, stationary
-from sez.model.distribution import dist_args
 
 
 def best_of(func, repeat):
@@ -88,8 +86,6 @@ def main(quick: bool) -> None:
         params = Params.paper(xbar_S=0.3, cm=0.05, cm_out=0.02, theta_S=0.7)
         sol = solve(params, Grid())
         ent = entrants(sol)
-        args = dist_args(sol, ent)
-        mu = stationary(sol).mu
 
         def numpy_stationary(tol=1e-13, max_iter=20000):
             ref = NumpyPushForward(sol, ent)  # the lotteries are part of the job

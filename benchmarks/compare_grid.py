@@ -15,8 +15,8 @@ import time
 import warnings
 
 from sez.model import CollateralWarning, Params
-from sez.parallel import local_executor, set_threads
 from sez.moments import TABLE7
+from sez.parallel import local_executor, set_threads
 from sez.smm import ModelSpec, estimate, evaluate_grid, model_moments
 
 

@@ -168,7 +168,7 @@ def main() -> None:
     print(f"  sez.papers.agglomeration.dominance_table (threads={args.threads or 'default'}):   {t_ours:.3f} s")
     print(f"  sez.papers.agglomeration.dominance_table (threads=1):         {t_ours_1:.3f} s")
     print(f"  sez.papers.agglomeration.dominance_table computing LQ too:    {t_full:.3f} s")
-    print(f"  statistics equal to scipy's (rtol 1e-9); thread counts give identical tables")
+    print("  statistics equal to scipy's (rtol 1e-9); thread counts give identical tables")
     print(f"\nspeed-up over scipy: {t_scipy / t_ours:.1f}x (threads=1: {t_scipy / t_ours_1:.1f}x; "
           f"with the LQ flag computed inside: {t_scipy / t_full:.1f}x)  [target >= 3x]")
     print("\npanel (a), first years:")

@@ -62,9 +62,10 @@ def _grid_label(grid):
 
 def _applications(params, grid, repeats, alt, numba):
     """One Bellman application by each implementation at a converged V."""
+    from threadpoolctl import threadpool_limits
+
     from sez import _core
     from sez.model import build_state_space, solve
-    from threadpoolctl import threadpool_limits
 
     space = build_state_space(params, grid)
     args = space.kernel_args()

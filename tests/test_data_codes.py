@@ -6,7 +6,6 @@ import pytest
 
 from sez.data import codes
 
-
 # ---- district crosswalk ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

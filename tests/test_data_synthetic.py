@@ -3,12 +3,13 @@ the documented rates, headers mappable, reproducible, files round-trip."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import sez.data.synthetic  # noqa: F401 (the module; sez.data.synthetic is also the function)
-import sys
 
 syn = sys.modules["sez.data.synthetic"]
 from sez.data.columns import canonical_columns
@@ -311,7 +312,7 @@ def test_clean_mode_has_no_mess():
     assert (t.district_code_raw == t.county).all() and (t.industry_code_raw == t.cic4).all()
     assert sum(len(f) for f in clean.raw.values()) == len(t)
     assert t.groupby("firm_id").legal_person_code.nunique().max() == 1
-    for year, frame in clean.raw.items():
+    for frame in clean.raw.values():
         f = frame.rename(columns=canonical_columns(frame.columns))
         assert all(c.isascii() for c in frame.columns) and "value_added" in f
         assert not f[["employees", "sales"]].isna().any().any()

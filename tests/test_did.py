@@ -17,7 +17,6 @@ from sez import did
 from sez.papers import sez_paper
 from sez.testing import controls_panel, staggered_panel, unbalanced_panel
 
-
 # ---------------------------------------------------------------------------
 # TWFE against OLS with explicit dummies
 
@@ -296,7 +295,8 @@ def test_imputation_counts_treated_rows_whose_effects_are_not_connected():
 
 def test_paper_controls_follow_their_definitions():
     df = pd.DataFrame({"firm_id": [1, 1, 1, 2], "year": [2000, 2001, 2003, 2001],
-                       "total_assets": [100., 300, 50, 10], "profit": [5., 20, -1, 2], "age": [0, 1, 3, 5], "ownership": ["state", "state", "private", "HMT"],
+                       "total_assets": [100., 300, 50, 10], "profit": [5., 20, -1, 2], "age": [0, 1, 3, 5],
+                       "ownership": ["state", "state", "private", "HMT"],
                        "debt": [50., 30, 5, 1]})
     out, unavailable = sez_paper.paper_controls(df, ["ln_roa", "ln_age", "state_owned", "ln_debt_ratio", "ln_sales"])
     # ROA over the mean of this and the previous calendar year's assets of the same firm; 2003 has no 2002

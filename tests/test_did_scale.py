@@ -145,8 +145,8 @@ def test_sparse_regression_equals_pyfixest_with_dense_columns():
     ref = pf.feols("y ~ d1 + d2 + x + firm_constant | firm_id + year + city", data=dense,
                    vcov={"CRV1": "city"}, demeaner=pf.LsmrDemeaner(fixef_atol=1e-12, fixef_btol=1e-12))
     design = sparse.csc_matrix(np.column_stack([columns[c].to_numpy() for c in columns]))
-    fit = did.solver._sparse_fe_regression(df.y.to_numpy(), design, list(columns),
-                                    [did.prepare._codes(df, t)[0] for t in ("firm_id", "year", "city")], df.city.to_numpy())
+    codes = [did.prepare._codes(df, t)[0] for t in ("firm_id", "year", "city")]
+    fit = did.solver._sparse_fe_regression(df.y.to_numpy(), design, list(columns), codes, df.city.to_numpy())
     assert fit.collinear == ("firm_constant",)
     assert fit.nobs == ref._N == len(df) - 1
     assert fit.n_clusters == int(ref._G[0] if np.ndim(ref._G) else ref._G)

@@ -1,4 +1,4 @@
-"""Tests of sez.papers.sez_paper.facts (the SEZ paper's Tables 1-3) on hand-made panels whose answers are worked out here."""
+"""Tests of sez.papers.sez_paper.facts (the SEZ paper's Tables 1-3) on hand-made panels with worked answers."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def test_sez_shares_by_year_and_region(tmp_path):
     from sez.papers.sez_paper import facts
 
     df = pd.DataFrame({"firm_id": [1, 2, 3, 1, 2, 3], "year": [2000, 2000, 2000, 2001, 2001, 2001],
-                       "sez": [True, False, False, True, True, False], "province": ["11", "11", "44", "11", "11", "44"]})
+                       "sez": [True, False, False, True, True, False],
+                       "province": ["11", "11", "44", "11", "11", "44"]})
     by_year = facts.sez_share_by_year(df)
     assert by_year["share"].tolist() == pytest.approx([1 / 3, 2 / 3])
     by_region = facts.sez_share_by_region(df)

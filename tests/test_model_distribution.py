@@ -5,12 +5,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from reference_distribution import push_forward
 
 from sez import SolverError, _core, panel
 from sez.model import CollateralWarning, Grid, Params, aggregates, simulate, solve, stationary
 from sez.model.distribution import dist_args, entrants
-
-from reference_distribution import push_forward
 
 GRID = Grid(n_cash=60, n_capital=80, n_shocks=3, type_edges=(0.0, 0.5, 0.9, 1.0))
 

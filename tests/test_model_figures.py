@@ -7,8 +7,13 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="figures need matplotlib")
 
-from sez.model import CollateralWarning, Grid, Params, economy  # noqa: E402
-from sez.model import figures  # noqa: E402
+from sez.model import (  # noqa: E402
+    CollateralWarning,
+    Grid,
+    Params,
+    economy,
+    figures,  # noqa: E402
+)
 
 GRID = Grid(n_cash=40, n_capital=60, n_shocks=3, type_edges=(0.0, 0.5, 1.0))
 

@@ -1,6 +1,5 @@
 """Parameters, validation and the discretisation of productivity."""
 
-import math
 import warnings
 
 import numpy as np

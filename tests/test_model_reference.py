@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from reference_model import compute, platform_key
 
 REFERENCE = Path(__file__).parent / "results" / "model_reference.npz"

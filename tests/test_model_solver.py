@@ -7,12 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_bellman import reference_bellman
 
 from sez import ParameterError, SolverError, _core
 from sez.model import CollateralWarning, Grid, Params, build_state_space, solve
 from sez.model.solve import initial_values
-
-from reference_bellman import reference_bellman
 
 SMALL = Grid(n_cash=24, n_capital=30, n_shocks=3, type_edges=(0.0, 0.6, 0.95, 1.0))
 MEDIUM = Grid(n_cash=60, n_capital=80, n_shocks=3, type_edges=(0.0, 0.5, 0.9, 1.0))

@@ -8,14 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import grid_helpers
 import numpy as np
 import pandas as pd
 import pytest
 
 from sez.parallel import SerialExecutor, local_executor, map_items
 from sez.smm import evaluate_grid
-
-import grid_helpers
 
 TESTS = Path(__file__).parent
 POINTS = [{"x": float(x)} for x in range(8)]

@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 from sez import moments, smm
+from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 from sez.smm.grid import _seed_int
 from sez.smm.noise import _moments_by_seed, _noise_weights, _precision
-from sez.model import CollateralWarning, Grid, Params, simulate, solve, stationary
 
 SPEC = smm.ModelSpec(grid=Grid(n_cash=60, n_capital=80, n_shocks=3, type_edges=(0.0, 0.5, 0.9, 1.0)),
                      n_firms=4000, years=5, burn_in=40,

@@ -338,7 +338,7 @@ def test_dominance_table_equals_single_tests_on_the_groups():
         GROUP_LABELS[0]: ~exporter & ~flag, GROUP_LABELS[1]: exporter & ~flag,
         GROUP_LABELS[2]: ~exporter & flag, GROUP_LABELS[3]: exporter & flag,
     }
-    for (panel, year), row in table.iterrows():
+    for (_, year), row in table.iterrows():
         in_year = (df["year"].to_numpy() == year) & usable
         a = df["ln_tfp"].to_numpy()[in_year & members[row["group_a"]]]
         b = df["ln_tfp"].to_numpy()[in_year & members[row["group_b"]]]

@@ -20,8 +20,8 @@ import statsmodels.formula.api as smf
 from sez import tfp
 from sez.papers.sez_paper import productivity
 from sez.parallel import SerialExecutor
-from sez.tfp.prepare import _lag_index
 from sez.testing import production_panel
+from sez.tfp.prepare import _lag_index
 
 FIXTURES = Path("/work/shared/data/prodest")
 
@@ -264,7 +264,7 @@ def test_old_keywords_and_settings_errors_name_the_new_spelling():
         tfp.Inputs(state=[])
     assert tfp.Inputs(free="employees", levels="age") == tfp.Inputs(free=["employees"], levels=("age",))
     with pytest.raises(AttributeError, match="sez.papers.sez_paper.productivity.tfp_table"):
-        tfp.tfp_table                                      # the paper's tables left the estimator package
+        tfp.tfp_table  # noqa: B018 (the paper's tables left the estimator package)
 
 
 def test_unit_time_and_cluster_columns_are_parameters():
@@ -292,7 +292,8 @@ def test_acf_recovers_dgp1_and_lp_collapses():
 
     Over 12 replications (seeds 0-11) ACF gave mean (0.60, 0.40) within 0.01 and
     per-replication deviations below 0.04; the tolerance 0.06 is about 4 Monte Carlo
-    standard deviations. Default starts: the root selection must find the right root. LP's labour coefficient collapses to zero because
+    standard deviations. Default starts: the root selection must find the right root. LP's labour
+    coefficient collapses to zero because
     materials are an exact function of (l, k, omega) (Ackerberg, Caves and Frazer, 2015).
     """
     for seed in range(3):

@@ -24,7 +24,8 @@ KERNEL_TESTS = ["test_build.py", "test_stats.py", "test_model_params.py", "test_
 
 def _run(cmd, cwd, env=None, timeout=900):
     run = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert run.returncode == 0, f"{' '.join(map(str, cmd))} exited {run.returncode}:\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}"
+    assert run.returncode == 0, (f"{' '.join(map(str, cmd))} exited {run.returncode}:\n{run.stdout[-6000:]}\n"
+                                 f"{run.stderr[-6000:]}")
     return run.stdout
 
 

@@ -5,7 +5,7 @@ subpackages (``sez.model`` ...) instead.
 """
 
 from sez._core import have_openmp as HAVE_OPENMP
-from sez.errors import ParameterError, GridError, SolverError
+from sez.errors import GridError, ParameterError, SolverError
 
 __version__ = "0.1.0"
 __all__ = ["HAVE_OPENMP", "ParameterError", "GridError", "SolverError", "__version__"]

@@ -147,7 +147,8 @@ def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
 
 def _checked_cells(df: pd.DataFrame, industry: str, region: str, size: str, by, func: str, stacklevel: int):
     """Keys of an industry x region cell table, checked; rows with a usable size
-    (missing ones counted and announced); an error when none is usable."""
+    (missing ones counted and announced); an error when none is usable.
+    """
     by_keys = _as_list(by)
     keys = [*by_keys, industry, region]
     _check_frame(df, [*keys, size], func)

@@ -1,4 +1,7 @@
-"""Exceptions and warnings raised by sez, in one place; each message names the file, column, row, parameter or state at fault."""
+"""Exceptions and warnings raised by sez, in one place.
+
+Each message names the file, column, row, parameter or state at fault.
+"""
 
 
 class ParameterError(ValueError):
@@ -43,4 +46,5 @@ class TFPInputError(ValueError):
 
 class TFPWarning(UserWarning):
     """An estimate that should not be trusted: a negative elasticity, or a first stage that cannot
-    separate the free inputs from productivity (the groups are named)."""
+    separate the free inputs from productivity (the groups are named).
+    """

@@ -19,6 +19,7 @@ import pandas as pd
 @dataclass(frozen=True)
 class Moment:
     """One moment: its name, how it is computed from a firm-year panel, and its units."""
+
     name: str
     unit: str
     definition: str
@@ -130,7 +131,8 @@ def compute(panel: pd.DataFrame, names=None) -> pd.Series:
 
 def bootstrap(panel: pd.DataFrame, names=None, draws: int = 200, seed: int = 0) -> tuple[pd.Series, pd.DataFrame]:
     """Moments and their covariance by resampling whole firms with replacement
-    (a firm's years stay together, so serial correlation is kept)."""
+    (a firm's years stay together, so serial correlation is kept).
+    """
     if int(draws) != draws or draws < 2:
         raise ValueError(f"draws = {draws}: need an integer >= 2")
     point = compute(panel, names)

@@ -20,6 +20,7 @@ from sez.errors import SchemaError
 @dataclass(frozen=True)
 class Column:
     """One column of the firm-year schema: name, dtype, unit, meaning, and whether it is required."""
+
     name: str
     dtype: str  # "int", "float", "bool", "str", "Int" (nullable integer), "category"
     unit: str

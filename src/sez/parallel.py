@@ -52,7 +52,8 @@ class SerialExecutor(Executor):
 
 def local_executor(workers: int | None = None, threads_per_worker: int = 1) -> ProcessPoolExecutor:
     """A process pool started with forkserver (spawn where unavailable), each
-    worker running the kernels on ``threads_per_worker`` OpenMP threads."""
+    worker running the kernels on ``threads_per_worker`` OpenMP threads.
+    """
     workers = available_cores() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers = {workers}: need at least 1")
@@ -128,8 +129,14 @@ class _NoProgress:
 
 class _RichProgress:
     def __init__(self, title: str, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                   TextColumn("ETA"), TimeRemainingColumn(), transient=False)
@@ -145,7 +152,8 @@ class _RichProgress:
 
 def _progress(progress: bool | str, total: int):
     """A live bar on a terminal; timestamped lines in a batch log (standard output not a terminal) or inside a
-    pipeline run."""
+    pipeline run.
+    """
     if not progress:
         return _NoProgress()
     from sez.progress import LineCounter, active

@@ -598,7 +598,8 @@ def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Abs
 def _check_separation(y: np.ndarray, x_matrix: np.ndarray, names: Sequence[str], func: str) -> None:
     """A regressor whose values for y = 1 all lie above (or below) those for y = 0
     predicts the outcome perfectly: the likelihood has no maximum (its coefficient
-    runs off to infinity), so say which one instead of failing to converge."""
+    runs off to infinity), so say which one instead of failing to converge.
+    """
     ones = y == 1
     for j, name in enumerate(names):
         v = x_matrix[:, j]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed_keywords", "significance_stars"]
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed_keywords", "significance_stars", "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
 TIDY_COLUMNS = ("estimate", "std_err", "statistic", "p_value", "conf_low", "conf_high")
@@ -29,6 +29,12 @@ def significance_stars(p_value: float) -> str:
     if not np.isfinite(p_value):
         return ""
     return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
+
+
+def two_sided_p(statistic, df: float | None = None):
+    """Two-sided p-value(s) of t or z statistics: t with ``df`` degrees of freedom, or the normal for None."""
+    z = np.abs(np.asarray(statistic, dtype=float))
+    return 2 * (stats.norm.sf(z) if df is None else stats.t.sf(z, max(df, 1)))
 
 
 class Results:
@@ -62,10 +68,7 @@ class Results:
     @property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values of ``tvalues``."""
-        z = np.abs(self.tvalues.to_numpy(dtype=float))
-        df = self.df_inference
-        p = 2 * (stats.norm.sf(z) if df is None else stats.t.sf(z, max(df, 1)))
-        return pd.Series(p, index=self.params.index)
+        return pd.Series(two_sided_p(self.tvalues.to_numpy(dtype=float), self.df_inference), index=self.params.index)
 
     def conf_int(self, alpha: float = 0.05, **old) -> pd.DataFrame:
         """Confidence intervals at level ``1 - alpha``: columns ``conf_low``, ``conf_high``."""
@@ -171,7 +174,8 @@ def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CR
     ``allowed`` lists the kinds the estimator supports; ``max_clusters`` how many
     cluster columns (two-way clustering needs 2).
     """
-    expected = " | ".join([repr(k) for k in allowed if k != "CRV1"] + (['{"CRV1": column}'] if "CRV1" in allowed else []))
+    expected = " | ".join([repr(k) for k in allowed if k != "CRV1"]
+                          + (['{"CRV1": column}'] if "CRV1" in allowed else []))
     if isinstance(vcov, Mapping):
         if set(vcov) != {"CRV1"}:
             old = {"cluster": "{'CRV1': column}"}

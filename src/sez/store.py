@@ -30,7 +30,8 @@ __all__ = ["Checkpoint", "StepCache", "write_atomic", "file_digest"]
 
 def write_atomic(target: Path, write: Callable[[Any], Any]) -> None:
     """Write ``target`` through ``write(binary file)`` into ``<target>.partial``, then rename it over ``target``:
-    readers see the old file or the new one, never a part."""
+    readers see the old file or the new one, never a part.
+    """
     partial = target.with_name(target.name + ".partial")
     with open(partial, "wb") as f:
         write(f)
@@ -134,7 +135,7 @@ class Checkpoint:
 
 
 def _json_default(x):
-    """numpy scalars and Series as JSON (a checkpoint record holds a grid function's result)."""
+    """Numpy scalars and Series as JSON (a checkpoint record holds a grid function's result)."""
     if isinstance(x, (np.floating, np.integer)):
         return x.item()
     if isinstance(x, pd.Series):

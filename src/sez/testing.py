@@ -50,7 +50,8 @@ def staggered_panel(n_firms: int = 2000, years=range(2000, 2012),
 
 def unbalanced_panel(seed: int = 1) -> pd.DataFrame:
     """60 firms over 2000-2006 from :func:`staggered_panel`, about 15% of firm-years removed at random;
-    every firm keeps at least two years, so no singleton is dropped by a fixed-effects fit."""
+    every firm keeps at least two years, so no singleton is dropped by a fixed-effects fit.
+    """
     df = staggered_panel(n_firms=60, years=range(2000, 2007), seed=seed)
     rng = np.random.default_rng(seed)
     keep = rng.random(len(df)) > 0.15
@@ -85,7 +86,8 @@ def nested_panel(n_firms: int = 600, n_cities: int = 40, years=range(2000, 2010)
 def controls_panel(n_firms: int = 500, seed: int = 30, effect: float = 0.1, ky_slope: float = 0.5) -> pd.DataFrame:
     """A :func:`staggered_panel` (constant effect ``effect``) with every column the SEZ paper's firm controls
     are built from (total assets, age, profit, debt, exports, sales, ownership, capital, output, an EG
-    index); a third of the firms change city in 2005, and ``y`` loads ``ky_slope`` on ln(capital/output)."""
+    index); a third of the firms change city in 2005, and ``y`` loads ``ky_slope`` on ln(capital/output).
+    """
     df = staggered_panel(n_firms=n_firms, years=range(2000, 2011), seed=seed,
                          effect=lambda e, c: np.full(e.shape, effect))
     rng = np.random.default_rng(seed)
@@ -109,7 +111,8 @@ def controls_panel(n_firms: int = 500, seed: int = 30, effect: float = 0.1, ky_s
 
 def probit_data(n: int = 3000, seed: int = 1) -> pd.DataFrame:
     """A binary ``y`` from a probit with index ``-0.3 + 0.5 x1 - 0.4 x2 + 0.8 d`` plus industry (``ind``,
-    8 levels) and county (``cty``, 15 levels) effects; ``year`` in 2000-2004 has no effect."""
+    8 levels) and county (``cty``, 15 levels) effects; ``year`` in 2000-2004 has no effect.
+    """
     rng = np.random.default_rng(seed)
     data = pd.DataFrame({
         "year": rng.integers(2000, 2005, n), "ind": rng.integers(0, 8, n), "cty": rng.integers(0, 15, n),
@@ -124,7 +127,8 @@ def production_panel(n_firms: int = 300, years: int = 8, seed: int = 1,
                      second_order: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> pd.DataFrame:
     """A small clean production panel with gaps: ``ln value_added = 1 + 0.35 ln K + 0.6 ln L + a_i + e``
     (e of s.d. 0.2), firm effects ``a_i`` correlated with labour (FE is consistent, OLS is not), two
-    industries (``cic2`` 13 and 14); ``second_order = (b_ll, b_kk, b_lk)`` adds translog terms."""
+    industries (``cic2`` 13 and 14); ``second_order = (b_ll, b_kk, b_lk)`` adds translog terms.
+    """
     b_ll, b_kk, b_lk = second_order
     rng = np.random.default_rng(seed)
     rows = []

@@ -9,6 +9,7 @@ reason in the audit table.
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -66,7 +67,8 @@ def remove_duplicates(raw: pd.DataFrame, audit: Audit) -> pd.DataFrame:
 def fix_units(raw: pd.DataFrame, audit: Audit, units="auto") -> pd.DataFrame:
     """Money in 1000 yuan. ``units`` maps year -> factor to 1000 yuan; "auto"
     detects a year whose output per worker is about 1000 times the others' (a
-    year reported in yuan) and rescales it, saying so in the audit."""
+    year reported in yuan) and rescales it, saying so in the audit.
+    """
     raw = raw.copy()
     money = [c for c in MONEY if c in raw.columns]
     factors = {}
@@ -107,7 +109,8 @@ def value_added(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Reported value added; else the production approach (output - intermediate
     inputs + VAT payable); else the income approach (wages + welfare +
     depreciation + profit + VAT payable), as the SEZ paper's appendix A1.1 does
-    where the survey stopped reporting it (2004, after 2007)."""
+    where the survey stopped reporting it (2004, after 2007).
+    """
     reported = df.get("value_added", pd.Series(np.nan, index=df.index))
     vat = df.get("vat_payable", pd.Series(0.0, index=df.index)).fillna(0.0)
     production = df["gross_output"] - df.get("intermediate_input", pd.Series(np.nan, index=df.index)) + vat
@@ -125,7 +128,8 @@ def value_added(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 def investment_deflator(years) -> pd.Series:
     """Brandt and Rawski's investment deflator (1998 = 100), extended after 2007
-    at its 2003-2007 mean growth (a stated extrapolation)."""
+    at its 2003-2007 mean growth (a stated extrapolation).
+    """
     d = reference_csv("bvz/brandt_rawski_investment_deflator_1978_2007.csv", dtype=None).set_index("year")[
         "br_investment_deflator_1998eq100"]
     growth = (d.loc[2007] / d.loc[2003]) ** (1 / 4)
@@ -140,7 +144,8 @@ def real_capital(df: pd.DataFrame) -> pd.Series:
     net fixed assets deflated, then K_t = (1 - delta) K_{t-1} + I_t / P_t with
     nominal investment from the change in fixed assets at original price, in
     1998 yuan. Falls back to deflated net fixed assets where the recursion
-    leaves no positive capital."""
+    leaves no positive capital.
+    """
     P = investment_deflator(df["year"]).reindex(df["year"]).to_numpy() / 100.0
     order = np.lexsort((df["year"].to_numpy(), df["firm_id"].to_numpy()))
     firm = df["firm_id"].to_numpy()[order]
@@ -168,7 +173,8 @@ def ownership(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Ownership group from the registration type, the largest paid-in capital
     share where the type is mixed; foreign-invested: a Hong Kong/Macau/Taiwan or
     foreign registration, or at least 25% of paid-in capital from them (the
-    threshold of China's foreign-invested enterprise law)."""
+    threshold of China's foreign-invested enterprise law).
+    """
     reg = df.get("registration_type", pd.Series(pd.NA, index=df.index)).astype("string").str[:3]
     group = pd.Series(pd.NA, index=df.index, dtype="object")
     group[reg.isin(["110", "141", "151"])] = "state"
@@ -197,7 +203,8 @@ def ownership(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def check_deflators(table: pd.DataFrame, where: str = "deflators") -> pd.DataFrame:
     """Output deflators with columns cic2, year and a positive deflator, typed
     (cic2 text, year integer); errors name ``where`` and the first bad rows by
-    the table's index labels."""
+    the table's index labels.
+    """
     missing = [c for c in ("cic2", "year", "deflator") if c not in table.columns]
     if missing:
         raise ValueError(f"{where}: deflators need columns cic2, year, deflator; missing {missing}")
@@ -213,7 +220,8 @@ def check_deflators(table: pd.DataFrame, where: str = "deflators") -> pd.DataFra
 
 def deflate_output(df: pd.DataFrame, deflators: pd.DataFrame | None, audit: Audit) -> pd.Series:
     """Output deflator by 2-digit industry and year (columns cic2, year, deflator;
-    1998 = 100). Without one, values stay nominal and the audit says so."""
+    1998 = 100). Without one, values stay nominal and the audit says so.
+    """
     if deflators is None:
         warnings.warn("no output deflators given: output and value added stay at current prices", stacklevel=3)
         audit.note("no output deflators given: output and value added are at current prices")

@@ -93,7 +93,8 @@ def _area_records() -> pd.DataFrame:
 def _county_units(rec: pd.DataFrame) -> pd.Series:
     """Records that are county-level units: county-level records, and prefecture-level
     cities without any county under them (Dongguan 441900, Zhongshan 442000, Jiayuguan
-    620200), whose firms report the prefecture code as their district code."""
+    620200), whose firms report the prefecture code as their district code.
+    """
     county = rec["level"].eq("县级")
     pref = rec[rec["level"].eq("地级")]
     counties = rec[county]
@@ -134,7 +135,7 @@ def _record_targets(target_year: int) -> pd.DataFrame:
     # How many ended records hand their area (as sole or joint plain successor) to each record:
     # a one-to-one step into a record that starts then and has one predecessor is a renaming.
     predecessors: dict[int, int] = {}
-    for idx, end, succ in zip(rec.index, rec["end"], rec["successors"]):
+    for end, succ in zip(rec["end"], rec["successors"]):
         if end == _OPEN_END:
             continue
         for s in succ:
@@ -374,7 +375,8 @@ _NAME_SUFFIX = re.compile(r"(各族自治县|自治县|自治旗|林区|特区|�
 
 def _match_successor(text: str, candidates: tuple[str, ...], names: tuple[str, ...]) -> str | None:
     """The one candidate whose name occurs in ``text`` (full name first, then the name
-    without its suffix if at least two characters remain); None if none or several."""
+    without its suffix if at least two characters remain); None if none or several.
+    """
     if not text:
         return None
     hits = [c for c, n in zip(candidates, names) if n and n in text]
@@ -551,14 +553,15 @@ def _joined_text(n: int, towns, addresses, rows: np.ndarray) -> np.ndarray:
 
 def cic_vintage(year) -> np.ndarray:
     """GB/T 4754 vintage of ASIE industry codes by year: 1994 up to 2002, 2002 for
-    2003-2011, 2011 from 2012 (the reclassifications took effect in 2003 and 2012)."""
+    2003-2011, 2011 from 2012 (the reclassifications took effect in 2003 and 2012).
+    """
     y = np.asarray(year, dtype=np.int64)
     return np.where(y <= 2002, 1994, np.where(y <= 2011, 2002, 2011))
 
 
 @lru_cache(maxsize=1)
 def _cic_maps() -> dict[int, dict[str, tuple[str, ...]]]:
-    """vintage -> {4-digit code of that vintage: 2002 candidates}."""
+    """Vintage -> {4-digit code of that vintage: 2002 candidates}."""
     fwd = reference_csv("gbcrosswalk/gb_1994_2002.csv")
     fwd = fwd[fwd["level"].eq("S")].dropna(subset=["from_code", "to_code"])
     nxt = reference_csv("gbcrosswalk/gb_2002_2011.csv")

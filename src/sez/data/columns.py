@@ -1,10 +1,12 @@
 """Known ASIE column names (Chinese, pinyin, English; they change across years)
 mapped to canonical names. The table ships as ``reference/asie_columns.csv``;
-users extend it with ``extra={"their name": "canonical"}``."""
+users extend it with ``extra={"their name": "canonical"}``.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+
 import pandas as pd
 
 from sez.data.refdata import reference_csv
@@ -29,7 +31,7 @@ def known_names() -> pd.DataFrame:
 
 
 def name_map(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """raw name -> canonical name (case-insensitive for Latin names; ``extra`` wins)."""
+    """Raw name -> canonical name (case-insensitive for Latin names; ``extra`` wins)."""
     table = known_names()
     out = {raw: canon for raw, canon in zip(table["raw_name"], table["canonical"])}
     out.update({raw.lower(): canon for raw, canon in list(out.items()) if raw.isascii()})
@@ -44,7 +46,8 @@ def name_map(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def canonical_columns(columns, extra: dict[str, str] | None = None, source: str = "input") -> dict[str, str]:
     """Rename map for a raw file's columns; unknown columns are kept under their
-    own name. Two raw columns mapping to one canonical name is an error."""
+    own name. Two raw columns mapping to one canonical name is an error.
+    """
     mapping = name_map(extra)
     renamed: dict[str, str] = {}
     seen: dict[str, str] = {}

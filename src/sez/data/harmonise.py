@@ -35,7 +35,8 @@ class Panel:
                  f"years {d['year'].min()}-{d['year'].max()}",
                  f"rows in {self.audit.attrs['rows_in']:,}, out {self.audit.attrs['rows_out']:,}; dropped by reason:",
                  self.audit.to_string(index=False),
-                 "links by rule: " + ", ".join(f"{r} {n:,}" for r, n in self.links.groupby("rule")["links"].sum().items())]
+                 "links by rule: " + ", ".join(f"{r} {n:,}"
+                                               for r, n in self.links.groupby("rule")["links"].sum().items())]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 

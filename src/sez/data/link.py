@@ -27,7 +27,8 @@ _KEY_COLUMNS = {
 
 def _normalise_text(s: pd.Series) -> pd.Series:
     """Full-width to half-width, no spaces or brackets, upper case: the same name
-    typed differently in two waves still matches."""
+    typed differently in two waves still matches.
+    """
     def norm(v):
         if pd.isna(v):
             return pd.NA

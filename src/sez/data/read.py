@@ -1,5 +1,6 @@
 """Reading yearly ASIE extracts (CSV, Parquet, Stata, Excel) into one raw table
-with canonical column names."""
+with canonical column names.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def importable(*modules: str) -> str | None:
 
 
 def excel_reader() -> str | None:
-    """pandas' Excel engine: calamine when installed (about 6x faster than openpyxl on 50,000 rows, the
-    same cells), else pandas' default."""
+    """Pandas' Excel engine: calamine when installed (about 6x faster than openpyxl on 50,000 rows, the
+    same cells), else pandas' default.
+    """
     return "calamine" if importable("python_calamine") else None
 
 

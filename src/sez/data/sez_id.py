@@ -11,9 +11,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from sez.data.refdata import reference_csv
-
 from sez.data.codes import province_code_of
+from sez.data.refdata import reference_csv
 
 __all__ = ["identify_sez", "classify_firms", "EVIDENCE", "REQUIRED_COLUMNS", "default_catalogue"]
 

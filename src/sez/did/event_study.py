@@ -10,8 +10,17 @@ from scipy import stats
 
 from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
 from sez.did.imputation import _cells, _Imputer, imputation_results
-from sez.did.prepare import (IMPUTATION_VCOV, _check_variation, _codes, _handle_reversals, _prepare, arguments,
-                              as_columns, cluster_codes, count_clusters)
+from sez.did.prepare import (
+    IMPUTATION_VCOV,
+    _check_variation,
+    _codes,
+    _handle_reversals,
+    _prepare,
+    arguments,
+    as_columns,
+    cluster_codes,
+    count_clusters,
+)
 from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
 from sez.did.twfe import twfe_results

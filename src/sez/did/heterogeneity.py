@@ -7,17 +7,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sez.did._pyfixest import _feols
 from sez.did.imputation import _cells, _Imputer
-from sez.did.prepare import _as_treatment, _check_variation, _prepare, arguments, count_clusters, RENAMED
 from sez.did.mediation import _plain
+from sez.did.prepare import RENAMED, _as_treatment, _check_variation, _prepare, arguments, count_clusters
 from sez.did.results import DidResults
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
-from sez.results import Vcov, renamed_keywords
 from sez.panel import require_columns
+from sez.results import Vcov, renamed_keywords, two_sided_p
 
 
 def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
@@ -148,7 +147,8 @@ def triple_difference(panel: pd.DataFrame, outcome: str, moderator: str, treatme
     moderator M (a high-agglomeration indicator or log EG: the SEZ paper's Tables
     31-32). Returns DidResults with the three terms ``<treatment>``,
     ``<treatment> x <moderator>`` and ``<moderator>``; a moderator constant within
-    firms is absorbed by firm effects (its own coefficient is NaN)."""
+    firms is absorbed by firm effects (its own coefficient is NaN).
+    """
     func = "triple_difference"
     fe, _, vcov = arguments(func, fe, (), vcov, unit, old)
     data, counts = _prepare(panel, outcome, treatment, fe, (moderator,), vcov, unit, time, func)
@@ -193,7 +193,7 @@ def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: 
         weights[target] = w_target
         est, se = imp.estimate(weights, cells, tau_fit=fitted)
         rows.append({"estimator": "imputation", "term": term, "coef": est, "se": se,
-                     "p_value": float(2 * (stats.norm.sf(abs(est / se)) if df is None else stats.t.sf(abs(est / se), max(df, 1)))),
+                     "p_value": float(two_sided_p(est / se, df)),
                      "omitted": False,
                      "nobs": nobs, "n_clusters": g, "r2": np.nan, "constant": np.nan})
     return rows

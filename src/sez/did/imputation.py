@@ -8,8 +8,17 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols
-from sez.did.prepare import (IMPUTATION_VCOV, _check_variation, _codes, _handle_reversals, _prepare, adoption_timing,
-                              arguments, cluster_codes, count_clusters)
+from sez.did.prepare import (
+    IMPUTATION_VCOV,
+    _check_variation,
+    _codes,
+    _handle_reversals,
+    _prepare,
+    adoption_timing,
+    arguments,
+    cluster_codes,
+    count_clusters,
+)
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
 from sez.errors import DidDataError

@@ -8,7 +8,7 @@ exogenous death, exit by choice, and production by the survivors (docs/model.md,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,16 +48,19 @@ DEFINITIONS = {
 class Aggregates:
     """Aggregates by zone (columns N, S, overall); ``table`` holds them, with
     ``DEFINITIONS`` saying what each row is. The zone of a firm is the zone it
-    produces (or invests) in."""
+    produces (or invests) in.
+    """
 
     table: pd.DataFrame
     consumption: float
     wage: float
 
     def to_frame(self) -> pd.DataFrame:
+        """The aggregates table (a copy): rows the aggregates, columns the zones and the economy."""
         return self.table.copy()
 
     def summary(self) -> str:
+        """The aggregates table as text."""
         return self.table.to_string(float_format=lambda x: f"{x:.4f}")
 
     def __getitem__(self, row: str) -> pd.Series:
@@ -66,7 +69,8 @@ class Aggregates:
 
 def aggregates(dist: Distribution, panel: pd.DataFrame | None = None) -> Aggregates:
     """Aggregates of the stationary distribution; the within-firm correlation of
-    ln z and ln k needs a simulated ``panel`` (NaN without one)."""
+    ln z and ln k needs a simulated ``panel`` (NaN without one).
+    """
     sol = dist.solution
     p, space = sol.params, sol.space
     scale, z_power, k_power = profit_terms(p)
@@ -157,7 +161,8 @@ def aggregates(dist: Distribution, panel: pd.DataFrame | None = None) -> Aggrega
 
 def within_firm_corr(panel: pd.DataFrame, min_years: int = 3) -> np.ndarray:
     """Mean within-firm correlation of ln z (``ln_tfp``) and ln k by zone (a firm's
-    zone: where it produced most years) and overall."""
+    zone: where it produced most years) and overall.
+    """
     df = panel.loc[panel["capital"] > 0, ["firm_id", "ln_tfp", "capital", "sez"]].copy()
     df["ln_k"] = np.log(df["capital"])
     g = df.groupby("firm_id", sort=False)

@@ -74,6 +74,8 @@ def scenario_params(params: Params, scenario: str) -> Params:
 
 @dataclass(frozen=True)
 class Counterfactual:
+    """A counterfactual economy beside its benchmark: the scenario, the equilibrium closure and both economies."""
+
     scenario: str
     closure: str
     benchmark: Economy = field(repr=False)
@@ -82,7 +84,8 @@ class Counterfactual:
     def table(self) -> pd.DataFrame:
         """The paper's layout: benchmark by zone and overall, the counterfactual
         overall, the SEZ effect (%) = benchmark / counterfactual - 1; the paper's
-        numbers beside ours where it reports them."""
+        numbers beside ours where it reports them.
+        """
         b = self.benchmark.aggregates.table
         c = self.counterfactual.aggregates.table
         out = pd.DataFrame(index=list(ROWS))
@@ -103,6 +106,7 @@ class Counterfactual:
         return out
 
     def summary(self) -> str:
+        """The scenario, the closure and the aggregates beside the benchmark's (and the paper's, where it has them)."""
         title = SCENARIOS[self.scenario][0] or "no table in the paper"
         head = (f"Counterfactual '{self.scenario}' ({title}): SEZ {', '.join(SCENARIOS[self.scenario][1])} set to "
                 f"non-SEZ values; {self.closure} equilibrium (wage {self.benchmark.wage:.4f} -> "
@@ -133,7 +137,8 @@ def counterfactual(params: Params, scenario: str, grid: Grid | None = None, clos
 
 def decomposition(params: Params, grid: Grid | None = None, closure: str = "partial", **economy_kw) -> pd.DataFrame:
     """Table 11: aggregate and average TFP of each counterfactual relative to the
-    benchmark (benchmark = 100), with the SEZ effect in percent."""
+    benchmark (benchmark = 100), with the SEZ effect in percent.
+    """
     bench = economy(params, grid, closure=closure, **economy_kw)
     rows = []
     for scenario, label in (("credit", "collateral theta"), ("credit_tax", "+ corporate tax tau"),
@@ -153,7 +158,8 @@ def sez_size_sweep(params: Params, lever: str, values, grid: Grid | None = None,
                    **economy_kw) -> pd.DataFrame:
     """The optimal SEZ size: sweep an SEZ policy lever and report the SEZ firm
     share against aggregate TFP, output and consumption. ``attrs['argmax']`` gives
-    the lever value maximising each of them."""
+    the lever value maximising each of them.
+    """
     allowed = ("xbar_S", "ce_S", "tau_S", "theta_S", "xi_S")
     if lever not in allowed:
         raise ValueError(f"lever = {lever!r}: use one of {allowed}")
@@ -168,10 +174,12 @@ def sez_size_sweep(params: Params, lever: str, values, grid: Grid | None = None,
         if closure == "general" and psi is None:
             psi = econ.psi  # the first lever value is the normalisation
         t = econ.aggregates.table
-        rows.append({lever: v, "sez_share": t.loc["firm_share", "S"], "aggregate_tfp": t.loc["aggregate_tfp", "overall"],
+        rows.append({lever: v, "sez_share": t.loc["firm_share", "S"],
+                     "aggregate_tfp": t.loc["aggregate_tfp", "overall"],
                      "output": t.loc["output", "overall"], "consumption": econ.aggregates.consumption,
                      "wage": econ.wage})
     out = pd.DataFrame(rows)
-    out.attrs["argmax"] = {c: float(out.loc[out[c].idxmax(), lever]) for c in ("aggregate_tfp", "output", "consumption")}
+    out.attrs["argmax"] = {c: float(out.loc[out[c].idxmax(), lever])
+                           for c in ("aggregate_tfp", "output", "consumption")}
     out.attrs["closure"] = closure
     return out

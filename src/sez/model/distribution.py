@@ -33,7 +33,8 @@ class Entrants:
 def entrants(solution: Solution, n_draws: int = 4000) -> Entrants:
     """Entrants' flow: type ~ Pareto nodes, shock ~ ergodic law, initial cash m0 on
     n_draws equal-probability quantiles of its log-normal law; each enters the zone
-    that maximises Q_r(m0) - ce_r if that beats the outside option (docs/model.md)."""
+    that maximises Q_r(m0) - ce_r if that beats the outside option (docs/model.md).
+    """
     if int(n_draws) != n_draws or n_draws < 10:
         raise ValueError(f"n_draws = {n_draws}: need an integer >= 10")
     p, space = solution.params, solution.space
@@ -95,7 +96,8 @@ class Distribution:
 
 def exit_probability(sol: Solution) -> np.ndarray:
     """(2, T, S, M) probability that an investor exits next period: exogenous death
-    or, surviving it, exit by choice after the next shock."""
+    or, surviving it, exit by choice after the next shock.
+    """
     lam = sol.params.lam
     choose = np.einsum("rtsmj,sj->rtsm", sol.exits.astype(float), sol.space.shocks.P)
     return lam + (1 - lam) * choose

@@ -48,6 +48,7 @@ class Economy:
 
     @property
     def wage(self) -> float:
+        """The equilibrium wage (the parameters' ``w``)."""
         return self.params.w
 
 

@@ -31,7 +31,8 @@ def _save(fig, path):
 
 def decision_rules(solution: Solution, zone: int = 0, shock: int | None = None, path=None):
     """Figure 8: capital k', debt b' and dividends D against cash on hand, for the
-    least and the most productive type, with the collateral and payout thresholds."""
+    least and the most productive type, with the collateral and payout thresholds.
+    """
     plt = _plt()
     sol = solution
     s = sol.grid.n_shocks // 2 if shock is None else shock
@@ -62,7 +63,8 @@ def decision_rules(solution: Solution, zone: int = 0, shock: int | None = None, 
 def location_map(solution: Solution, other: Solution | None = None, zone: int = 0, path=None):
     """Figure 9: the zone a firm in ``zone`` chooses at the end of a period, over
     cash on hand and productivity z = A v; ``other`` overlays another solution's
-    boundary (e.g. a higher theta_S)."""
+    boundary (e.g. a higher theta_S).
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
 
@@ -92,7 +94,8 @@ def location_map(solution: Solution, other: Solution | None = None, zone: int = 
 
 def lifecycle(panel: pd.DataFrame, max_age: int = 20, path=None):
     """Figures 10-11: mean capital, leverage (debt/capital) and log TFP by age,
-    by zone of birth (firms born in the panel)."""
+    by zone of birth (firms born in the panel).
+    """
     plt = _plt()
     df = panel[panel["age"].notna() & (panel["age"] <= max_age)].copy()
     df["age"] = df["age"].astype(int)
@@ -133,7 +136,8 @@ def tfp_density(panel: pd.DataFrame, path=None):
 
 def sez_size(sweep: pd.DataFrame, path=None):
     """The optimal SEZ size: aggregate TFP, output and consumption against the
-    SEZ firm share as the lever moves (each relative to its maximum)."""
+    SEZ firm share as the lever moves (each relative to its maximum).
+    """
     plt = _plt()
     lever = sweep.columns[0]
     fig, ax = plt.subplots(figsize=(6.5, 4))

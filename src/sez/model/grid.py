@@ -58,6 +58,7 @@ class Grid:
 
     @property
     def n_types(self) -> int:
+        """Number of firm types (the intervals between ``type_edges``)."""
         return len(self.type_edges) - 1
 
 
@@ -89,7 +90,8 @@ class StateSpace:
 
 def profit_terms(params: Params) -> tuple[float, float, float]:
     """(scale, z power, k power) of operating profit with labour chosen optimally:
-    pi(k, z) = scale * z**z_power * k**k_power (docs/model.md, static choices)."""
+    pi(k, z) = scale * z**z_power * k**k_power (docs/model.md, static choices).
+    """
     eta = params.gamma * (1.0 - params.alpha)
     nu = params.alpha * params.gamma
     scale = (1.0 - eta) * (eta / params.w) ** (eta / (1.0 - eta))
@@ -99,7 +101,8 @@ def profit_terms(params: Params) -> tuple[float, float, float]:
 def required_marginal_profit(params: Params, r: int) -> float:
     """E[pi_k] at the unconstrained capital of zone r: the first-order condition of
     a firm that never exits by choice, with exogenous death lam and liquidation
-    X = ell (1 - delta) k - b (docs/model.md; (1/beta - 1 + delta)/(1 - lam) when taxed)."""
+    X = ell (1 - delta) k - b (docs/model.md; (1/beta - 1 + delta)/(1 - lam) when taxed).
+    """
     tau = params.zone(r)["tau"]
     ell = params.liquidation_factor(r)
     lam, d = params.lam, params.delta
@@ -107,6 +110,7 @@ def required_marginal_profit(params: Params, r: int) -> float:
 
 
 def build_state_space(params: Params, grid: Grid) -> StateSpace:
+    """The discretised problem of ``params`` on ``grid``: shocks, cash and capital grids, the kernels' Problem."""
     if grid.shock_method == "rouwenhorst":
         chain = rouwenhorst(grid.n_shocks, params.rho, params.sigma)
     else:

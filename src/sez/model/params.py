@@ -11,8 +11,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-from sez.errors import ParameterError
-from sez.errors import CollateralWarning
+from sez.errors import CollateralWarning, ParameterError
 
 LIQUIDATION = ("taxed", "untaxed")
 ENTRY_OUTSIDE_OPTION = ("cash", "zero")
@@ -79,7 +78,8 @@ class Params:
     @classmethod
     def paper(cls, **changes) -> "Params":
         """The paper's Tables 5 (external) and 6 (internal) values, with docs/model.md's
-        resolutions of its defects (taxed liquidation, exogenous death 0.05)."""
+        resolutions of its defects (taxed liquidation, exogenous death 0.05).
+        """
         return cls(**changes)
 
     def replace(self, **changes) -> "Params":
@@ -98,6 +98,7 @@ class Params:
 
     @property
     def xbar_N(self) -> float:
+        """The non-SEZ zone's entry threshold: 0 (any firm may locate outside a zone)."""
         return 0.0
 
     def zone(self, r: int) -> dict:

@@ -83,10 +83,12 @@ class Solution:
 
     @property
     def cash_grid(self) -> np.ndarray:
+        """The cash grid of the state space."""
         return self.space.cash
 
     @property
     def capital_grid(self) -> np.ndarray:
+        """The capital grid of the state space."""
         return self.space.capital
 
     @property
@@ -102,7 +104,8 @@ class Solution:
 
     def constrained(self) -> np.ndarray:
         """(2, T, S, M) True where a firm investing in zone r is financially
-        constrained (cash below its payout threshold)."""
+        constrained (cash below its payout threshold).
+        """
         m = self.space.cash[None, :, None, :]
         thresh = np.where(np.isnan(self.mbar), np.inf, self.mbar)[..., None]
         return np.isfinite(self.Q) & (m < thresh)
@@ -273,7 +276,8 @@ def apply_payout_rule(params, space, Q, k_search, mbar):
 
 def entrant_decisions(params: Params, space: StateSpace, Q: np.ndarray):
     """Entry decision of a potential entrant holding initial cash m0 at each cash node:
-    zone (T, S, M) entered (-1: stays out) and the gain over the outside option."""
+    zone (T, S, M) entered (-1: stays out) and the gain over the outside option.
+    """
     m = np.broadcast_to(space.cash[:, None, :], Q.shape[1:])
     return entry_choice(params, Q, m), entry_gain(params, Q, m)
 
@@ -287,7 +291,8 @@ def entry_gain(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndarra
 
 def entry_choice(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndarray:
     """Zone a potential entrant with initial cash m0 enters: the zone maximising
-    Q_r(m0) - ce_r (ties: N) when that is at least the outside option; -1 otherwise."""
+    Q_r(m0) - ce_r (ties: N) when that is at least the outside option; -1 otherwise.
+    """
     ce = np.array([params.ce_N, params.ce_S]).reshape((2,) + (1,) * (Q_at_m0.ndim - 1))
     net = Q_at_m0 - ce
     best = np.where(net[1] > net[0], 1, 0)
@@ -296,7 +301,8 @@ def entry_choice(params: Params, Q_at_m0: np.ndarray, m0: np.ndarray) -> np.ndar
 
 def value_at(cash: np.ndarray, values: np.ndarray, floor: float, x: np.ndarray) -> np.ndarray:
     """A value column at arbitrary cash, exactly as the kernels read it: -inf below
-    the floor (a node), linear between nodes, slope one above the top node."""
+    the floor (a node), linear between nodes, slope one above the top node.
+    """
     return _core.value_at(cash, values, float(floor), np.asarray(x, dtype=float))
 
 

@@ -444,7 +444,8 @@ def probit_by(data: pd.DataFrame, split: str, y: str, x: Sequence[str], fe: Sequ
 def summary_statistics(data: pd.DataFrame, columns: Sequence[str], years: Sequence[int], time: str = "year",
                        labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The agglomeration paper's Table 1: mean, standard deviation, minimum, maximum and
-    observations of each regressor in chosen years."""
+    observations of each regressor in chosen years.
+    """
     require_columns(data, [*columns, time], "summary_statistics")
     labels = dict(labels or {})
     blocks = {}

@@ -10,7 +10,7 @@ from sez.model.params import ESTIMABLE
 from sez.smm.fit import estimate
 from sez.smm.grid import ModelSpec, evaluate_grid, model_moments, moments_at_point
 from sez.smm.noise import default_bounds, simulation_noise
-from sez.smm.results import (IDENTIFICATION_TOL, JACOBIAN_STEP, MODEL_LIMITS, PROFILE_RISE, SMMResult)
+from sez.smm.results import IDENTIFICATION_TOL, JACOBIAN_STEP, MODEL_LIMITS, PROFILE_RISE, SMMResult
 
 __all__ = ["ESTIMABLE", "IDENTIFICATION_TOL", "JACOBIAN_STEP", "MODEL_LIMITS", "PROFILE_RISE", "ModelSpec",
            "SMMResult", "default_bounds", "estimate", "evaluate_grid", "model_moments", "moments_at_point",

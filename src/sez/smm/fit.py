@@ -18,8 +18,7 @@ from sez.parallel import SerialExecutor
 from sez.smm.grid import ModelSpec
 from sez.smm.noise import _noise_weights, _precision, default_bounds, simulation_noise
 from sez.smm.results import IDENTIFICATION_TOL, PROFILE_RISE, SMMResult
-from sez.smm.search import (_coordinate_scan, _jacobian, _local_gauss_newton, _local_search, _Objective,
-                            _profile_rise)
+from sez.smm.search import _coordinate_scan, _jacobian, _local_gauss_newton, _local_search, _Objective, _profile_rise
 
 
 def estimate(

@@ -33,7 +33,8 @@ class ModelSpec:
 def model_moments(params: Params, spec: ModelSpec = ModelSpec(), seed: int = 0) -> pd.Series:
     """Solve, find the stationary distribution, simulate a panel with ``seed`` and
     compute the moments of ``spec``, with one OpenMP thread per call unless the
-    process says otherwise."""
+    process says otherwise.
+    """
     sol = solve(params, spec.grid, method=spec.method)
     dist = stationary(sol)
     panel = simulate(sol, n_firms=spec.n_firms, years=spec.years, burn_in=spec.burn_in, seed=seed,
@@ -49,7 +50,8 @@ def moments_at_point(point: dict, seed: np.random.SeedSequence, base: Params, sp
                      fixed_seed: int | None = None) -> dict:
     """Grid function: model moments at ``base`` with ``point``'s changes, simulated
     with the point's own ``seed`` (a grid) or with ``fixed_seed`` for every point
-    (an estimation's common random numbers)."""
+    (an estimation's common random numbers).
+    """
     return model_moments(base.replace(**point), spec, _seed_int(seed) if fixed_seed is None else fixed_seed).to_dict()
 
 

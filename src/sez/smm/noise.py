@@ -18,7 +18,8 @@ from sez.smm.results import ROUGHNESS_RADIUS
 def default_bounds(params: Params, name: str) -> tuple[float, float]:
     """Bounds a search may use for a free parameter. Collateral stays below the
     point where Kbar becomes infinite (q theta < 1 - tau), where the objective
-    is discontinuous (docs/model.md, calibration)."""
+    is discontinuous (docs/model.md, calibration).
+    """
     value = getattr(params, name)
     if name.startswith("theta_"):
         tau = getattr(params, "tau_" + name[-1])
@@ -115,7 +116,8 @@ def _precision(jac, sigma, theta, span) -> np.ndarray:
     bounds' s.d., and one with a negligible share in that direction keeps the
     moments' precision. Moments whose noise or slope is not finite (e.g. a moment
     undefined at some seed) are left out; a parameter whose slope is unknown on
-    both sides gets inf."""
+    both sides gets inf.
+    """
     jac = np.asarray(jac, dtype=float)
     sigma = np.asarray(sigma, dtype=float)
     theta, span = np.asarray(theta, dtype=float), np.asarray(span, dtype=float)

@@ -12,7 +12,6 @@ from sez import moments as mom
 from sez.model import CollateralWarning, Params
 from sez.results import Results
 
-
 #: Finite-difference step of the Jacobian (identification, standard errors), as a
 #: share of each parameter's bound span. Simulated moments are step functions of
 #: the parameters even under common random numbers (a firm crosses a threshold; a
@@ -122,7 +121,8 @@ class SMMResult(Results):
 
     def params_table(self) -> pd.DataFrame:
         """Table 6's shape: estimate, standard error, start, the paper's value,
-        the relative precision the moments allow and whether it is identified."""
+        the relative precision the moments allow and whether it is identified.
+        """
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollateralWarning)
             paper_params = Params.paper()

@@ -9,12 +9,13 @@ import pandas as pd
 from scipy import optimize
 
 from sez.smm.grid import evaluate_grid, model_moments, moments_at_point
-from sez.smm.results import LM_STEPS, JACOBIAN_STEP
+from sez.smm.results import JACOBIAN_STEP, LM_STEPS
 
 
 class _Objective:
     """Weighted distance of model from data moments under common random numbers.
-    Every point evaluated is remembered (a search revisits points)."""
+    Every point evaluated is remembered (a search revisits points).
+    """
 
     def __init__(self, data, start, free, spec, weights, seed):
         self.data, self.start, self.free, self.spec, self.W, self.seed = data, start, free, spec, weights, seed
@@ -39,7 +40,8 @@ class _Objective:
     def prefetch(self, thetas, executor, progress: bool = False) -> None:
         """Evaluate the points not seen yet together on ``executor`` (the global
         stage, a Jacobian's columns, a scan: independent evaluations). Results are
-        those of evaluating them one by one: every point uses the same seed."""
+        those of evaluating them one by one: every point uses the same seed.
+        """
         if executor is None:
             return
         todo = list(dict.fromkeys(key for key in (tuple(float(t) for t in th) for th in thetas)
@@ -72,7 +74,8 @@ class _Objective:
 
 class _Held:
     """The objective with parameter ``j`` held at ``value`` and weights ``W``: the
-    interface the local searches use, over the other parameters."""
+    interface the local searches use, over the other parameters.
+    """
 
     def __init__(self, obj: _Objective, j: int, value: float, W):
         self.obj, self.j, self.value, self.W, self.data = obj, j, value, W, obj.data
@@ -99,7 +102,8 @@ def _profile_rise(obj: _Objective, theta, j: int, shift: float, lo_hi, W, maxite
     """Smallest rise, over theta_j (1 - shift) and theta_j (1 + shift) (within the
     bounds), of the objective with weights W re-minimised over the other
     parameters; with the re-fitted point that has the lowest objective of the
-    estimation (``obj``) and that objective."""
+    estimation (``obj``) and that objective.
+    """
     g0 = obj.residual(theta)
     f0 = float(g0 @ W @ g0)
     others = [b for i, b in enumerate(lo_hi) if i != j]
@@ -129,7 +133,8 @@ def _coordinate_scan(obj: _Objective, x, f, lo_hi, executor=None):
     (``SCAN_POINTS`` points) with the others held, moving to the best value.
     A local search on simulated moments stops in the local minima their steps
     make, and drifts along weakly identified directions to a bound; a scan over
-    the whole span finds the valley again."""
+    the whole span finds the valley again.
+    """
     x = np.asarray(x, dtype=float).copy()
     for j, (lo, hi) in enumerate(lo_hi):
         line = np.repeat(x[None, :], SCAN_POINTS, axis=0)
@@ -145,7 +150,8 @@ def _coordinate_scan(obj: _Objective, x, f, lo_hi, executor=None):
 def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):
     """Bounded Gauss-Newton (scipy's trust-region reflective least squares) on the
     weighted moment gaps, in the unit cube of the bounds, with forward-difference
-    Jacobians under common random numbers, their step shrinking over ``LM_STEPS``."""
+    Jacobians under common random numbers, their step shrinking over ``LM_STEPS``.
+    """
     lo = np.array([b[0] for b in lo_hi], dtype=float)
     span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
     p, k = len(lo), len(obj.data)
@@ -185,7 +191,8 @@ def _local_gauss_newton(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=N
 def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None):  # noqa: ARG001 (one signature)
     """Bounded Nelder-Mead in the unit cube of the bounds (parameters of very
     different scales move alike), from a simplex spanning 10% of each range,
-    restarted from its best point while that still improves (at most 4 runs)."""
+    restarted from its best point while that still improves (at most 4 runs).
+    """
     lo = np.array([b[0] for b in lo_hi], dtype=float)
     span = np.array([b[1] - b[0] for b in lo_hi], dtype=float)
 
@@ -208,7 +215,8 @@ def _local_search(obj: _Objective, x0, f0, lo_hi, maxiter: int, executor=None): 
 
 def _jacobian(obj: _Objective, theta, lo_hi, m_hat, executor=None) -> np.ndarray:
     """Central differences of the simulated moments (common random numbers) with
-    a step of ``JACOBIAN_STEP`` of each bound span, one-sided at a bound."""
+    a step of ``JACOBIAN_STEP`` of each bound span, one-sided at a bound.
+    """
     pairs = []
     for j, (lo, hi) in enumerate(lo_hi):
         up, dn = theta.copy(), theta.copy()

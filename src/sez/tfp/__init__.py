@@ -13,8 +13,19 @@ from sez.tfp.dispatch import estimate, trim_within_zone
 from sez.tfp.prepare import firm_age
 from sez.tfp.resample import bootstrap
 from sez.tfp.results import BootstrapResults, TFPResults
-from sez.tfp.settings import (DEFAULT_PROXY, FIRST_STAGE_COLLAPSE, FORMS, METHOD_NAMES, METHODS, OUTPUT_COLUMNS,
-                              TRANSLOG_METHODS, Inputs, ProxySettings, TFPInputError, TFPWarning)
+from sez.tfp.settings import (
+    DEFAULT_PROXY,
+    FIRST_STAGE_COLLAPSE,
+    FORMS,
+    METHOD_NAMES,
+    METHODS,
+    OUTPUT_COLUMNS,
+    TRANSLOG_METHODS,
+    Inputs,
+    ProxySettings,
+    TFPInputError,
+    TFPWarning,
+)
 from sez.tfp.terms import output_elasticities, polynomial, production_terms
 
 __all__ = ["estimate", "bootstrap", "Inputs", "ProxySettings", "TFPResults", "BootstrapResults", "TFPInputError",

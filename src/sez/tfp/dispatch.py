@@ -1,5 +1,6 @@
 """The dispatcher: :func:`estimate` checks the options, prepares one block per group, runs the method on
-each and writes log TFP back; :func:`trim_within_zone` trims it."""
+each and writes log TFP back; :func:`trim_within_zone` trims it.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +18,18 @@ from sez.tfp.linear import _fit_linear
 from sez.tfp.prepare import _prepare
 from sez.tfp.proxy import _fit_proxy
 from sez.tfp.results import TFPResults, _listed
-from sez.tfp.settings import (FIRST_STAGE_COLLAPSE, FORMS, RENAMED, TRANSLOG_METHODS, Inputs,
-                              ProxySettings, TFPInputError, TFPWarning, _spec, as_settings)
+from sez.tfp.settings import (
+    FIRST_STAGE_COLLAPSE,
+    FORMS,
+    RENAMED,
+    TRANSLOG_METHODS,
+    Inputs,
+    ProxySettings,
+    TFPInputError,
+    TFPWarning,
+    _spec,
+    as_settings,
+)
 from sez.tfp.terms import _mean_elasticity_map, output_elasticities, production_terms
 from sez.tfp.wooldridge import _fit_wooldridge
 

@@ -15,6 +15,7 @@ __all__ = ["firm_age"]
 @dataclass
 class _Block:
     """Logged, sorted arrays of one estimation group."""
+
     y: np.ndarray
     free: np.ndarray        # (n, f) freely chosen inputs (labour; materials in OP gross output)
     state: np.ndarray       # (n, s) state variables (capital; firm age)
@@ -42,7 +43,8 @@ class _Block:
 def _log_column(df: pd.DataFrame, col: str, as_is: bool, nonpositive: str, unit: str = "firm_id",
                 time: str = "year") -> tuple[np.ndarray, np.ndarray]:
     """Log of a column (or the column itself when ``as_is``) and a mask of usable rows;
-    raise naming the column otherwise."""
+    raise naming the column otherwise.
+    """
     if col not in df.columns:
         raise TFPInputError(f"column {col!r} is missing from the panel (needed as an input, output or proxy)")
     x = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
@@ -70,6 +72,7 @@ def _lag_index(firm: np.ndarray, year: np.ndarray) -> np.ndarray:
 @dataclass
 class _Prepared:
     """Estimation blocks by group, and what ``ln_tfp`` needs on every row."""
+
     blocks: dict
     dropped: dict           # column -> rows unusable in it
     groups: np.ndarray      # group label of every panel row

@@ -185,7 +185,8 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
 
 def _balanced_start(base: np.ndarray, n_inputs: int, logged_inputs: np.ndarray) -> np.ndarray:
     """ACF start: the first-order coefficients of the logged inputs all equal to their mean,
-    inputs in levels as given, second-order (translog) terms zero."""
+    inputs in levels as given, second-order (translog) terms zero.
+    """
     balanced = np.zeros_like(base)
     balanced[:n_inputs] = base[:n_inputs]
     balanced[:n_inputs][logged_inputs] = base[:n_inputs][logged_inputs].mean()

@@ -1,5 +1,6 @@
 """Results of :func:`sez.tfp.estimate` and :func:`sez.tfp.bootstrap`, on the package's one results
-protocol (:class:`sez.results.Results`)."""
+protocol (:class:`sez.results.Results`).
+"""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ class TFPResults(Results):
         Group -> covariance of its terms (analytic or across bootstrap draws), used by
         ``cov_params()``.
     """
+
     method: str
     output: str
     inputs: list
@@ -125,7 +127,8 @@ class TFPResults(Results):
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of ``params``: each group's terms (analytic, or across bootstrap draws); between
-        groups, and of ``constant`` and ``rho`` with the terms, NaN (not computed)."""
+        groups, and of ``constant`` and ``rho`` with the terms, NaN (not computed).
+        """
         return _with_diagonal(super().cov_params(), self.covariances)
 
     def _title(self) -> str:
@@ -184,6 +187,7 @@ class BootstrapResults(Results):
     failed : dict
         Replication -> error message.
     """
+
     point: TFPResults
     draws: pd.DataFrame
     standard_errors: pd.DataFrame

@@ -1,6 +1,7 @@
 """The settings of :func:`sez.tfp.estimate`: which columns are what (:class:`Inputs`) and the
 control-function estimators' options (:class:`ProxySettings`), with the constants and errors of
-the package."""
+the package.
+"""
 
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ RENAMED = {**{k: f"'inputs=Inputs({k}=...)'" for k in ("output", "free", "state"
 
 def _spec(method: str, inputs: Inputs):
     """Columns by role: output, free inputs (with gross-output materials for OLS, FE, OP), states,
-    proxy, second-stage materials, and the inputs' names in coefficient order."""
+    proxy, second-stage materials, and the inputs' names in coefficient order.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     gross = inputs.output == "gross"

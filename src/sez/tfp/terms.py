@@ -1,5 +1,6 @@
 """Functional form and algebra: production terms (Cobb-Douglas, translog), output elasticities,
-scaled polynomials and least-squares helpers."""
+scaled polynomials and least-squares helpers.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def output_elasticities(inputs: np.ndarray, beta: np.ndarray, form: str = "cobb-
 
 def _mean_elasticity_map(inputs: np.ndarray, form: str) -> np.ndarray:
     """Matrix A (inputs x terms) with the sample-mean elasticities equal to ``A @ beta`` (linear in beta,
-    so their covariance is ``A V A'``)."""
+    so their covariance is ``A V A'``).
+    """
     return np.vstack([_term_derivative(inputs, j, form).mean(axis=0) for j in range(inputs.shape[1])])
 
 

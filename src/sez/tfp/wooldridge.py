@@ -1,5 +1,6 @@
 """Wooldridge (2009): the two equations of the control-function approach estimated jointly by
-one-step GMM, with analytic standard errors."""
+one-step GMM, with analytic standard errors.
+"""
 
 from __future__ import annotations
 

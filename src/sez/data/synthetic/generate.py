@@ -1,5 +1,6 @@
 """The entry point: :func:`synthetic` draws the firms, simulates them, attaches identities, builds
-the raw records with their mess and writes the files."""
+the raw records with their mess and writes the files.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +12,31 @@ import pandas as pd
 
 from sez.data.synthetic.files import _write_files
 from sez.data.synthetic.mess import MONEY_IN_YUAN_YEAR, NO_MESS, MessRates, _attach_identities
-from sez.data.synthetic.process import (ALPHA_M, BETA_0, BETA_K, BETA_L, DELTA, EXIT_0, IOTA_0, IOTA_K, IOTA_OMEGA,
-                                        LABOUR_0, LABOUR_K, LABOUR_OMEGA, LABOUR_WAGE, OUTPUT_PRICE_INDEX, RHO,
-                                        SIGMA_EPS, SIGMA_LABOUR, SIGMA_MU, SIGMA_XI, TARGET_CODE_YEAR, TAU_SEZ,
-                                        _draw_firms, _simulate)
+from sez.data.synthetic.process import (
+    ALPHA_M,
+    BETA_0,
+    BETA_K,
+    BETA_L,
+    DELTA,
+    EXIT_0,
+    IOTA_0,
+    IOTA_K,
+    IOTA_OMEGA,
+    LABOUR_0,
+    LABOUR_K,
+    LABOUR_OMEGA,
+    LABOUR_WAGE,
+    OUTPUT_PRICE_INDEX,
+    RHO,
+    SIGMA_EPS,
+    SIGMA_LABOUR,
+    SIGMA_MU,
+    SIGMA_XI,
+    TARGET_CODE_YEAR,
+    TAU_SEZ,
+    _draw_firms,
+    _simulate,
+)
 from sez.data.synthetic.records import _write_raw
 
 

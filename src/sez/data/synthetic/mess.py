@@ -1,6 +1,7 @@
 """The survey's mess and the firms' identities: rates of the injected irregularities
 (:class:`MessRates`), names, legal-person codes, addresses, district and industry codes of the
-year, and the headers of each year's file. See ``sez.data.synthetic`` for every kind."""
+year, and the headers of each year's file. See ``sez.data.synthetic`` for every kind.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pandas as pd
 
 from sez.data.columns import known_names
 from sez.data.synthetic.process import _county_paths, _industries
-
 
 MONEY_IN_YUAN_YEAR = 2006
 

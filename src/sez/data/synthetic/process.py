@@ -1,7 +1,8 @@
 """The firm process of the synthetic ASIE: its parameters, the reference data it draws from
 (counties, their code history, industries, zones), the firms' fixed traits and their year-by-year
 dynamics (productivity, inputs, output, investment, exports, exit). See ``sez.data.synthetic``
-for the process written out."""
+for the process written out.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-
 
 # ----------------------------------------------------------------------------- parameters
 BETA_0 = 2.3            # value-added intercept (ln 1000 yuan)
@@ -238,7 +238,7 @@ def _simulate(firms: pd.DataFrame, first: int, last: int, rng, exit_intercept: f
     foreign = firms.foreign_invested.to_numpy()
     born_in_zone, move_year = firms.born_in_zone.to_numpy(), firms.move_year.to_numpy()
     rows = []
-    for t, year in enumerate(years):
+    for year in years:
         price = OUTPUT_PRICE_INDEX.get(int(year), 1.0 + 0.02 * (year - 1998))
         new = ~alive & ~gone & (birth <= year)
         stationary_sd = SIGMA_XI / np.sqrt(1 - RHO ** 2)

@@ -1,6 +1,7 @@
 """Each year's raw records: the firm-years with the survey's accounts in current prices, the
 row-level mess (identity violations, missing cells, duplicates, units, gaps, headers) and the
-truth table beside them."""
+truth table beside them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sez.data.columns import MONEY, TEXT
 from sez.data.synthetic.files import file_format
 from sez.data.synthetic.mess import MONEY_IN_YUAN_YEAR, VALUE_ADDED_ABSENT, MessRates, _header_for
 from sez.data.synthetic.process import INTEREST_RATE, OWNERSHIP, VAT_RATE, WELFARE_RATE, WHOLLY_OWNED
-
 
 RAW_COLUMNS = ("year", "legal_person_code", "firm_name", "address", "district_code", "industry_code",
                "registration_type", "founding_year", "employees", "gross_output", "value_added", "intermediate_input",
@@ -141,7 +141,8 @@ def _write_raw(firms, panel, first, last, rates: MessRates, rng):
 
 def _capital_shares(f: pd.DataFrame, rng) -> dict[str, np.ndarray]:
     """Paid-in capital shares by source, consistent with the registration type (per firm, so per row
-    draws are seeded from the firm: rows of one firm share them)."""
+    draws are seeded from the firm: rows of one firm share them).
+    """
     n_firm = int(f.firm_id.max()) + 1
     u = rng.uniform(0, 1, n_firm)[f.firm_id.to_numpy()]
     reg, own = f.registration_type.to_numpy(), f.ownership.to_numpy()

@@ -1,16 +1,32 @@
 """The SEZ paper's tables, one module per family.
 
-``facts`` (Tables 1-3, 12-15), ``productivity`` (the production and TFP tables, 13-15), ``did`` (16-18), ``heterogeneity`` (19-20, 31-32), ``mediation`` (4, 21-30),
-``controls`` (its firm controls and EG mediator); the model's tables (5-11) are built by ``sez.model``
-and ``sez.smm`` with the printed numbers from ``sez.papers.numbers``.
+``facts`` (Tables 1-3, 12-15), ``productivity`` (the production and TFP tables, 13-15), ``did`` (16-18),
+``heterogeneity`` (19-20, 31-32), ``mediation`` (4, 21-30), ``controls`` (its firm controls and EG mediator);
+the model's tables (5-11) are built by ``sez.model`` and ``sez.smm`` with the printed numbers from
+``sez.papers.numbers``.
 """
 
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, PaperControl, eg_mediator, paper_controls
-from sez.papers.sez_paper.did import (SPECIFICATIONS, Specification, SpecificationTable, specification_table,
-                                      table16, table17, table18)
-from sez.papers.sez_paper.heterogeneity import (QUINTILE_COLUMNS, GroupedTable, heterogeneity_table,
-                                                high_agglomeration, moderation_table, table19, table20, table31,
-                                                table32)
+from sez.papers.sez_paper.did import (
+                                      SPECIFICATIONS,
+                                      Specification,
+                                      SpecificationTable,
+                                      specification_table,
+                                      table16,
+                                      table17,
+                                      table18,
+)
+from sez.papers.sez_paper.heterogeneity import (
+                                      QUINTILE_COLUMNS,
+                                      GroupedTable,
+                                      heterogeneity_table,
+                                      high_agglomeration,
+                                      moderation_table,
+                                      table19,
+                                      table20,
+                                      table31,
+                                      table32,
+)
 from sez.papers.sez_paper.mediation import mediation_table
 from sez.papers.sez_paper.productivity import PRODUCTION_VARIABLES, elasticity_table, production_table, tfp_table
 

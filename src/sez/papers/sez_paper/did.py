@@ -17,7 +17,7 @@ from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
 from sez.progress import track
-from sez.results import renamed_keywords, significance_stars
+from sez.results import renamed_keywords, significance_stars, two_sided_p
 from sez.tables import LayoutTable
 
 
@@ -144,7 +144,6 @@ class SpecificationTable(LayoutTable):
         standard error |coef/t| when ``inner="se"``). A skipped specification's
         own columns say so; the paper's stay filled.
         """
-
         if inner not in ("se", "t"):
             raise ValueError(f"layout: inner must be 'se' or 't', got {inner!r}")
         est = self.estimates
@@ -339,9 +338,8 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
                 params = pd.Series(sub[f"{est}_coef"].to_numpy(), index=[_EVENT_TERMS[k] for k in sub.index])
                 bse = pd.Series(sub[f"{est}_se"].to_numpy(), index=params.index)
                 n_clusters = es.n_clusters_by_estimator[est]
-                z = np.abs(params / bse)
-                pvalues = pd.Series(2 * (stats.norm.sf(z) if n_clusters is None else stats.t.sf(z, max(n_clusters - 1, 1))),
-                                    index=params.index)
+                df = None if n_clusters is None else n_clusters - 1
+                pvalues = pd.Series(two_sided_p(params / bse, df), index=params.index)
                 rows += _spec_rows(name, est, params, bse, pvalues, es.nobs_by_estimator[est], n_clusters)
             continue
         fits[name] = parts

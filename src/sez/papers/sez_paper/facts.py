@@ -216,7 +216,8 @@ def sez_share_by_year(panel: pd.DataFrame, treatment: str = "sez", time: str = "
 def sez_share_by_region(panel: pd.DataFrame, region: str = "province", years=None, treatment: str = "sez",
                         time: str = "year") -> pd.DataFrame:
     """Share of firms in SEZs by region in the first and last year (the SEZ paper's
-    Figure 2), regions ranked by the last year's share."""
+    Figure 2), regions ranked by the last year's share.
+    """
     require_columns(panel, [treatment, time, region], "sez_share_by_region")
     years = (int(panel[time].min()), int(panel[time].max())) if years is None else tuple(years)
     cols = {}
@@ -232,7 +233,8 @@ def sez_share_by_region(panel: pd.DataFrame, region: str = "province", years=Non
 
 def plot_sez_shares(by_year: pd.DataFrame, by_region: pd.DataFrame, path) -> None:
     """Figures 1 and 2 of the SEZ paper side by side: the SEZ share of firms over
-    time, and by region in the first and last year (a ranked chart)."""
+    time, and by region in the first and last year (a ranked chart).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

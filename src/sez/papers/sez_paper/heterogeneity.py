@@ -11,16 +11,15 @@ from scipy import stats
 
 from sez.did import DidDataError, imputation, pre_period_quintile
 from sez.did._pyfixest import _feols, _n_clusters
+from sez.did.event_study import _vcov_support
 from sez.did.heterogeneity import _moderated_imputation
 from sez.did.mediation import _plain
-from sez.did.prepare import _as_treatment, _check_variation, _handle_reversals, _prepare, RENAMED, resolve_vcov
-from sez.did.event_study import _vcov_support
-from sez.results import Vcov, renamed_keywords
+from sez.did.prepare import RENAMED, _as_treatment, _check_variation, _handle_reversals, _prepare, resolve_vcov
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
 from sez.papers.sez_paper.did import SPECIFICATIONS, Specification
-from sez.results import significance_stars
+from sez.results import Vcov, renamed_keywords, significance_stars
 from sez.tables import LayoutTable
 
 QUINTILE_COLUMNS = ("20%", "40%", "60%", "80%", "100%")
@@ -124,7 +123,6 @@ class GroupedTable(LayoutTable):
         ``0`` and ``(.)`` as Stata prints them; cells that could not be
         estimated say ``skipped`` (the reason is in :meth:`notes`).
         """
-
         if inner not in ("se", "t"):
             raise ValueError(f"layout: inner must be 'se' or 't', got {inner!r}")
         fmt = f"{{:.{digits}g}}"
@@ -191,7 +189,7 @@ class GroupedTable(LayoutTable):
                     if np.isfinite(first.r2):
                         body.loc[const_row + 3, col] = f"{first.r2:.3f}"
         marks = {"Firm FE": "firm", "Year FE": "year", "Region FE": "region", "Region x year FE": "region^year"}
-        for j, (label, key) in enumerate(marks.items()):
+        for j, key in enumerate(marks.values()):
             for col in columns:
                 body.loc[tail + j, col] = "yes" if key in self.fixed_effects else ""
         for col in columns:

@@ -61,7 +61,6 @@ def mediation_table(results, paper: int | None = None, digits: int = 4) -> pd.Da
     reports it); the ratios use ``a*b + c'`` as the total, which equals c on a
     common sample.
     """
-
     if isinstance(results, MediationResults):
         cells = _mediation_cells(results)
         rows = {}
