@@ -19,3 +19,7 @@ class CheckpointWarning(UserWarning):
 
 class DidDataError(ValueError):
     """The panel cannot identify the requested difference-in-differences; the message says why."""
+
+
+class ConfigError(ValueError):
+    """A configuration file is malformed; the message names the file, section and key."""
