@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from sez import cli, config
+from sez import cli
+from sez.run import config
 
 BASE = """
 [model]

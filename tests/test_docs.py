@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
 def test_docs_build_strict_without_warnings(tmp_path):
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # the theme's notice about MkDocs 2.0 is not a warning of ours
-    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                          "--config-file", str(ROOT / "mkdocs.yml"),
                           "--site-dir", str(site)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=600)
     output = run.stdout + run.stderr

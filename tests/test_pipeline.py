@@ -1,4 +1,4 @@
-"""End-to-end tests of sez.pipeline.run_demo and the HTML report.
+"""End-to-end tests of sez.run.run_demo and the HTML report.
 
 The demo runs once at its ``tiny`` size (about 1,500 synthetic firms, a coarse
 model grid). The DiD estimates are checked against the synthetic truth (0.10)
@@ -15,19 +15,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sez import pipeline, report
+import sez
+from sez import run
+from sez.run import report, runner
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    summary = pipeline.run_demo("tiny", out, seed=0, progress=False)
+    summary = run.run_demo("tiny", out, seed=0, progress=False)
     return out, summary
 
 
 def test_every_step_succeeds_and_is_timed(demo):
     _, summary = demo
-    assert list(summary["steps"]) == [n for n, step in pipeline.STEPS.items() if not step.optional]
+    assert list(summary["steps"]) == [n for n, step in run.STEPS.items() if not step.optional]
     for name, step in summary["steps"].items():
         if name == "mediation" and step["status"] == "failed":
             # at the tiny size EG within a city is defined for few firm-years and the mediator can lack
@@ -85,7 +87,7 @@ def test_did_recovers_the_synthetic_effect(demo):
     for key in ("twfe", "imputation"):
         est = summary["did"][key]
         assert est["se"] < 0.1, est  # informative enough for the check to mean something
-        assert abs(est["coef"] - truth) <= pipeline.SEZ_EFFECT_TOLERANCE_SE * est["se"], est
+        assert abs(est["coef"] - truth) <= run.SEZ_EFFECT_TOLERANCE_SE * est["se"], est
         assert est["within_tolerance"]
 
 
@@ -130,7 +132,7 @@ def test_failing_step_is_recorded_and_the_rest_go_on(tmp_path, monkeypatch):
         raise RuntimeError("injected failure")
 
     monkeypatch.setattr(agglomeration, "dominance_table", broken)
-    summary = pipeline.run_demo("tiny", tmp_path, progress=False, steps=["dominance", "facts"])
+    summary = run.run_demo("tiny", tmp_path, progress=False, steps=["dominance", "facts"])
     steps = summary["steps"]
     assert list(steps) == ["synthetic", "read", "harmonise", "tfp", "agglomeration", "dominance", "facts"]
     assert steps["dominance"]["status"] == "failed"
@@ -146,7 +148,7 @@ def test_step_after_a_failed_prerequisite_is_skipped(tmp_path, monkeypatch):
     from sez import tfp
 
     monkeypatch.setattr(tfp, "estimate", lambda *a, **k: (_ for _ in ()).throw(ValueError("no TFP today")))
-    summary = pipeline.run_demo("tiny", tmp_path, progress=False, steps=["facts", "model"])
+    summary = run.run_demo("tiny", tmp_path, progress=False, steps=["facts", "model"])
     steps = summary["steps"]
     assert steps["tfp"]["status"] == "failed" and "no TFP today" in steps["tfp"]["error"]
     assert steps["facts"]["status"] == "skipped" and "tfp" in steps["facts"]["error"]
@@ -230,22 +232,22 @@ def test_report_opens_in_a_real_browser(demo, tmp_path):
 def test_step_warnings_keep_the_package_s_own_first_and_say_how_many_more():
     from types import SimpleNamespace
 
-    own = str(Path(pipeline.__file__).parent / "did.py")
+    own = str(Path(sez.__file__).parent / "did" / "twfe.py")  # any module of the package
     caught = ([SimpleNamespace(category=FutureWarning, message=f"pandas {i}", filename="/site/pandas/x.py")
                for i in range(30)]
               + [SimpleNamespace(category=UserWarning, message="zone dropped", filename=own)] * 3)
     caught = [SimpleNamespace(category=UserWarning, message=f"other {i}", filename="/site/other/x.py")
               for i in range(30)] + caught
-    lines = pipeline._warning_lines(caught)
+    lines = runner._warning_lines(caught)
     assert lines[0] == "UserWarning: zone dropped"  # deduplicated, and ahead of the others' warnings
-    assert len(lines) == pipeline.MAX_WARNINGS + 2
-    assert lines[-2] == f"... and {31 - pipeline.MAX_WARNINGS} more distinct warnings"
+    assert len(lines) == runner.MAX_WARNINGS + 2
+    assert lines[-2] == f"... and {31 - runner.MAX_WARNINGS} more distinct warnings"
     # libraries' deprecation notices about their own code: counted, by library, in one line
     assert lines[-1] == "30 deprecation notice(s) raised inside x left out (they concern those libraries' code)"
     pyfixest = SimpleNamespace(category=DeprecationWarning, message="inplace",
                                filename="/venv/lib/python3.11/site-packages/pyfixest/estimation/feols_.py")
     own_deprecation = SimpleNamespace(category=FutureWarning, message="ours", filename=own)
-    assert pipeline._warning_lines([pyfixest, pyfixest, own_deprecation]) == [
+    assert runner._warning_lines([pyfixest, pyfixest, own_deprecation]) == [
         "FutureWarning: ours", "2 deprecation notice(s) raised inside pyfixest left out (they concern those "
         "libraries' code)"]
 
@@ -256,7 +258,7 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
     import importlib
     import sys
 
-    from sez.config import pipeline_config
+    from sez.run import pipeline_config
 
     _pyfixest, imputation, event_study = (importlib.import_module(f"sez.did.{m}")
                                           for m in ("_pyfixest", "imputation", "event_study"))
@@ -283,9 +285,9 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
                                       ("_sun_abraham", real_sun_abraham, sun_abraham)):
             if getattr(module, attribute, None) is real:
                 monkeypatch.setattr(module, attribute, fake)
-    base = pipeline.demo_config("tiny", out_dir=tmp_path, steps=["did", "event_study", "heterogeneity", "mediation"])
+    base = run.demo_config("tiny", out_dir=tmp_path, steps=["did", "event_study", "heterogeneity", "mediation"])
     cfg = pipeline_config({**base.settings, "did": {**base["did"], "cluster": "city"}}, base=base.base)
-    summary = pipeline.run_pipeline(cfg, progress=False)
+    summary = run.run_pipeline(cfg, progress=False)
     assert all(summary["steps"][s]["status"] == "ok" for s in ("did", "event_study", "heterogeneity", "mediation"))
     kinds = {kind for kind, _ in seen}
     assert kinds == {"feols", "imputation", "sun_abraham"}

@@ -18,9 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sez import config, pipeline
 from sez.cli import main
-from sez.config import PIPELINE_SCHEMA, ConfigError, pipeline_config
+from sez.run import PIPELINE_SCHEMA, ConfigError, config, pipeline_config, run_pipeline
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "run.md"
 
@@ -108,6 +107,31 @@ def test_cli_prints_example_and_rejects_missing_config(capsys):
     assert "sez run --example" in capsys.readouterr().err
 
 
+def test_the_registry_holds_the_steps_the_configuration_names_in_their_order():
+    """sez.run.config owns the step names (it imports nothing of the runner); the runner's registry follows them."""
+    from sez.run import STEP_NAMES, STEPS
+
+    assert tuple(STEPS) == STEP_NAMES
+    for name, step in STEPS.items():
+        assert all(STEP_NAMES.index(need) < STEP_NAMES.index(name) for need in step.needs), name
+
+
+def test_code_fingerprint_covers_every_module_of_the_package(tmp_path, monkeypatch):
+    """A change anywhere in the package (an estimator, a step, a data file) invalidates every stored step."""
+    import sez
+    from sez.run import runner
+
+    for relative in ("__init__.py", "did/twfe.py", "run/steps/did.py", "papers/numbers/table.csv"):
+        (tmp_path / "sez" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sez" / relative).write_text("x = 1\n")
+    monkeypatch.setattr(sez, "__file__", str(tmp_path / "sez" / "__init__.py"))
+    seen = {runner._code_fingerprint()}
+    for relative in ("did/twfe.py", "run/steps/did.py", "papers/numbers/table.csv"):
+        (tmp_path / "sez" / relative).write_text("x = 2\n")
+        seen.add(runner._code_fingerprint())
+    assert len(seen) == 4
+
+
 # ---------------------------------------------------------------------------
 # end to end on the user's files, with the cache
 
@@ -159,7 +183,7 @@ def _statuses(summary):
 def test_unmapped_column_is_named_in_the_error(user_files):
     path = _write(user_files, "nomap.toml", run={"out": "nomap", "cache": False, "steps": ["read"]},
                   data={"columns": {}})
-    summary = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    summary = run_pipeline(config.load_pipeline(path), progress=False)
     step = summary["steps"]["read"]
     assert step["status"] == "failed"
     assert "asie_2000" in step["error"] and "employees" in step["error"], step["error"]
@@ -167,7 +191,7 @@ def test_unmapped_column_is_named_in_the_error(user_files):
 
 def test_run_on_user_files_then_reuse_stored_steps(user_files):
     path = _write(user_files, "run.toml")
-    first = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    first = run_pipeline(config.load_pipeline(path), progress=False)
     out = user_files / "out"
     assert "synthetic" not in first["steps"] and first["source"] == "files"
     assert _statuses(first) == {n: "ok" for n in ("read", "harmonise", "tfp", "agglomeration", "facts", "did",
@@ -181,7 +205,7 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     table_before = pd.read_csv(out / "tables" / "did_sez_ln_tfp.csv")
 
     # the same configuration again: everything reused, identical outputs
-    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    again = run_pipeline(config.load_pipeline(path), progress=False)
     assert set(_statuses(again).values()) == {"stored"}
     assert again["did"] == first["did"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "did_sez_ln_tfp.csv"), table_before)
@@ -189,7 +213,7 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
 
     # a late step's setting changes: only that step runs
     late = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4})
-    third = pipeline.run_pipeline(config.load_pipeline(late), progress=False)
+    third = run_pipeline(config.load_pipeline(late), progress=False)
     assert _statuses(third) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "agglomeration": "stored",
                                 "facts": "stored", "did": "stored", "event_study": "ok"}
     events = pd.read_csv(out / "tables" / "event_study.csv")
@@ -198,7 +222,7 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
 
     # the partly stored run equals a run that computes everything afresh
     fresh_out = user_files / "fresh"
-    fresh = pipeline.run_pipeline(config.load_pipeline(_write(
+    fresh = run_pipeline(config.load_pipeline(_write(
         user_files, "fresh.toml", run={"out": "fresh", "cache": False},
         event_study={"window": [-4, 6], "reference": -4})), progress=False)
     assert set(_statuses(fresh).values()) == {"ok"}
@@ -211,7 +235,7 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
 
     # the output folder moved: its stored steps are still used, figures and all
     shutil.copytree(out, user_files / "moved")
-    moved = pipeline.run_pipeline(config.load_pipeline(_write(
+    moved = run_pipeline(config.load_pipeline(_write(
         user_files, "moved.toml", run={"out": "moved"}, event_study={"window": [-4, 6], "reference": -4})),
         progress=False)
     assert set(_statuses(moved).values()) == {"stored"}
@@ -222,13 +246,13 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     # tfp.compare changes only the pooled elasticity table: the by-industry TFP stays stored
     compare = _write(user_files, "run.toml", run={"steps": ["tfp", "elasticities"]},
                      event_study={"window": [-4, 6], "reference": -4}, tfp={"min_obs": 150, "compare": ["ols"]})
-    fifth = pipeline.run_pipeline(config.load_pipeline(compare), progress=False)
+    fifth = run_pipeline(config.load_pipeline(compare), progress=False)
     assert _statuses(fifth) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "elasticities": "ok"}
 
     # an early step's setting changes: it and every step after it that needs it run again
     early = _write(user_files, "run.toml", event_study={"window": [-4, 6], "reference": -4},
                    tfp={"min_obs": 150, "trim": 0.02})
-    fourth = pipeline.run_pipeline(config.load_pipeline(early), progress=False)
+    fourth = run_pipeline(config.load_pipeline(early), progress=False)
     assert _statuses(fourth) == {"read": "stored", "harmonise": "stored", "tfp": "ok", "agglomeration": "ok",
                                  "facts": "ok", "did": "ok", "event_study": "ok"}
     assert fourth["tfp"]["trim_share"] == 0.02
@@ -242,18 +266,18 @@ def test_changed_input_file_invalidates_reading(user_files, tmp_path):
     shutil.copytree(user_files / "raw", root / "raw")
     shutil.copy(user_files / "provinces.geojson", root)
     path = _write(root, "run.toml", run={"out": "out", "steps": ["harmonise"]})
-    pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    run_pipeline(config.load_pipeline(path), progress=False)
     victim = root / "raw" / "asie_2004.parquet"
     frame = pd.read_parquet(victim)
     frame.iloc[: len(frame) // 2].to_parquet(victim, index=False)
-    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    again = run_pipeline(config.load_pipeline(path), progress=False)
     assert _statuses(again) == {"read": "ok", "harmonise": "ok"}
 
 
 def test_missing_input_files_are_named(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('[data]\nfiles = ["nowhere/asie_*.csv"]\n[run]\nsteps = ["read"]\n')
-    summary = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    summary = run_pipeline(config.load_pipeline(path), progress=False)
     assert summary["steps"]["read"]["status"] == "failed"
     assert "'nowhere/asie_*.csv' matches no file" in summary["steps"]["read"]["error"]
 
@@ -267,7 +291,7 @@ def test_calibrate_step_reports_the_model_at_its_estimates(tmp_path):
                            "data": {"source": "synthetic"}, "model": {"n_cash": 30, "n_capital": 40},
                            "calibrate": {"free": ["xbar_S"], "targets": ["exit_rate_sez", "leverage_nsez"],
                                          "global_points": 2, "local_maxiter": 5, "n_firms": 500}})
-    summary = pipeline.run_pipeline(cfg, progress=False)
+    summary = run_pipeline(cfg, progress=False)
     assert list(summary["steps"]) == ["calibrate"], summary["steps"]
     assert summary["steps"]["calibrate"]["status"] == "ok", summary["steps"]["calibrate"]["traceback"]
     moments = pd.read_csv(tmp_path / "tables" / "smm_moments.csv", index_col=0)
@@ -306,12 +330,12 @@ def test_unreadable_stored_entry_is_recomputed(tmp_path):
     path.write_text('[data]\nsource = "synthetic"\n[model]\nn_cash = 30\nn_capital = 40\nn_firms = 500\n'
                     '[run]\nout = "out"\nsteps = ["model"]\n')
     cfg = config.load_pipeline(path)
-    first = pipeline.run_pipeline(cfg, progress=False)
+    first = run_pipeline(cfg, progress=False)
     (tmp_path / "out" / "cache" / "model.pkl").write_bytes(b"torn")  # key intact, payload broken
-    again = pipeline.run_pipeline(cfg, progress=False)
+    again = run_pipeline(cfg, progress=False)
     assert again["steps"]["model"]["status"] == "ok" and again["steps"]["model"]["cached"] is False
     assert again["model"]["effect_pct"] == first["model"]["effect_pct"]
-    third = pipeline.run_pipeline(cfg, progress=False)  # stored again, now readable
+    third = run_pipeline(cfg, progress=False)  # stored again, now readable
     assert third["steps"]["model"]["cached"] is True
 
 
@@ -322,21 +346,21 @@ def test_outputs_rewritten_without_the_cache_are_never_taken_for_stored_ones(tmp
     path.write_text('[data]\nsource = "synthetic"\n[model]\nn_cash = 30\nn_capital = 40\nn_firms = 500\n'
                     '[run]\nout = "out"\nsteps = ["model"]\n')
     table = tmp_path / "out" / "tables" / "model_no_sez_counterfactual.csv"
-    first = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    first = run_pipeline(config.load_pipeline(path), progress=False)
     before = pd.read_csv(table)
     other = config.load_pipeline(path)
     other.settings["run"]["cache"] = False
     other.settings["model"]["n_firms"] = 700
-    pipeline.run_pipeline(other, progress=False)
+    run_pipeline(other, progress=False)
     assert not pd.read_csv(table).equals(before)  # another simulated panel rewrote the table
-    again = pipeline.run_pipeline(config.load_pipeline(path), progress=False)
+    again = run_pipeline(config.load_pipeline(path), progress=False)
     assert again["steps"]["model"]["cached"] is False  # recomputed, not taken from the store
     pd.testing.assert_frame_equal(pd.read_csv(table), before)
     assert again["model"]["effect_pct"] == first["model"]["effect_pct"]
     # a file edited by hand after storing: the entry is not used either
-    assert pipeline.run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is True
+    assert run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is True
     table.write_text(table.read_text() + "\n")
-    assert pipeline.run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is False
+    assert run_pipeline(config.load_pipeline(path), progress=False)["steps"]["model"]["cached"] is False
 
 
 @pytest.mark.parametrize("raw, message", [

@@ -37,7 +37,7 @@ def _report_end(summary: dict, out: Path) -> int:
 
 
 def _demo(args) -> int:
-    from sez.pipeline import run_demo
+    from sez.run import run_demo
 
     summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate,
                        log_file=args.log)
@@ -45,20 +45,19 @@ def _demo(args) -> int:
 
 
 def _run(args) -> int:
-    from sez import config
-    from sez.pipeline import run_pipeline
+    from sez.run import example_pipeline_config, load_pipeline, pipeline_config, run_pipeline
 
     if args.example:
-        print(config.example_pipeline_config())
+        print(example_pipeline_config())
         return 0
     if args.config is None:
         raise ValueError("sez run needs a CONFIG.toml (write one with: sez run --example > run.toml)")
-    cfg = config.load_pipeline(args.config)
+    cfg = load_pipeline(args.config)
     overrides = {**({"steps": args.steps.split(",")} if args.steps else {}),
                  **({"cache": False} if args.no_cache else {})}
     if overrides:  # validated like the file's own settings
-        cfg = dataclasses.replace(config.pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
-                                                         base=cfg.base, source=f"{args.config} (command line)"),
+        cfg = dataclasses.replace(pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
+                                                  base=cfg.base, source=f"{args.config} (command line)"),
                                   path=cfg.path)
     summary = run_pipeline(cfg, progress=True, log_file=args.log)
     return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
@@ -68,8 +67,7 @@ def _model(args) -> int:
     """The model alone: solve the paper's calibration, the no-SEZ counterfactual, figures."""
     from rich.console import Console
 
-    from sez.model import CollateralWarning, Grid, Params, counterfactual, solve
-    from sez.model import figures
+    from sez.model import CollateralWarning, Grid, Params, counterfactual, figures, solve
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     with warnings.catch_warnings(record=True) as caught:
@@ -122,7 +120,7 @@ def _executor(args):
 
 
 def _grid(args) -> int:
-    from sez import config
+    from sez.run import config
     from sez.smm import evaluate_grid
 
     cfg = config.load(args.config)
@@ -142,7 +140,7 @@ def _grid(args) -> int:
 def _calibrate(args) -> int:
     import pandas as pd
 
-    from sez import config
+    from sez.run import config
     from sez.smm import estimate
 
     cfg = config.load(args.config)
@@ -188,7 +186,7 @@ def _quiet_collateral(func):
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CollateralWarning)
-            from sez import config
+            from sez.run import config
 
             config.load(args.config)  # validates; records the note for the base parameters
         for w in {str(w.message) for w in caught}:
@@ -201,6 +199,7 @@ def _quiet_collateral(func):
 
 
 def main(argv=None) -> int:
+    """The ``sez`` command: parse ``argv`` and run the subcommand; the exit status."""
     parser = argparse.ArgumentParser(prog="sez", description="Special Economic Zones: data, estimation and model.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="the whole chain on synthetic ASIE data: harmonisation, productivity, "
@@ -242,7 +241,7 @@ def main(argv=None) -> int:
                              ("calibrate", _calibrate, "estimate the [calibrate] free parameters by SMM against "
                                                        "[targets]")):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("config", help="TOML file (see sez.config)")
+        cmd.add_argument("config", help="TOML file (see sez.run.config)")
         cmd.add_argument("--executor", choices=("local", "dask"), default="local")
         cmd.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
         cmd.add_argument("--workers", type=int, default=None, help="worker processes (default: available cores)")

@@ -48,3 +48,7 @@ class TFPWarning(UserWarning):
     """An estimate that should not be trusted: a negative elasticity, or a first stage that cannot
     separate the free inputs from productivity (the groups are named).
     """
+
+
+class ConfigError(ValueError):
+    """A configuration file is malformed; the message names the file, section and key."""

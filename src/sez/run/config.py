@@ -1,4 +1,6 @@
-"""TOML run configurations for ``sez grid`` and ``sez calibrate``.
+"""The TOML configurations: ``sez run`` pipelines (:data:`PIPELINE_SCHEMA`), ``sez grid`` and ``sez calibrate``.
+
+The sections of a ``sez grid`` / ``sez calibrate`` file::
 
     [model]        # Params fields; the paper's values for the rest
     xbar_S = 0.3
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from sez.data.synthetic import EXIT_0, FILE_FORMATS
+from sez.errors import ConfigError
 from sez.model import Grid, Params
 from sez.model.params import ESTIMABLE
 from sez.moments import MOMENTS, TABLE7
@@ -45,13 +48,16 @@ SIMULATION_KEYS = ("n_firms", "years", "burn_in", "seed", "method", "moments")
 CALIBRATE_KEYS = ("free", "bounds", "global_points", "local_starts", "local_maxiter", "profile")
 OUTPUT_KEYS = ("checkpoint", "table", "verdict")
 
-
-class ConfigError(ValueError):
-    """A configuration file is malformed; the message names the file, section and key."""
+#: The steps of a ``sez run`` pipeline in the order they run (``[run] steps`` names some of them);
+#: the runner's registry (``sez.run.STEPS``) holds a step for each, in this order.
+STEP_NAMES = ("synthetic", "read", "harmonise", "tfp", "elasticities", "agglomeration", "dominance", "probit",
+              "facts", "did", "event_study", "heterogeneity", "mediation", "model", "calibrate")
 
 
 @dataclass(frozen=True)
 class RunConfig:
+    """A ``sez grid`` or ``sez calibrate`` configuration: parameters, grid, simulation, points and outputs."""
+
     path: Path
     params: Params
     grid: Grid
@@ -287,6 +293,7 @@ class PipelineConfig:
         return self.settings[section]
 
     def resolve(self, relative: str) -> Path:
+        """A path of the configuration, relative to the folder of its file."""
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.base / p
 
@@ -337,14 +344,13 @@ def pipeline_config(raw: dict | None = None, base: str | Path = ".", source: str
 
 def _check_pipeline_values(s: dict, source: str) -> None:
     """Checks that need more than one key or a range."""
-    from sez.pipeline import STEPS
 
     def fail(section, key, text):
         raise ConfigError(f"{source}: [{section}] {key} {text}")
 
-    bad_steps = [x for x in s["run"]["steps"] if x not in STEPS]
+    bad_steps = [x for x in s["run"]["steps"] if x not in STEP_NAMES]
     if bad_steps:
-        fail("run", "steps", f"names unknown step(s) {bad_steps}; known: {list(STEPS)}")
+        fail("run", "steps", f"names unknown step(s) {bad_steps}; known: {list(STEP_NAMES)}")
     data = s["data"]
     if data["source"] == "files" and not data["files"]:
         fail("data", "files", "is empty: name the yearly extracts (or set source = 'synthetic')")
@@ -372,7 +378,8 @@ def _check_pipeline_values(s: dict, source: str) -> None:
     if not s["tfp"]["compare"]:
         fail("tfp", "compare", "is empty: name at least one method")
     for section, key, low in (("calibrate", "global_points", 1), ("calibrate", "local_maxiter", 1),
-                              ("calibrate", "n_firms", 100), ("data", "synthetic_firms", 100), ("harmonise", "min_years", 1),
+                              ("calibrate", "n_firms", 100), ("data", "synthetic_firms", 100),
+                              ("harmonise", "min_years", 1),
                               ("tfp", "min_obs", 10), ("model", "n_cash", 10), ("model", "n_capital", 10),
                               ("model", "n_firms", 100)):
         if s[section][key] < low:

@@ -1,0 +1,98 @@
+"""What the steps of one run share: its settings, results, outputs and report sections (:class:`Run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from sez.run import report
+from sez.run.config import PipelineConfig
+
+#: The DiD estimates are judged against the synthetic truth within this many of their standard errors.
+SEZ_EFFECT_TOLERANCE_SE = 4.0
+
+
+@dataclass
+class StepRecord:
+    """What happened in one step: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+
+    name: str
+    status: str = "pending"
+    seconds: float = 0.0
+    error: str = ""
+    traceback: str = ""
+    warnings: list = field(default_factory=list)
+    cached: bool = False
+    peak_gib: float | None = None
+
+
+class Run:
+    """State shared by the steps of one run: settings, results, outputs, report sections, summary."""
+
+    def __init__(self, out_dir: Path, cfg: PipelineConfig, deflate: bool = False):
+        self.out = out_dir
+        self.tables_dir = out_dir / "tables"
+        self.figures_dir = out_dir / "figures"
+        for d in (self.tables_dir, self.figures_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.cfg = cfg
+        self.seed = cfg["run"]["seed"]
+        self.deflate = deflate  # synthetic data only: deflate by the generator's true price index
+        self.state: dict = {}
+        self.summary: dict = {}
+        self.sections: dict[str, report.Section] = {}
+        self.files: list[Path] = []
+        self.part_seconds: dict[str, dict[str, float]] = {}  # wall time of a step's parts (summary.json, steps)
+
+    @contextlib.contextmanager
+    def timed(self, step: str, part: str):
+        """Time a part of a step (a table) for ``summary.json``'s ``steps.<step>.parts_seconds``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.part_seconds.setdefault(step, {})[part] = time.perf_counter() - t0
+
+    @property
+    def truth(self) -> pd.DataFrame | None:
+        """The synthetic truth (firm-years with true TFP and SEZ status), or None for the user's data."""
+        synthetic = self.state.get("synthetic")
+        return None if synthetic is None else synthetic.truth
+
+    # outputs ---------------------------------------------------------------
+    def table(self, step: str, name: str, frame: pd.DataFrame, caption: str, note: str = "",
+              index: bool = True) -> None:
+        """Write ``frame`` as CSV and add it, captioned, to the step's report section."""
+        path = self.tables_dir / f"{name}.csv"
+        frame.to_csv(path, index=index)
+        self.files.append(path)
+        shown = frame if index else frame.set_index(frame.columns[0])
+        self.sections[step].items.append(report.Table(caption, shown, note, csv=f"tables/{name}.csv"))
+
+    def figure(self, step: str, name: str, draw: Callable[[Path], object], caption: str, note: str = "") -> None:
+        """Draw a figure into ``figures/<name>.png`` and add it to the step's section."""
+        import matplotlib.pyplot as plt
+
+        path = self.figures_dir / f"{name}.png"
+        try:
+            draw(path)
+        finally:
+            plt.close("all")  # the components leave their figures open
+        self.files.append(path)
+        self.sections[step].items.append(report.Figure(caption, path, note))
+
+
+def json_number(value):
+    """A float for JSON: None for missing or non-finite values."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
