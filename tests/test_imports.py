@@ -3,8 +3,8 @@
 Every ``import sez...`` and ``from sez... import`` counts, at any level (inside
 functions too); relative imports are resolved; ``from sez.x import y`` is an
 edge to ``sez.x.y`` when that is a module, else to ``sez.x``. An import is an
-edge to the module it names, not to the packages above it. Imports under
-``if TYPE_CHECKING:`` never run: they count for the layers, not for cycles.
+edge to the module it names, not to the packages above it; imports for type
+checkers only count as well.
 """
 
 from __future__ import annotations
@@ -34,20 +34,8 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for p in sorted((SRC / "sez").rglob("*.py"))}
 
 
-def _typing_only(tree: ast.Module) -> set[ast.AST]:
-    """The import statements under ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
-    guarded = set()
-    for node in ast.walk(tree):
-        test = getattr(node, "test", None)
-        if isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING"
-                                         or getattr(test, "attr", None) == "TYPE_CHECKING"):
-            guarded |= {n for child in node.body for n in ast.walk(child)
-                        if isinstance(n, (ast.Import, ast.ImportFrom))}
-    return guarded
-
-
 def _edges(modules: dict[str, Path]) -> dict[str, list[tuple[str, int, str, bool]]]:
-    """module -> [(imported module, line, the import as written, whether it is for type checkers only)]."""
+    """module -> [(imported module, line, the import as written)]."""
 
     def deepest(name: str) -> str | None:
         while name and name not in modules:
@@ -59,12 +47,11 @@ def _edges(modules: dict[str, Path]) -> dict[str, list[tuple[str, int, str, bool
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         found = []
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        typing_only = _typing_only(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name == "sez" or alias.name.startswith("sez."):
-                        found.append((deepest(alias.name), node.lineno, f"import {alias.name}", node in typing_only))
+                        found.append((deepest(alias.name), node.lineno, f"import {alias.name}"))
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = package.split(".")[: len(package.split(".")) - node.level + 1]
@@ -76,8 +63,7 @@ def _edges(modules: dict[str, Path]) -> dict[str, list[tuple[str, int, str, bool
                 written = f"from {'.' * node.level}{node.module or ''} import {', '.join(a.name for a in node.names)}"
                 for alias in node.names:
                     target = f"{source}.{alias.name}"
-                    found.append((target if target in modules else deepest(source), node.lineno, written,
-                                  node in typing_only))
+                    found.append((target if target in modules else deepest(source), node.lineno, written))
         graph[module] = [edge for edge in found if edge[0] and edge[0] != module]
     return graph
 
@@ -87,7 +73,7 @@ GRAPH = _edges(MODULES)
 
 
 def _where(module: str, target: str) -> str:
-    line, text = next((line, text) for t, line, text, _ in GRAPH[module] if t == target)
+    line, text = next((line, text) for t, line, text in GRAPH[module] if t == target)
     return f"{MODULES[module].relative_to(SRC)}:{line}: {text}"
 
 
@@ -99,9 +85,7 @@ def _cycle() -> list[str] | None:
     def visit(module: str) -> list[str] | None:
         state[module] = 1
         path.append(module)
-        for target, _, _, typing_only in GRAPH[module]:
-            if typing_only:
-                continue
+        for target, _, _ in GRAPH[module]:
             if state.get(target) == 1:
                 return path[path.index(target):] + [target]
             if target not in state:
@@ -139,7 +123,7 @@ def _reaches(sources: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
                 chain.reverse()
                 chains.append(" -> ".join(_where(a, b) for a, b in zip(chain, chain[1:])))
                 break
-            for target, _, _, _ in GRAPH[module]:
+            for target, _, _ in GRAPH[module]:
                 if target not in parent:
                     parent[target] = module
                     queue.append(target)
@@ -150,8 +134,6 @@ def test_the_graph_is_read_from_every_module():
     assert {"sez", "sez.cli", "sez.run", "sez.run.runner", "sez.did", "sez.papers.numbers"} <= set(GRAPH)
     assert "sez.errors" in {t for t, *_ in GRAPH["sez.run.config"]}
     assert "sez.run.config" in {t for t, *_ in GRAPH["sez.cli"]}  # imports inside functions count
-    assert ("sez.data.synthetic.generate", True) in {(t, typing_only) for t, _, _, typing_only
-                                                      in GRAPH["sez.data.synthetic.files"]}
 
 
 def test_no_import_cycle():

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sez.data.columns import TEXT, canonical_columns
-from sez.data.read import excel_reader, importable
-
-if TYPE_CHECKING:
-    from sez.data.synthetic.generate import SyntheticASIE
-
+from sez.data.read import excel_reader
 
 #: file format by year; "xlsx" falls back to CSV when no Excel writer is installed or the year is not
 #: among ``excel_years`` (Excel is slow at the papers' scale: about 12 s to write and 1.4 s to read
@@ -29,34 +23,6 @@ def file_format(year: int) -> str:
         return FILE_FORMATS[year]
     cycle = ("csv-bom", "parquet", "dta", "csv")
     return cycle[year % len(cycle)]
-
-
-def _write_files(result: SyntheticASIE, out_dir: Path, excel_years: tuple[int, ...] | None = None) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    writer = importable("xlsxwriter", "openpyxl")  # xlsxwriter writes about 1.3x faster
-    for year, frame in result.raw.items():
-        fmt = file_format(year)
-        if fmt == "xlsx" and not writer:
-            result.notes.append(f"{year}: no Excel writer (openpyxl/xlsxwriter) installed; wrote CSV instead")
-            fmt = "csv-bom"
-        elif fmt == "xlsx" and excel_years is not None and year not in excel_years:
-            result.notes.append(f"{year}: CSV instead of Excel (Excel is kept for {list(excel_years)} only)")
-            fmt = "csv-bom"
-        path = out_dir / f"asie_{year}.{ {'parquet': 'parquet', 'dta': 'dta', 'xlsx': 'xlsx'}.get(fmt, 'csv') }"
-        if fmt == "parquet":
-            frame.to_parquet(path, index=False)
-        elif fmt == "dta":
-            frame.to_stata(path, write_index=False, version=118)
-        elif fmt == "xlsx":
-            frame.to_excel(path, index=False, engine=writer)
-        else:
-            encoding = {"csv": "utf-8", "csv-bom": "utf-8-sig", "csv-gb18030": "gb18030"}[fmt]
-            frame.to_csv(path, index=False, encoding=encoding)
-        result.files[year], result.formats[year] = path, fmt
-    truth = result.truth
-    truth.to_parquet(out_dir / "truth.parquet", index=False)
-    params = dict(truth.attrs, formats={str(k): v for k, v in result.formats.items()}, notes=result.notes)
-    (out_dir / "truth_params.json").write_text(json.dumps(params, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def read_raw_file(path: str | Path, fmt: str | None = None) -> pd.DataFrame:

@@ -4,13 +4,15 @@ the raw records with their mess and writes the files.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sez.data.synthetic.files import _write_files
+from sez.data.read import importable
+from sez.data.synthetic.files import file_format
 from sez.data.synthetic.mess import MONEY_IN_YUAN_YEAR, NO_MESS, MessRates, _attach_identities
 from sez.data.synthetic.process import (
     ALPHA_M,
@@ -139,3 +141,31 @@ def _parameters(rates: MessRates) -> dict:
             "money_in_yuan_year": MONEY_IN_YUAN_YEAR if rates.units else None,
             "output_price_index": {str(k): v for k, v in OUTPUT_PRICE_INDEX.items()},
             "real_units": "1000 yuan at 1998 prices", "mess": {k: v for k, v in vars(rates).items()}}
+
+
+def _write_files(result: SyntheticASIE, out_dir: Path, excel_years: tuple[int, ...] | None = None) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = importable("xlsxwriter", "openpyxl")  # xlsxwriter writes about 1.3x faster
+    for year, frame in result.raw.items():
+        fmt = file_format(year)
+        if fmt == "xlsx" and not writer:
+            result.notes.append(f"{year}: no Excel writer (openpyxl/xlsxwriter) installed; wrote CSV instead")
+            fmt = "csv-bom"
+        elif fmt == "xlsx" and excel_years is not None and year not in excel_years:
+            result.notes.append(f"{year}: CSV instead of Excel (Excel is kept for {list(excel_years)} only)")
+            fmt = "csv-bom"
+        path = out_dir / f"asie_{year}.{ {'parquet': 'parquet', 'dta': 'dta', 'xlsx': 'xlsx'}.get(fmt, 'csv') }"
+        if fmt == "parquet":
+            frame.to_parquet(path, index=False)
+        elif fmt == "dta":
+            frame.to_stata(path, write_index=False, version=118)
+        elif fmt == "xlsx":
+            frame.to_excel(path, index=False, engine=writer)
+        else:
+            encoding = {"csv": "utf-8", "csv-bom": "utf-8-sig", "csv-gb18030": "gb18030"}[fmt]
+            frame.to_csv(path, index=False, encoding=encoding)
+        result.files[year], result.formats[year] = path, fmt
+    truth = result.truth
+    truth.to_parquet(out_dir / "truth.parquet", index=False)
+    params = dict(truth.attrs, formats={str(k): v for k, v in result.formats.items()}, notes=result.notes)
+    (out_dir / "truth_params.json").write_text(json.dumps(params, ensure_ascii=False, indent=1), encoding="utf-8")
