@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def test_ruff_passes():
+def test_ruff_passes(repo_root):
     ruff = shutil.which("ruff") or (Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (pip install '.[test]' brings it)")
-    run = subprocess.run([str(ruff), "check", "--no-cache", str(ROOT)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run([str(ruff), "check", "--no-cache", str(repo_root)], cwd=repo_root, capture_output=True,
+                         text=True, timeout=300)
     assert run.returncode == 0, f"ruff check found problems:\n{run.stdout}{run.stderr}"

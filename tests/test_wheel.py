@@ -18,8 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # every compiled kernel: Bellman, growth, distribution and simulation, KS
-KERNEL_TESTS = ["test_build.py", "test_stats.py", "test_model_params.py", "test_model_solver.py",
-                "test_growth.py", "test_model_distribution.py"]
+KERNEL_TESTS = ["test_build.py", "stats/test_stats.py", "model/test_model_params.py", "model/test_model_solver.py",
+                "model/test_growth.py", "model/test_model_distribution.py"]
 
 
 def _run(cmd, cwd, env=None, timeout=900):

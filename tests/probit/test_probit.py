@@ -8,7 +8,6 @@ sm = pytest.importorskip("statsmodels.api")
 pytest.importorskip("pyfixest")
 
 from sez.panel import lag_within_firm  # noqa: E402
-from sez.papers.agglomeration import probit_table  # noqa: E402
 from sez.probit import probit  # noqa: E402
 from sez.testing import probit_data  # noqa: E402
 
@@ -162,59 +161,6 @@ def test_bad_input_raises_clear_errors():
         probit(data, "y", REGRESSORS, vcov="hc1")
 
 
-def test_table_has_paper_layout(fitted):
-    _, ours, _ = fitted
-    table = probit_table([ours, ours], labels={"d": "Export status(t-1)"})
-    assert list(table.columns.get_level_values(1)) == ["Coef.", "M.E.", "Coef.", "M.E."]
-    assert table.index[0] == "x1" and table.iloc[1, 0].startswith("(") and table.iloc[0, 0].endswith("***")
-    assert "Export status(t-1)" in table.index and table.loc["Number of obs"].iloc[0] == "3000"
-    assert "x1" in table.to_csv()
-
-
-def test_split_samples_are_separate_probits_side_by_side():
-    from sez.papers.agglomeration import probit_by
-
-    data = probit_data(n=4000, seed=3)
-    data["coastal"] = data["cty"] < 7
-    results, table = probit_by(data, "coastal", "y", REGRESSORS, fe=["year", "ind"])
-    assert set(results) == {False, True}
-    for value, res in results.items():
-        alone = probit(data[data["coastal"] == value], "y", REGRESSORS, fe=["year", "ind"])
-        np.testing.assert_allclose(res.params, alone.params, rtol=1e-12)
-    assert table.columns.get_level_values(0).unique().tolist() == ["coastal = False", "coastal = True"]
-    with pytest.raises(ValueError, match="fewer than two values"):
-        probit_by(data.assign(one=1), "one", "y", REGRESSORS)
-
-
-def test_split_sample_lags_come_from_the_whole_panel():
-    from sez.papers.agglomeration import probit_by
-
-    rng = np.random.default_rng(4)
-    n_firms, years = 600, range(2000, 2006)
-    data = pd.DataFrame({"firm_id": np.repeat(np.arange(n_firms), len(years)),
-                         "year": np.tile(list(years), n_firms)})
-    data["x1"] = rng.normal(size=len(data))
-    data["group"] = rng.integers(0, 2, len(data))  # firms switch groups from year to year
-    data["y"] = (0.7 * data.groupby("firm_id")["x1"].shift(1).fillna(0) + rng.normal(size=len(data)) > 0).astype(int)
-    results, _ = probit_by(data, "group", "y", ["x1"], lags=["x1"])
-    for res in results.values():
-        # a group's lag is last year's value wherever the firm was then: about 5/6 of rows have one
-        assert res.nobs > 0.75 * (data["group"] == 0).sum() * 0.9
-        assert res.params["L.x1"] == pytest.approx(0.7, abs=0.15)
-
-
-def test_summary_statistics_table_one():
-    from sez.papers.agglomeration import summary_statistics
-
-    data = probit_data(n=500)
-    t = summary_statistics(data, ["x1", "d"], [2000, 2004], labels={"d": "Dummy"})
-    sub = data[data.year == 2004]
-    assert t.loc["x1", (2004, "mean")] == pytest.approx(sub.x1.mean())
-    assert t.loc["Dummy", (2000, "obs")] == (data.year == 2000).sum()
-    with pytest.raises(ValueError, match="no observation"):
-        summary_statistics(data, ["x1"], [1990])
-
-
 def test_perfect_separation_by_a_regressor_is_named():
     data = probit_data(n=800, seed=5)
     data["x1"] = np.where(data["y"] == 1, 1.0 + np.abs(data["x1"]), -np.abs(data["x1"]))
@@ -222,8 +168,3 @@ def test_perfect_separation_by_a_regressor_is_named():
         probit(data, "y", REGRESSORS, fe=["year"])
 
 
-def test_tables_render_as_html_and_latex(fitted):
-    _, ours, _ = fitted
-    table = probit_table(ours)
-    coef = table.iloc[0, 0]
-    assert coef in table.to_html() and coef in table.to_latex()

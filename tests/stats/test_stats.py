@@ -3,7 +3,6 @@
 import math
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,13 +10,6 @@ import pytest
 import scipy.stats
 
 from sez import _core
-from sez.agglo import DroppedRowsWarning, is_agglomerated
-from sez.papers.agglomeration import (
-    GROUP_LABELS,
-    dominance_table,
-    plot_tfp_by_zone_and_agglomeration,
-    plot_tfp_densities,
-)
 from sez.stats import (
     dominance_verdict,
     ks_2samp,
@@ -295,122 +287,10 @@ def test_bad_input_errors():
         ks_batch(np.array([2.0, 1.0]), offsets, [0], [0])
 
 
-# ---------------------------------------------------------------------------
-# dominance table
-
-
-def synthetic_panel(seed=3, firms_per_year=4000, years=(2001, 2002, 2003)):
-    """Firm-years with industries concentrated in some cities, exporters less productive
-    and firms in agglomerated cells more productive (the signs of the paper)."""
-    rng = np.random.default_rng(seed)
-    n = firms_per_year * len(years)
-    industry = rng.integers(0, 12, size=n)
-    # industry k favours city k % 8: concentration gives some cells LQ > 1
-    city = np.where(rng.random(n) < 0.5, industry % 8, rng.integers(0, 8, size=n))
-    output = rng.lognormal(mean=3.0, sigma=1.0, size=n)
-    exporter = rng.random(n) < 0.3
-    df = pd.DataFrame({
-        "firm_id": np.arange(n),
-        "year": np.repeat(years, firms_per_year),
-        "city": [f"C{c:02d}" for c in city],
-        "cic3": [f"{300 + k}" for k in industry],
-        "exporter": exporter,
-        "output": output,
-        "sez": rng.random(n) < 0.3,
-    })
-    agglomerated = is_agglomerated(df).to_numpy()
-    df["ln_tfp"] = rng.normal(size=n) - 0.3 * exporter + 0.4 * agglomerated + 0.2 * df["sez"].to_numpy()
-    return df
-
-
-def test_dominance_table_equals_single_tests_on_the_groups():
-    df = synthetic_panel()
-    df.loc[df.index[:25], "ln_tfp"] = np.nan  # left out, counted and reported
-    with pytest.warns(DroppedRowsWarning, match="25 with missing 'ln_tfp'"):
-        table = dominance_table(df)
-    assert table.attrs["dropped_rows"] == {"ln_tfp": 25}
-    assert list(table.index.get_level_values("panel").unique()) == ["a", "b", "c", "d"]
-    assert len(table) == 4 * 3
-    flag = is_agglomerated(df).to_numpy()
-    usable = df["ln_tfp"].notna().to_numpy()
-    exporter = df["exporter"].to_numpy()
-    members = {
-        GROUP_LABELS[0]: ~exporter & ~flag, GROUP_LABELS[1]: exporter & ~flag,
-        GROUP_LABELS[2]: ~exporter & flag, GROUP_LABELS[3]: exporter & flag,
-    }
-    for (_, year), row in table.iterrows():
-        in_year = (df["year"].to_numpy() == year) & usable
-        a = df["ln_tfp"].to_numpy()[in_year & members[row["group_a"]]]
-        b = df["ln_tfp"].to_numpy()[in_year & members[row["group_b"]]]
-        single = ks_2samp(a, b, exact=False)
-        assert (row["n_a"], row["n_b"]) == (a.size, b.size)
-        assert row["d"] == single.d and row["d_plus"] == single.d_plus and row["d_minus"] == single.d_minus
-        assert row["p"] == pytest.approx(single.p_value, rel=1e-14)
-        assert row["p_minus"] == pytest.approx(single.p_minus, rel=1e-14)
-        assert row["share_a"] == pytest.approx(100 * a.size / in_year.sum(), rel=1e-12)
-    # the shares of the four groups of a year add up to 100
-    shares = table.xs("a", level="panel")[["share_a", "share_b"]].sum(axis=1) + \
-        table.xs("b", level="panel")[["share_a", "share_b"]].sum(axis=1)
-    np.testing.assert_allclose(shares, 100.0, rtol=1e-12)
-    # built in: domestic firms more productive than exporters, agglomerated cells more than others
-    assert (table.loc["a", "verdict"] == "A dominates B").all()
-    assert (table.loc["c", "verdict"] == "B dominates A").all()
-
-
-def test_dominance_table_with_a_given_flag_and_years():
-    df = synthetic_panel(seed=4)
-    df["agg_flag"] = is_agglomerated(df)
-    given = dominance_table(df, agglomerated="agg_flag", years=[2002])
-    computed = dominance_table(df).xs(2002, level="year", drop_level=False)
-    pd.testing.assert_frame_equal(given, computed)
-
-
-def test_dominance_table_bad_input():
-    df = synthetic_panel(seed=5, firms_per_year=500)
-    with pytest.raises(ValueError, match="column\\(s\\) missing: 'ln_tfp'"):
-        dominance_table(df.drop(columns="ln_tfp"))
-    with pytest.raises(ValueError, match="the table is empty"):
-        dominance_table(df.iloc[:0])
-    nan_year = df.astype({"year": float})
-    nan_year.loc[7, "year"] = np.nan
-    with pytest.raises(ValueError, match="key column 'year' is missing in 1 row\\(s\\), e.g. index \\[7\\]"):
-        dominance_table(nan_year)
-    no_exporters = df.copy()
-    no_exporters.loc[no_exporters["year"] == 2002, "exporter"] = False
-    with pytest.raises(ValueError, match="group 'Export, No-agglomeration' is empty in year 2002"):
-        dominance_table(no_exporters)
-    with pytest.raises(ValueError, match="year\\(s\\) \\[1999\\] not in column 'year'"):
-        dominance_table(df, years=[1999])
-
-
-# ---------------------------------------------------------------------------
-# figures
-
-
-def test_figures_are_written(tmp_path):
-    df = synthetic_panel(seed=6, firms_per_year=1500)
-    df["province"] = "P1"
-    df["county"] = df["city"] + np.where(np.arange(len(df)) % 3 == 0, "a", "b")
-    df["employees"] = np.round(df["output"] * 2)
-    first = plot_tfp_densities(df, tmp_path / "tfp_groups.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DroppedRowsWarning)  # cells where EG is undefined
-        second = plot_tfp_by_zone_and_agglomeration(df, tmp_path / "tfp_zones.png", year=2003)
-    for path in (first, second):
-        data = path.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real plot, not an empty canvas
-    with pytest.raises(ValueError, match="no row has year == 1990"):
-        plot_tfp_densities(df, tmp_path / "none.png", year=1990)
-
-
-def _stata_log(name: str) -> str:
-    return (Path(__file__).parent / "results" / "stata" / name).read_text(encoding="utf-8")
-
-
-def test_stata_manual_ksmirnov_example():
+def test_stata_manual_ksmirnov_example(reference_output):
     """The manual's Example 1 of [R] ksmirnov, listing and output parsed from the stored log: our D+, D-, D,
     asymptotic and corrected p-values against Stata's printed ones (to their three decimals)."""
-    log = _stata_log("ksmirnov_example1.log")
+    log = reference_output("stata", "ksmirnov_example1.log").read_text(encoding="utf-8")
     rows = re.findall(r"^\s+\d+\. \|\s+(\d+)\s+(\d+) \|$", log, flags=re.M)
     group = np.array([int(g) for g, _ in rows])
     x = np.array([float(v) for _, v in rows])

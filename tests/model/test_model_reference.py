@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from reference_model import compute, platform_key
 
-REFERENCE = Path(__file__).parent / "results" / "model_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "model_reference.npz"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from sez.cli import main
 from sez.run import PIPELINE_SCHEMA, ConfigError, config, pipeline_config, run_pipeline
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "run.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "run.md"
 
 
 def _valid(**sections):
