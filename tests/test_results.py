@@ -155,6 +155,21 @@ def test_old_keywords_name_the_new_ones():
         probit.probit(probit_data(), "y", ["x1"]).zvalues  # noqa: B018
 
 
+def test_the_data_comes_first_and_is_called_data():
+    from sez import agglo
+    from sez.papers import sez_paper
+
+    with pytest.raises(TypeError, match="'panel' is now 'data'"):
+        did.twfe(outcome="y", panel=PANEL)
+    with pytest.raises(TypeError, match="'panel' is now 'data'"):
+        tfp.estimate(panel=production_panel(), method="ols")
+    with pytest.raises(TypeError, match="'df' is now 'data'"):
+        agglo.location_quotient(df=PANEL)
+    with pytest.raises(TypeError, match="'panel' is now 'data'"):
+        sez_paper.facts.zone_table(panel=PANEL)
+    assert did.twfe(data=PANEL, outcome="y").coef == did.twfe(PANEL, "y").coef
+
+
 def test_a_string_is_one_column_never_its_letters():
     one = did.twfe(PANEL, "y", fe="firm_id", controls="x")
     listed = did.twfe(PANEL, "y", fe=["firm_id"], controls=["x"])

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import DroppedRowsWarning
+from sez.results import renamed
 
 __all__ = [
     "DroppedRowsWarning",
@@ -195,7 +196,8 @@ def _lq_cells(df: pd.DataFrame, industry: str, region: str, size: str, by: str |
     return cell, table
 
 
-def location_quotient(df: pd.DataFrame, industry: str = "cic3", region: str = "city", size: str = "output",
+@renamed(df="data")
+def location_quotient(data: pd.DataFrame, industry: str = "cic3", region: str = "city", size: str = "output",
                       by: str | Sequence[str] | None = "year") -> pd.DataFrame:
     """Location quotient of each industry in each region.
 
@@ -206,7 +208,7 @@ def location_quotient(df: pd.DataFrame, industry: str = "cic3", region: str = "c
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema).
     industry, region, size : str
         Column names: the industry level (``cic3``: 3-digit), the region level
@@ -234,14 +236,15 @@ def location_quotient(df: pd.DataFrame, industry: str = "cic3", region: str = "c
         Rows with a missing size are left out; their number is in
         ``result.attrs["dropped_rows"]``.
     """
-    _, table = _lq_cells(df, industry, region, size, by, "location_quotient")
+    _, table = _lq_cells(data, industry, region, size, by, "location_quotient")
     keys = [*_as_list(by), industry, region]
     out = table[table["usable"]].drop(columns="usable").sort_values(keys, kind="stable").reset_index(drop=True)
     out.attrs["dropped_rows"] = table.attrs["dropped_rows"]
     return out
 
 
-def is_agglomerated(df: pd.DataFrame, industry: str = "cic3", region: str = "city", size: str = "output",
+@renamed(df="data")
+def is_agglomerated(data: pd.DataFrame, industry: str = "cic3", region: str = "city", size: str = "output",
                     by: str | Sequence[str] | None = "year") -> pd.Series:
     """For each firm-year, whether its industry is agglomerated in its region (LQ > 1).
 
@@ -255,13 +258,14 @@ def is_agglomerated(df: pd.DataFrame, industry: str = "cic3", region: str = "cit
         Boolean, aligned with ``df.index``, named ``agglomerated``; the number
         of rows left out of the quotients is in ``attrs["dropped_rows"]``.
     """
-    cell, table = _lq_cells(df, industry, region, size, by, "is_agglomerated")
-    flags = pd.Series(table["agglomerated"].to_numpy()[cell], index=df.index, name="agglomerated")
+    cell, table = _lq_cells(data, industry, region, size, by, "is_agglomerated")
+    flags = pd.Series(table["agglomerated"].to_numpy()[cell], index=data.index, name="agglomerated")
     flags.attrs["dropped_rows"] = table.attrs["dropped_rows"]
     return flags
 
 
-def to_firms(df: pd.DataFrame, table: pd.DataFrame, column: str) -> pd.Series:
+@renamed(df="data")
+def to_firms(data: pd.DataFrame, table: pd.DataFrame, column: str) -> pd.Series:
     """Map a cell-level `column` of `table` onto the firm rows of `df` by their shared key columns.
 
     The keys are the columns of `table` that are also in `df`, other than
@@ -274,20 +278,21 @@ def to_firms(df: pd.DataFrame, table: pd.DataFrame, column: str) -> pd.Series:
     """
     if column not in table.columns:
         raise ValueError(f"to_firms: column {column!r} is not in the table")
-    keys = [c for c in table.columns if c in df.columns and c != column]
+    keys = [c for c in table.columns if c in data.columns and c != column]
     if not keys:
         raise ValueError("to_firms: the table shares no key column with the firm table")
     if table.duplicated(keys).any():
         raise ValueError(f"to_firms: the table has duplicate cells on keys {keys}")
-    mapped = df[keys].merge(table[keys + [column]], on=keys, how="left", sort=False)
-    return pd.Series(mapped[column].to_numpy(), index=df.index, name=column)
+    mapped = data[keys].merge(table[keys + [column]], on=keys, how="left", sort=False)
+    return pd.Series(mapped[column].to_numpy(), index=data.index, name=column)
 
 
 # ---------------------------------------------------------------------------
 # Ellison-Glaeser
 
 
-def ellison_glaeser(df: pd.DataFrame, industry: str = "cic3", region: str = "county", size: str = "employees",
+@renamed(df="data")
+def ellison_glaeser(data: pd.DataFrame, industry: str = "cic3", region: str = "county", size: str = "employees",
                     by: str | Sequence[str] | None = "year") -> pd.DataFrame:
     """Ellison and Glaeser (1997) concentration index of each industry, with the plant Herfindahl.
 
@@ -306,7 +311,7 @@ def ellison_glaeser(df: pd.DataFrame, industry: str = "cic3", region: str = "cou
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table; each row is a plant.
     industry, region, size : str
         Column names (``cic3``, ``county``, ``employees``).
@@ -336,8 +341,8 @@ def ellison_glaeser(df: pd.DataFrame, industry: str = "cic3", region: str = "cou
         Plants with missing size are left out (counted in ``attrs["dropped_rows"]``).
     """
     func = "ellison_glaeser"
-    by_keys, keys, usable, dropped = _checked_cells(df, industry, region, size, by, func, stacklevel=4)
-    work = df.loc[usable, keys + [size]]
+    by_keys, keys, usable, dropped = _checked_cells(data, industry, region, size, by, func, stacklevel=4)
+    work = data.loc[usable, keys + [size]]
     emp = work[size].to_numpy(dtype=float)
 
     coder = _KeyCodes(work)
@@ -384,7 +389,8 @@ def ellison_glaeser(df: pd.DataFrame, industry: str = "cic3", region: str = "cou
     return out
 
 
-def ellison_glaeser_within_city(df: pd.DataFrame, industry: str = "cic3", city: str = "city",
+@renamed(df="data")
+def ellison_glaeser_within_city(data: pd.DataFrame, industry: str = "cic3", city: str = "city",
                                 county: str = "county", size: str = "employees",
                                 year: str = "year") -> pd.DataFrame:
     """EG_irt: the Ellison-Glaeser index of industry i across the counties of city r in year t.
@@ -394,14 +400,15 @@ def ellison_glaeser_within_city(df: pd.DataFrame, industry: str = "cic3", city: 
     the formula and the returned columns. Map it onto firms with
     ``to_firms(df, table, "gamma")``.
     """
-    return ellison_glaeser(df, industry=industry, region=county, size=size, by=[year, city])
+    return ellison_glaeser(data, industry=industry, region=county, size=size, by=[year, city])
 
 
 # ---------------------------------------------------------------------------
 # exporter counts
 
 
-def exporter_counts(df: pd.DataFrame, industry: str = "cic3", county: str = "county", province: str = "province",
+@renamed(df="data")
+def exporter_counts(data: pd.DataFrame, industry: str = "cic3", county: str = "county", province: str = "province",
                     year: str = "year", exporter: str = "exporter",
                     foreign_invested: str = "foreign_invested") -> pd.DataFrame:
     """Numbers of incumbent exporters around each firm in the same year, the firm itself excluded.
@@ -415,7 +422,7 @@ def exporter_counts(df: pd.DataFrame, industry: str = "cic3", county: str = "cou
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema), one row per firm and year.
     industry, county, province, year : str
         Key columns; each county must lie in one province in a year.
@@ -442,18 +449,18 @@ def exporter_counts(df: pd.DataFrame, industry: str = "cic3", county: str = "cou
     """
     func = "exporter_counts"
     keys = [year, province, county, industry]
-    _check_frame(df, [*keys, exporter, foreign_invested], func)
-    _check_keys(df, keys, func)
+    _check_frame(data, [*keys, exporter, foreign_invested], func)
+    _check_keys(data, keys, func)
 
-    exporter_known = df[exporter].notna().to_numpy()
-    owner_known = df[foreign_invested].notna().to_numpy()
-    is_exporter = df[exporter].to_numpy(dtype=bool, na_value=False) & exporter_known
-    is_foreign = df[foreign_invested].to_numpy(dtype=bool, na_value=False)
+    exporter_known = data[exporter].notna().to_numpy()
+    owner_known = data[foreign_invested].notna().to_numpy()
+    is_exporter = data[exporter].to_numpy(dtype=bool, na_value=False) & exporter_known
+    is_foreign = data[foreign_invested].to_numpy(dtype=bool, na_value=False)
     dropped = {exporter: int((~exporter_known).sum()),
                foreign_invested: int((is_exporter & ~owner_known).sum())}
-    _report_dropped(func, dropped, len(df))
+    _report_dropped(func, dropped, len(data))
 
-    coder = _KeyCodes(df)
+    coder = _KeyCodes(data)
     in_county, n_county = coder.codes([year, county])
     in_cell, n_cell = coder.codes([year, county, industry])
     in_province, n_province = coder.codes([year, province])
@@ -463,7 +470,7 @@ def exporter_counts(df: pd.DataFrame, industry: str = "cic3", county: str = "cou
     conflict = county_province[in_county] != in_province
     if conflict.any():
         raise ValueError(f"{func}: column {county!r} places a county in more than one {province!r} within a year "
-                         f"in {_rows_hint(df, conflict)}")
+                         f"in {_rows_hint(data, conflict)}")
 
     def count(flags: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
         return np.bincount(codes, flags.astype(np.int64), n)[codes]
@@ -483,7 +490,7 @@ def exporter_counts(df: pd.DataFrame, industry: str = "cic3", county: str = "cou
             "agg3_1": foreign_county - foreign,
             "agg3_2": count(foreign, in_province, n_province) - foreign_county,
         },
-        index=df.index,
+        index=data.index,
     ).astype(np.int64)
     out.attrs["dropped_rows"] = dropped
     return out

@@ -15,6 +15,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from sez.results import renamed
+
 
 @dataclass(frozen=True)
 class Moment:
@@ -111,32 +113,34 @@ TABLE7 = pd.DataFrame(
 )
 
 
-def compute(panel: pd.DataFrame, names=None) -> pd.Series:
+@renamed(panel="data")
+def compute(data: pd.DataFrame, names=None) -> pd.Series:
     """Moments of a firm-year panel (all by default), as a Series named by moment."""
     names = list(MOMENTS) if names is None else list(names)
     unknown = [n for n in names if n not in MOMENTS]
     if unknown:
         raise ValueError(f"unknown moment(s) {unknown}; known: {sorted(MOMENTS)}")
-    if len(panel) == 0:
+    if len(data) == 0:
         raise ValueError("the panel is empty")
     out = {}
     for name in names:
         m = MOMENTS[name]
-        missing = [c for c in m.needs if c not in panel.columns]
+        missing = [c for c in m.needs if c not in data.columns]
         if missing:
             raise ValueError(f"moment {name!r} needs column(s) {missing}, which the panel lacks")
-        out[name] = m.compute(panel)
+        out[name] = m.compute(data)
     return pd.Series(out, dtype=float)
 
 
-def bootstrap(panel: pd.DataFrame, names=None, draws: int = 200, seed: int = 0) -> tuple[pd.Series, pd.DataFrame]:
+@renamed(panel="data")
+def bootstrap(data: pd.DataFrame, names=None, draws: int = 200, seed: int = 0) -> tuple[pd.Series, pd.DataFrame]:
     """Moments and their covariance by resampling whole firms with replacement
     (a firm's years stay together, so serial correlation is kept).
     """
     if int(draws) != draws or draws < 2:
         raise ValueError(f"draws = {draws}: need an integer >= 2")
-    point = compute(panel, names)
-    firms = panel["firm_id"].to_numpy()
+    point = compute(data, names)
+    firms = data["firm_id"].to_numpy()
     codes, uniques = pd.factorize(firms)
     order = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[order], np.arange(len(uniques)))
@@ -146,7 +150,7 @@ def bootstrap(panel: pd.DataFrame, names=None, draws: int = 200, seed: int = 0) 
     for _ in range(int(draws)):
         pick = rng.integers(0, len(uniques), len(uniques))
         idx = np.concatenate([order[starts[f]:ends[f]] for f in pick])
-        sample = panel.iloc[idx].copy()
+        sample = data.iloc[idx].copy()
         # resampled firms appear more than once: give each copy its own id
         sample["firm_id"] = np.repeat(np.arange(len(pick)), ends[pick] - starts[pick])
         rows.append(compute(sample, point.index))

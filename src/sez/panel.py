@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import SchemaError
+from sez.results import renamed
 
 
 @dataclass(frozen=True)
@@ -71,33 +72,34 @@ SCHEMA = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 
 
-def validate(df: pd.DataFrame, name: str = "panel") -> pd.DataFrame:
+@renamed(df="data")
+def validate(data: pd.DataFrame, name: str = "panel") -> pd.DataFrame:
     """Check a firm-year table against the schema; return it unchanged.
 
     Raises SchemaError naming the column (and the first offending rows) for a
     missing required column, a wrong dtype, a negative value where none may be,
     or a duplicate (firm_id, year).
     """
-    missing = [c for c in REQUIRED if c not in df.columns]
+    missing = [c for c in REQUIRED if c not in data.columns]
     if missing:
         raise SchemaError(f"{name}: required column(s) missing: {', '.join(missing)}")
-    for col in df.columns:
+    for col in data.columns:
         spec = SCHEMA.get(col)
         if spec is None:
             continue  # extra columns are allowed (model-only quantities, user variables)
-        s = df[col]
+        s = data[col]
         if not _dtype_ok(s, spec.dtype):
             raise SchemaError(f"{name}: column {col!r} has dtype {s.dtype}, expected {spec.dtype}")
         if spec.nonnegative:
             bad = np.flatnonzero(s.to_numpy(dtype=float, na_value=np.nan) < 0)
             if len(bad):
                 raise SchemaError(f"{name}: column {col!r} is negative in {len(bad)} row(s), e.g. rows "
-                                  f"{df.index[bad[:5]].tolist()}")
-    dup = _duplicate_firm_years(df)
+                                  f"{data.index[bad[:5]].tolist()}")
+    dup = _duplicate_firm_years(data)
     if dup.any():
-        rows = df.index[np.flatnonzero(dup)[:5]].tolist()
+        rows = data.index[np.flatnonzero(dup)[:5]].tolist()
         raise SchemaError(f"{name}: (firm_id, year) is not unique in {int(dup.sum())} row(s), e.g. rows {rows}")
-    return df
+    return data
 
 
 def _duplicate_firm_years(df: pd.DataFrame) -> np.ndarray:

@@ -11,6 +11,7 @@ and pyfixest's ``tidy()``.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Mapping
 
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed_keywords", "significance_stars", "two_sided_p"]
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed", "renamed_keywords", "significance_stars",
+           "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
 TIDY_COLUMNS = ("estimate", "std_err", "statistic", "p_value", "conf_low", "conf_high")
@@ -125,6 +127,21 @@ class Results:
         if name in renamed:
             raise AttributeError(f"{type(self).__name__}.{name} is now .{renamed[name]} (see CHANGELOG.md)")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def renamed(**renames: str):
+    """Decorator: calling with an old keyword raises a TypeError naming the new one (``@renamed(panel="data")``)."""
+
+    def wrap(func):
+        @functools.wraps(func)
+        def checked(*args, **kwargs):
+            renamed_keywords({k: v for k, v in kwargs.items() if k in renames},
+                             {old: repr(new) for old, new in renames.items()}, func.__qualname__)
+            return func(*args, **kwargs)
+
+        return checked
+
+    return wrap
 
 
 def renamed_keywords(given: Mapping, renames: Mapping[str, str], func: str) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sez.data.columns import MONEY
 from sez.data.refdata import reference_csv
+from sez.results import renamed
 
 #: Provinces on the coast (2-digit codes): Beijing, Tianjin, Hebei, Liaoning,
 #: Shanghai, Jiangsu, Zhejiang, Fujian, Shandong, Guangdong, Guangxi, Hainan.
@@ -85,42 +86,44 @@ def fix_units(raw: pd.DataFrame, audit: Audit, units="auto") -> pd.DataFrame:
     return raw
 
 
-def clean(df: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min_years: int = 2) -> pd.DataFrame:
+@renamed(df="data")
+def clean(data: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min_years: int = 2) -> pd.DataFrame:
     """Drop rows that cannot be used, counting each by reason (in this order)."""
     for col in ("employees", "gross_output", "fixed_assets_net"):
-        if col in df.columns:
-            df = audit.drop(df, ~(df[col] > 0), "cleaning", f"missing or non-positive {col}")
-    df = audit.drop(df, df["employees"] < employment_threshold, "cleaning",
+        if col in data.columns:
+            data = audit.drop(data, ~(data[col] > 0), "cleaning", f"missing or non-positive {col}")
+    data = audit.drop(data, data["employees"] < employment_threshold, "cleaning",
                     f"fewer than {employment_threshold:g} employees")
-    if {"total_assets", "current_assets"} <= set(df.columns):
-        df = audit.drop(df, df["total_assets"] < df["current_assets"], "identities",
+    if {"total_assets", "current_assets"} <= set(data.columns):
+        data = audit.drop(data, data["total_assets"] < data["current_assets"], "identities",
                         "total assets below current assets")
-    if {"total_assets", "fixed_assets_net"} <= set(df.columns):
-        df = audit.drop(df, df["total_assets"] < df["fixed_assets_net"], "identities",
+    if {"total_assets", "fixed_assets_net"} <= set(data.columns):
+        data = audit.drop(data, data["total_assets"] < data["fixed_assets_net"], "identities",
                         "total assets below net fixed assets")
-    if {"accumulated_depreciation", "depreciation"} <= set(df.columns):
-        df = audit.drop(df, df["accumulated_depreciation"] < df["depreciation"], "identities",
+    if {"accumulated_depreciation", "depreciation"} <= set(data.columns):
+        data = audit.drop(data, data["accumulated_depreciation"] < data["depreciation"], "identities",
                         "accumulated depreciation below current depreciation")
-    counts = df.groupby("firm_id")["year"].transform("size")
-    return audit.drop(df, counts < min_years, "panel", f"firm observed in fewer than {min_years} years")
+    counts = data.groupby("firm_id")["year"].transform("size")
+    return audit.drop(data, counts < min_years, "panel", f"firm observed in fewer than {min_years} years")
 
 
-def value_added(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+@renamed(df="data")
+def value_added(data: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Reported value added; else the production approach (output - intermediate
     inputs + VAT payable); else the income approach (wages + welfare +
     depreciation + profit + VAT payable), as the SEZ paper's appendix A1.1 does
     where the survey stopped reporting it (2004, after 2007).
     """
-    reported = df.get("value_added", pd.Series(np.nan, index=df.index))
-    vat = df.get("vat_payable", pd.Series(0.0, index=df.index)).fillna(0.0)
-    production = df["gross_output"] - df.get("intermediate_input", pd.Series(np.nan, index=df.index)) + vat
-    income = sum(df.get(c, pd.Series(np.nan, index=df.index)).fillna(0.0)
+    reported = data.get("value_added", pd.Series(np.nan, index=data.index))
+    vat = data.get("vat_payable", pd.Series(0.0, index=data.index)).fillna(0.0)
+    production = data["gross_output"] - data.get("intermediate_input", pd.Series(np.nan, index=data.index)) + vat
+    income = sum(data.get(c, pd.Series(np.nan, index=data.index)).fillna(0.0)
                  for c in ("wages_payable", "welfare_payable", "depreciation", "total_profit")) + vat
-    has_income = df[[c for c in ("wages_payable", "total_profit") if c in df.columns]].notna().any(axis=1) \
-        if any(c in df.columns for c in ("wages_payable", "total_profit")) else pd.Series(False, index=df.index)
+    has_income = data[[c for c in ("wages_payable", "total_profit") if c in data.columns]].notna().any(axis=1) \
+        if any(c in data.columns for c in ("wages_payable", "total_profit")) else pd.Series(False, index=data.index)
     va = reported.where(reported.notna(), production)
     method = pd.Series(np.where(reported.notna(), "reported", np.where(production.notna(), "production", "income")),
-                       index=df.index)
+                       index=data.index)
     va = va.where(va.notna(), income.where(has_income))
     method = method.where(va.notna(), "missing")
     return va, method
@@ -139,19 +142,20 @@ def investment_deflator(years) -> pd.Series:
     return pd.Series(out)
 
 
-def real_capital(df: pd.DataFrame) -> pd.Series:
+@renamed(df="data")
+def real_capital(data: pd.DataFrame) -> pd.Series:
     """Perpetual inventory in the manner of Brandt et al. (2012): the first year's
     net fixed assets deflated, then K_t = (1 - delta) K_{t-1} + I_t / P_t with
     nominal investment from the change in fixed assets at original price, in
     1998 yuan. Falls back to deflated net fixed assets where the recursion
     leaves no positive capital.
     """
-    P = investment_deflator(df["year"]).reindex(df["year"]).to_numpy() / 100.0
-    order = np.lexsort((df["year"].to_numpy(), df["firm_id"].to_numpy()))
-    firm = df["firm_id"].to_numpy()[order]
-    year = df["year"].to_numpy()[order]
-    fa_net = df["fixed_assets_net"].to_numpy()[order] / P[order]
-    fa_orig = (df["fixed_assets_original"].to_numpy()[order] if "fixed_assets_original" in df.columns
+    P = investment_deflator(data["year"]).reindex(data["year"]).to_numpy() / 100.0
+    order = np.lexsort((data["year"].to_numpy(), data["firm_id"].to_numpy()))
+    firm = data["firm_id"].to_numpy()[order]
+    year = data["year"].to_numpy()[order]
+    fa_net = data["fixed_assets_net"].to_numpy()[order] / P[order]
+    fa_orig = (data["fixed_assets_original"].to_numpy()[order] if "fixed_assets_original" in data.columns
                else np.full(len(order), np.nan))
     P_sorted = P[order]
     K = np.empty(len(order))
@@ -166,17 +170,18 @@ def real_capital(df: pd.DataFrame) -> pd.Series:
             K[j] = fa_net[j]
     out = np.empty(len(order))
     out[order] = K
-    return pd.Series(out, index=df.index)
+    return pd.Series(out, index=data.index)
 
 
-def ownership(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+@renamed(df="data")
+def ownership(data: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Ownership group from the registration type, the largest paid-in capital
     share where the type is mixed; foreign-invested: a Hong Kong/Macau/Taiwan or
     foreign registration, or at least 25% of paid-in capital from them (the
     threshold of China's foreign-invested enterprise law).
     """
-    reg = df.get("registration_type", pd.Series(pd.NA, index=df.index)).astype("string").str[:3]
-    group = pd.Series(pd.NA, index=df.index, dtype="object")
+    reg = data.get("registration_type", pd.Series(pd.NA, index=data.index)).astype("string").str[:3]
+    group = pd.Series(pd.NA, index=data.index, dtype="object")
     group[reg.isin(["110", "141", "151"])] = "state"
     group[reg.isin(["120", "130", "142"])] = "collective"
     group[reg.str.startswith("17").fillna(False)] = "private"
@@ -184,17 +189,17 @@ def ownership(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     group[reg.str.startswith("3").fillna(False)] = "foreign"
     shares = {"state": "capital_state", "collective": "capital_collective", "private": "capital_individual",
               "hmt": "capital_hmt", "foreign": "capital_foreign"}
-    have = {k: v for k, v in shares.items() if v in df.columns}
+    have = {k: v for k, v in shares.items() if v in data.columns}
     if have:
-        cap = pd.DataFrame({k: df[v].fillna(0.0) for k, v in have.items()})
-        if "capital_legal_person" in df.columns:
-            cap["private"] = cap.get("private", 0.0) + df["capital_legal_person"].fillna(0.0)
+        cap = pd.DataFrame({k: data[v].fillna(0.0) for k, v in have.items()})
+        if "capital_legal_person" in data.columns:
+            cap["private"] = cap.get("private", 0.0) + data["capital_legal_person"].fillna(0.0)
         largest = cap.idxmax(axis=1).where(cap.sum(axis=1) > 0)
         group = group.where(group.notna(), largest)
-        paid = df.get("paid_in_capital", cap.sum(axis=1)).replace(0, np.nan)
+        paid = data.get("paid_in_capital", cap.sum(axis=1)).replace(0, np.nan)
         foreign_share = (cap.get("hmt", 0.0) + cap.get("foreign", 0.0)) / paid
     else:
-        foreign_share = pd.Series(0.0, index=df.index)
+        foreign_share = pd.Series(0.0, index=data.index)
     group = group.fillna("private")
     foreign = group.isin(["hmt", "foreign"]) | (foreign_share.fillna(0.0) >= 0.25)
     return pd.Categorical(group, categories=["state", "collective", "private", "hmt", "foreign"]), foreign
@@ -218,18 +223,19 @@ def check_deflators(table: pd.DataFrame, where: str = "deflators") -> pd.DataFra
     return table.assign(cic2=table["cic2"].astype(str), year=year.astype(int), deflator=value)
 
 
-def deflate_output(df: pd.DataFrame, deflators: pd.DataFrame | None, audit: Audit) -> pd.Series:
+@renamed(df="data")
+def deflate_output(data: pd.DataFrame, deflators: pd.DataFrame | None, audit: Audit) -> pd.Series:
     """Output deflator by 2-digit industry and year (columns cic2, year, deflator;
     1998 = 100). Without one, values stay nominal and the audit says so.
     """
     if deflators is None:
         warnings.warn("no output deflators given: output and value added stay at current prices", stacklevel=3)
         audit.note("no output deflators given: output and value added are at current prices")
-        return pd.Series(1.0, index=df.index)
+        return pd.Series(1.0, index=data.index)
     d = check_deflators(deflators)
-    merged = df[["cic2", "year"]].merge(d, on=["cic2", "year"], how="left")
+    merged = data[["cic2", "year"]].merge(d, on=["cic2", "year"], how="left")
     missing = merged["deflator"].isna()
     if missing.any():
         pairs = merged.loc[missing, ["cic2", "year"]].drop_duplicates().head(5).values.tolist()
         raise ValueError(f"deflators lack {int(missing.sum())} firm-years' industry-year pairs, e.g. {pairs}")
-    return pd.Series(merged["deflator"].to_numpy() / 100.0, index=df.index)
+    return pd.Series(merged["deflator"].to_numpy() / 100.0, index=data.index)

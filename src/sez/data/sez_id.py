@@ -13,6 +13,7 @@ import pandas as pd
 
 from sez.data.codes import province_code_of
 from sez.data.refdata import reference_csv
+from sez.results import renamed
 
 __all__ = ["identify_sez", "classify_firms", "EVIDENCE", "REQUIRED_COLUMNS", "default_catalogue"]
 
@@ -90,13 +91,14 @@ def _text(frame: pd.DataFrame, columns) -> np.ndarray:
     return out
 
 
-def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, keywords: pd.DataFrame | None = None,
+@renamed(frame="data")
+def identify_sez(data: pd.DataFrame, catalogue: pd.DataFrame | None = None, keywords: pd.DataFrame | None = None,
                  weak_sets_sez: bool = False) -> pd.DataFrame:
     """SEZ status of each firm-year from its address, town, street, firm name and postcode.
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         Firm-years with columns ``province`` (2- or 6-digit code, or name: 广东,
         广东省), ``address``, ``street``, ``town``, ``firm_name``, ``postcode``.
         Values may be missing; a missing column is an error.
@@ -126,9 +128,9 @@ def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, key
     upgrades dated 2010 or later), not founding dates. They are never used to rule
     a firm out of a zone, nor as treatment dates.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"identify_sez: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"identify_sez: expected a DataFrame, got {type(data).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
     if missing:
         raise ValueError(f"identify_sez: frame lacks column(s) {missing}; needed: {list(REQUIRED_COLUMNS)}")
     catalogue = default_catalogue() if catalogue is None else catalogue
@@ -138,10 +140,10 @@ def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, key
     if keywords is not None and "hanzi" not in keywords.columns:
         raise ValueError("identify_sez: keywords table lacks column 'hanzi'")
 
-    n = len(frame)
-    province = province_code_of(frame["province"]).to_numpy(dtype=object)
-    location = _text(frame, ["address", "street", "town"])
-    firm_name = _text(frame, ["firm_name"])
+    n = len(data)
+    province = province_code_of(data["province"]).to_numpy(dtype=object)
+    location = _text(data, ["address", "street", "town"])
+    firm_name = _text(data, ["firm_name"])
 
     # Each distinct (province, location, firm name) is examined once.
     keys = pd.DataFrame({"p": province, "loc": location, "name": firm_name})
@@ -170,7 +172,7 @@ def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, key
 
     if "postcode" in catalogue.columns and n:
         post = _postcode_zones(catalogue)
-        firm_post = frame["postcode"].astype(object).where(frame["postcode"].notna(), "").astype(str).str.strip()
+        firm_post = data["postcode"].astype(object).where(data["postcode"].notna(), "").astype(str).str.strip()
         firm_post = firm_post.str.replace(r"\.0$", "", regex=True).to_numpy(dtype=object)
         for pos in np.flatnonzero(np.isin(evidence, ["weak_keyword", "none"])):
             code = post.get((province[pos], firm_post[pos]))
@@ -185,7 +187,7 @@ def identify_sez(frame: pd.DataFrame, catalogue: pd.DataFrame | None = None, key
         "sez_evidence": pd.Categorical(evidence, categories=EVIDENCE),
         "sez_zone_code": pd.Series(zone_code, dtype=object).to_numpy(),
         "sez_match": pd.Series(matched, dtype=object).to_numpy(),
-    }, index=frame.index)
+    }, index=data.index)
 
 
 def _postcode_zones(catalogue: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -199,12 +201,13 @@ def _postcode_zones(catalogue: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
 
-def classify_firms(panel: pd.DataFrame, birth_window: int = 0) -> pd.DataFrame:
+@renamed(panel="data")
+def classify_firms(data: pd.DataFrame, birth_window: int = 0) -> pd.DataFrame:
     """Birth zone and moves between SEZ and non-SEZ, per firm.
 
     Parameters
     ----------
-    panel : DataFrame
+    data : DataFrame
         Firm-years with ``firm_id``, ``year``, ``sez`` (bool; missing years are
         skipped) and the founding year as ``birth_year`` (or ``founding_year``).
     birth_window : int
@@ -228,31 +231,31 @@ def classify_firms(panel: pd.DataFrame, birth_window: int = 0) -> pd.DataFrame:
         - ``stayer`` is ``not mover`` (in either zone type; combine with ``sez``
           for the paper's non-SEZ stayers).
     """
-    if not isinstance(panel, pd.DataFrame):
-        raise TypeError(f"classify_firms: expected a DataFrame, got {type(panel).__name__}")
-    missing = [c for c in ("firm_id", "year", "sez") if c not in panel.columns]
-    birth_col = "birth_year" if "birth_year" in panel.columns else "founding_year" \
-        if "founding_year" in panel.columns else None
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"classify_firms: expected a DataFrame, got {type(data).__name__}")
+    missing = [c for c in ("firm_id", "year", "sez") if c not in data.columns]
+    birth_col = "birth_year" if "birth_year" in data.columns else "founding_year" \
+        if "founding_year" in data.columns else None
     if birth_col is None:
         missing.append("birth_year (or founding_year)")
     if missing:
         raise ValueError(f"classify_firms: panel lacks column(s) {missing}")
-    data = panel[["firm_id", "year", "sez", birth_col]].rename(columns={birth_col: "birth_year"})
-    data = data[data["sez"].notna()].copy()
-    data["sez"] = data["sez"].astype(bool)
-    data["year"] = pd.to_numeric(data["year"], errors="raise").astype(np.int64)
-    data["birth_year"] = pd.to_numeric(data["birth_year"], errors="coerce")
-    if data.duplicated(["firm_id", "year"]).any():
-        dup = data.loc[data.duplicated(["firm_id", "year"], keep=False), ["firm_id", "year"]].head(5)
+    sample = data[["firm_id", "year", "sez", birth_col]].rename(columns={birth_col: "birth_year"})
+    sample = sample[sample["sez"].notna()].copy()
+    sample["sez"] = sample["sez"].astype(bool)
+    sample["year"] = pd.to_numeric(sample["year"], errors="raise").astype(np.int64)
+    sample["birth_year"] = pd.to_numeric(sample["birth_year"], errors="coerce")
+    if sample.duplicated(["firm_id", "year"]).any():
+        dup = sample.loc[sample.duplicated(["firm_id", "year"], keep=False), ["firm_id", "year"]].head(5)
         raise ValueError(f"classify_firms: duplicate (firm_id, year) rows, e.g. {dup.to_dict('records')}")
-    data = data.sort_values(["firm_id", "year"])
+    sample = sample.sort_values(["firm_id", "year"])
 
-    first = data.groupby("firm_id", sort=True).agg(first_year=("year", "first"), first_sez=("sez", "first"),
+    first = sample.groupby("firm_id", sort=True).agg(first_year=("year", "first"), first_sez=("sez", "first"),
                                                    birth_year=("birth_year", "min"))
     gap = first["first_year"] - first["birth_year"]
     birth_observed = (gap >= 0) & (gap <= birth_window)
-    changed = data["sez"].ne(data.groupby("firm_id")["sez"].shift()) & data["firm_id"].duplicated()
-    moves = data[changed].groupby("firm_id").agg(move_year=("year", "first"), moved_to=("sez", "first"))
+    changed = sample["sez"].ne(sample.groupby("firm_id")["sez"].shift()) & sample["firm_id"].duplicated()
+    moves = sample[changed].groupby("firm_id").agg(move_year=("year", "first"), moved_to=("sez", "first"))
 
     out = first.join(moves)
     out["birth_observed"] = birth_observed.fillna(False).astype(bool)

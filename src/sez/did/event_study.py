@@ -25,7 +25,7 @@ from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
-from sez.results import Vcov
+from sez.results import Vcov, renamed
 
 
 def _estimators(estimators, func: str) -> tuple[str, ...]:
@@ -151,7 +151,8 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     return out, fit, fit.nobs, fit.n_clusters, weights.set_index(["cohort", "event_time"])
 
 
-def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
+@renamed(panel="data")
+def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
                 reference: int = -5, fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
                 vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                 estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "error",
@@ -219,8 +220,8 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
                          f"reference={reference}")
     estimators = _estimators(estimators, func)
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, *_vcov_support(estimators))
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
-    data, first, event = _event_time(data, treatment, unit, time, on_reversal, func, counts)
+    sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func)
+    sample, first, event = _event_time(sample, treatment, unit, time, on_reversal, func, counts)
     binned = np.clip(event, lo, hi)
     event_times = list(range(lo, hi + 1))
     estimated = [k for k in event_times if k != reference]
@@ -232,31 +233,31 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
         names = []
         for k in estimated:
             if np.any(binned == k):  # an event time no firm reaches has no dummy (it would be collinear)
-                data[_event_name(k)] = (binned == k).astype(float)
+                sample[_event_name(k)] = (binned == k).astype(float)
                 names.append(_event_name(k))
-        fit = _feols(data, outcome, [*names, *controls], fe, vcov)
+        fit = _feols(sample, outcome, [*names, *controls], fe, vcov)
         fits["twfe"] = fit
-        nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, data, vcov)
-        counts["singleton observations (TWFE)"] = int(len(data) - fit._N)
+        nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, sample, vcov)
+        counts["singleton observations (TWFE)"] = int(len(sample) - fit._N)
         _note_collinear(fit, counts)
         coef, se = fit.coef(), fit.se()
         table["twfe_coef"] = [0.0 if k == reference else coef.get(_event_name(k), np.nan) for k in event_times]
         table["twfe_se"] = [np.nan if k == reference else se.get(_event_name(k), np.nan) for k in event_times]
-        data = data.drop(columns=names)
+        sample = sample.drop(columns=names)
     if "imputation" in estimators:
-        imp = _Imputer(data, outcome, treatment, fe, controls, vcov, tol)
+        imp = _Imputer(sample, outcome, treatment, fe, controls, vcov, tol)
         counts["treated observations not imputable"] = int((imp.treated & ~imp.imputable).sum())
         counts.update(imp.not_imputable)
         nobs["imputation"] = int((~imp.treated).sum() + (imp.treated & imp.imputable).sum())
-        n_clusters["imputation"] = count_clusters(data, vcov)
-        cells = _cells(first, data[time].to_numpy(dtype=float))
+        n_clusters["imputation"] = count_clusters(sample, vcov)
+        cells = _cells(first, sample[time].to_numpy(dtype=float))
         post = {}
         for k in range(0, hi + 1):
             target = imp.treated & imp.imputable & (binned == k)
             if target.any():
                 post[k] = imp.estimate(np.where(target, 1.0 / target.sum(), 0.0), cells)
         # pre-trend test on untreated rows: leads relative to the reference bin and never-treated firms
-        untreated = data.loc[~imp.treated].copy()
+        untreated = sample.loc[~imp.treated].copy()
         ev_u = binned[~imp.treated]
         leads = [k for k in range(lo, 0) if k != reference]
         lead_names = []
@@ -284,7 +285,7 @@ def event_study(panel: pd.DataFrame, outcome: str, treatment: str = "sez", windo
         table["imputation_se"] = se_col
     if "sun_abraham" in estimators:
         sa, sa_fit, nobs["sun_abraham"], n_clusters["sun_abraham"], sa_weights = _sun_abraham(
-            data, outcome, first, binned, reference, event_times, fe, controls, vcov, time, counts)
+            sample, outcome, first, binned, reference, event_times, fe, controls, vcov, time, counts)
         fits["sun_abraham"], fits["sun_abraham_weights"] = sa_fit, sa_weights
         table["sun_abraham_coef"] = [0.0 if k == reference else sa.get(k, (np.nan, np.nan))[0] for k in event_times]
         table["sun_abraham_se"] = [np.nan if k == reference else sa.get(k, (np.nan, np.nan))[1] for k in event_times]
@@ -302,7 +303,8 @@ TREND_FORMS = {
 }
 
 
-def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", treatment: str = "sez",
+@renamed(panel="data")
+def trend_specification(data: pd.DataFrame, outcome: str, form: str = "paper", treatment: str = "sez",
                         fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
                         vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
                         estimators: Sequence[str] = ("twfe", "imputation"), on_reversal: str = "error",
@@ -347,38 +349,38 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
         raise ValueError(f"{func}: form must be one of {sorted(TREND_FORMS)}, got {form!r}")
     estimators = _estimators(estimators, func)
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, *_vcov_support(estimators))
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
-    data, first, event = _event_time(data, treatment, unit, time, on_reversal, func, counts)
+    sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func)
+    sample, first, event = _event_time(sample, treatment, unit, time, on_reversal, func, counts)
     terms = TREND_FORMS[form]
-    treated = data[treatment].to_numpy(dtype=bool)
+    treated = sample[treatment].to_numpy(dtype=bool)
     ever = np.isfinite(first)
     e = np.nan_to_num(event)
     if form == "paper":
-        data["_current"] = (treated & (e == 0)).astype(float)
-        data["_post_sez"] = (treated & (e >= 1)).astype(float)
+        sample["_current"] = (treated & (e == 0)).astype(float)
+        sample["_post_sez"] = (treated & (e >= 1)).astype(float)
     else:
-        data["_pre_trend"] = np.where(ever, e, 0.0)
-        data["_sez"] = treated.astype(float)
-        data["_post_trend"] = np.where(treated, e, 0.0)
+        sample["_pre_trend"] = np.where(ever, e, 0.0)
+        sample["_sez"] = treated.astype(float)
+        sample["_post_trend"] = np.where(treated, e, 0.0)
     columns = [f"_{t}" for t in terms]  # underscored: never the name of a user's column
     out = {}
     if "twfe" in estimators:
-        fit = _feols(data, outcome, [*columns, *controls], fe, vcov)
+        fit = _feols(sample, outcome, [*columns, *controls], fe, vcov)
         names = [*terms, *controls]
         coef = fit.coef().reindex([*columns, *controls]).set_axis(names)
         se = fit.se().reindex([*columns, *controls]).set_axis(names)
-        twfe_counts = dict(counts, **{"singleton observations": int(len(data) - fit._N)})
+        twfe_counts = dict(counts, **{"singleton observations": int(len(sample) - fit._N)})
         _note_collinear(fit, twfe_counts)
-        out["twfe"] = twfe_results(fit, data, outcome, treatment, coef, se, fe, vcov, twfe_counts)
+        out["twfe"] = twfe_results(fit, sample, outcome, treatment, coef, se, fe, vcov, twfe_counts)
     if "imputation" in estimators:
         untreated_model = [*controls] if form == "paper" else ["_pre_trend", *controls]
-        imp = _Imputer(data, outcome, treatment, fe, untreated_model, vcov, tol)
+        imp = _Imputer(sample, outcome, treatment, fe, untreated_model, vcov, tol)
         imp_counts = dict(counts, **{"treated observations not imputable": int((imp.treated & ~imp.imputable).sum())},
                           **imp.not_imputable)
         target = imp.treated & imp.imputable
         if not target.any():
             raise DidDataError(f"{func}: no treated firm-year can be imputed from untreated observations")
-        cells = _cells(first, data[time].to_numpy(dtype=float))
+        cells = _cells(first, sample[time].to_numpy(dtype=float))
         params, ses = {}, {}
         if form == "paper":
             for term, rows in (("current", target & (e == 0)), ("post_sez", target & (e >= 1))):
@@ -391,7 +393,7 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
             x = np.column_stack([np.ones(target.sum()), e[target]])
             rows_of_inverse = np.linalg.solve(x.T @ x, x.T)
             for term, w in zip(("sez", "post_trend"), rows_of_inverse):
-                weights = np.zeros(len(data))
+                weights = np.zeros(len(sample))
                 weights[target] = w
                 params[term], ses[term] = imp.estimate(weights, cells)
         index = list(terms)
@@ -401,6 +403,6 @@ def trend_specification(panel: pd.DataFrame, outcome: str, form: str = "paper", 
                        "slopes treated as known.")
         out["imputation"] = imputation_results(outcome, treatment, pd.Series([params[t] for t in index], index=index),
                                                pd.Series([ses[t] for t in index], index=index),
-                                               int((~imp.treated).sum() + target.sum()), data, fe, vcov, imp_counts,
+                                               int((~imp.treated).sum() + target.sum()), sample, fe, vcov, imp_counts,
                                                conventions)
     return out

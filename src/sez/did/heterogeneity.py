@@ -16,17 +16,18 @@ from sez.did.results import DidResults
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
 from sez.panel import require_columns
-from sez.results import Vcov, renamed_keywords, two_sided_p
+from sez.results import Vcov, renamed, renamed_keywords, two_sided_p
 
 
-def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
+@renamed(panel="data")
+def pre_period_quintile(data: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
                         unit: str = "firm_id", time: str = "year", groups: int = 5,
                         basis: str = "mean", **old) -> pd.Series:
     """Each firm's quintile (1 = lowest) of ``variable`` before it entered a zone.
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table.
     variable : str
         The pre-entry level to classify on (the paper: log TFP).
@@ -65,17 +66,17 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
     """
     func = "pre_period_quintile"
     renamed_keywords(old, RENAMED, func)
-    require_columns(panel, [unit, time, variable, treatment], func)
+    require_columns(data, [unit, time, variable, treatment], func)
     lag = None
     if basis != "mean":
         match = re.fullmatch(r"pre([1-9][0-9]*)", str(basis))
         if match is None:
             raise ValueError(f"{func}: basis must be 'mean' or 'pre<k>' with k >= 1 (e.g. 'pre5'), got {basis!r}")
         lag = int(match.group(1))
-    treated = _as_treatment(panel[treatment], treatment, func)
-    firms = panel[unit].to_numpy()
-    years = pd.to_numeric(panel[time]).to_numpy(dtype=float)
-    values = pd.to_numeric(panel[variable], errors="coerce").to_numpy(dtype=float)
+    treated = _as_treatment(data[treatment], treatment, func)
+    firms = data[unit].to_numpy()
+    years = pd.to_numeric(data[time]).to_numpy(dtype=float)
+    values = pd.to_numeric(data[variable], errors="coerce").to_numpy(dtype=float)
     first = pd.Series(np.where(treated, years, np.inf)).groupby(firms).min()
     start = pd.Series(years).groupby(firms).min()
     never = ~np.isfinite(first)
@@ -100,12 +101,13 @@ def pre_period_quintile(panel: pd.DataFrame, variable: str = "ln_tfp", treatment
         q = pd.qcut(level, groups, labels=False, duplicates="drop") + 1
     else:  # nothing to classify (e.g. every firm treated from its first year): all NA, counted
         q = pd.Series(dtype=float)
-    out = panel[unit].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
+    out = data[unit].map(q).astype("Int64").rename(f"{variable}_pre_quintile")
     out.attrs.update(counts=counts, basis=basis)
     return out
 
 
-def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
+@renamed(panel="data")
+def by_group(data: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
              fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None, unit: str = "firm_id",
              time: str = "year", **old) -> DidResults:
     """TWFE effect of the treatment in each group: ``y = sum_g b_g D_it 1[G_i = g] + FE``
@@ -118,11 +120,11 @@ def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatmen
     """
     func = "by_group"
     fe, _, vcov = arguments(func, fe, (), vcov, unit, old)
-    g = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
-    data = panel.assign(_group=g.to_numpy())
-    missing = int(data["_group"].isna().sum())
-    data = data.loc[data["_group"].notna()]
-    prepared, counts = _prepare(data, outcome, treatment, fe, (), vcov, unit, time, func, extra=["_group"])
+    g = data[group] if isinstance(group, str) else pd.Series(group, index=data.index)
+    sample = data.assign(_group=g.to_numpy())
+    missing = int(sample["_group"].isna().sum())
+    sample = sample.loc[sample["_group"].notna()]
+    prepared, counts = _prepare(sample, outcome, treatment, fe, (), vcov, unit, time, func, extra=["_group"])
     if missing:
         counts["no group"] = missing
     _check_variation(prepared, treatment, func)
@@ -140,7 +142,8 @@ def by_group(panel: pd.DataFrame, outcome: str, group: pd.Series | str, treatmen
                         pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
 
 
-def triple_difference(panel: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
+@renamed(panel="data")
+def triple_difference(data: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
                       fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None,
                       unit: str = "firm_id", time: str = "year", **old) -> DidResults:
     """``y = b1 D + b2 D x M + b3 M + FE``: how the treatment effect changes with a
@@ -151,16 +154,16 @@ def triple_difference(panel: pd.DataFrame, outcome: str, moderator: str, treatme
     """
     func = "triple_difference"
     fe, _, vcov = arguments(func, fe, (), vcov, unit, old)
-    data, counts = _prepare(panel, outcome, treatment, fe, (moderator,), vcov, unit, time, func)
-    _check_variation(data, treatment, func)
-    m = pd.to_numeric(data[moderator]).to_numpy(dtype=float)
-    data["_treated"] = data[treatment].to_numpy(dtype=float)
-    data["_treated_x_moderator"] = data["_treated"] * m
-    data["_moderator"] = m
+    sample, counts = _prepare(data, outcome, treatment, fe, (moderator,), vcov, unit, time, func)
+    _check_variation(sample, treatment, func)
+    m = pd.to_numeric(sample[moderator]).to_numpy(dtype=float)
+    sample["_treated"] = sample[treatment].to_numpy(dtype=float)
+    sample["_treated_x_moderator"] = sample["_treated"] * m
+    sample["_moderator"] = m
     names = ["_treated", "_treated_x_moderator", "_moderator"]
-    fit = _feols(data, outcome, names, fe, vcov)
+    fit = _feols(sample, outcome, names, fe, vcov)
     index = [treatment, f"{treatment} x {moderator}", moderator]
-    return twfe_results(fit, data, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
+    return twfe_results(fit, sample, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
                         pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
 
 

@@ -22,7 +22,7 @@ from sez.did.prepare import (
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
 from sez.errors import DidDataError
-from sez.results import Vcov
+from sez.results import Vcov, renamed
 
 
 class _Imputer:
@@ -99,7 +99,8 @@ class _Imputer:
         return estimate, float(np.sqrt(np.sum(score ** 2)))
 
 
-def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
+@renamed(panel="data")
+def imputation(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
                controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id",
                time: str = "year", on_reversal: str = "error", tol: float = 1e-10, **old) -> DidResults:
     """Imputation estimator of the average effect on the treated (Borusyak, Jaravel and Spiess, 2024).
@@ -129,11 +130,11 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
     """
     func = "imputation"
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, IMPUTATION_VCOV, 1)
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
-    data, _ = _handle_reversals(data, treatment, unit, time, on_reversal, func, counts, allow_keep=False)
-    _check_variation(data, treatment, func)
-    data = data.reset_index(drop=True)
-    imp = _Imputer(data, outcome, treatment, fe, controls, vcov, tol)
+    sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func)
+    sample, _ = _handle_reversals(sample, treatment, unit, time, on_reversal, func, counts, allow_keep=False)
+    _check_variation(sample, treatment, func)
+    sample = sample.reset_index(drop=True)
+    imp = _Imputer(sample, outcome, treatment, fe, controls, vcov, tol)
     target = imp.treated & imp.imputable
     counts["treated observations not imputable"] = int((imp.treated & ~imp.imputable).sum())
     counts.update(imp.not_imputable)
@@ -141,9 +142,9 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
         raise DidDataError(f"{func}: no treated firm-year has untreated observations of its firm and "
                            "(region-)year to impute its untreated outcome (only always-treated firms?)")
     weights = np.where(target, 1.0 / target.sum(), 0.0)
-    timing = adoption_timing(data, treatment, unit, time)
-    cohort = data[unit].map(timing.first_treated).to_numpy(dtype=float)
-    cells = _cells(cohort, data[time].to_numpy(dtype=float))
+    timing = adoption_timing(sample, treatment, unit, time)
+    cohort = sample[unit].map(timing.first_treated).to_numpy(dtype=float)
+    cells = _cells(cohort, sample[time].to_numpy(dtype=float))
     est, se = imp.estimate(weights, cells)
     conventions = ("Conventions: fixed effects fitted on untreated firm-years only; equal weights on imputable "
                    "treated firm-years; analytic clustered SE of Borusyak, Jaravel and Spiess (2024) with "
@@ -151,7 +152,7 @@ def imputation(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Se
                    + ("; controls' coefficients treated as known in the SE" if controls else "") + ".")
     nobs = int((~imp.treated).sum() + target.sum())
     return imputation_results(outcome, treatment, pd.Series([est], index=[treatment]),
-                              pd.Series([se], index=[treatment]), nobs, data, fe, vcov, counts, conventions)
+                              pd.Series([se], index=[treatment]), nobs, sample, fe, vcov, counts, conventions)
 
 
 def _cells(cohort: np.ndarray, year: np.ndarray) -> np.ndarray:

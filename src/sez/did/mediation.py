@@ -12,9 +12,11 @@ from sez.did.prepare import _check_variation, _prepare, arguments
 from sez.did.results import MediationResults
 from sez.errors import DidDataError
 from sez.panel import require_columns
+from sez.results import renamed
 
 
-def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str = "sez",
+@renamed(panel="data")
+def mediation(data: pd.DataFrame, outcome: str, mediator: str, treatment: str = "sez",
               fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
               vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year", **old) -> MediationResults:
     """Mediation through agglomeration (the paper's eqs. 1-2, Table 4 and Table 21).
@@ -34,16 +36,16 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
     """
     func = "mediation"
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old)
-    require_columns(panel, [outcome, mediator, treatment], func)
+    require_columns(data, [outcome, mediator, treatment], func)
     fits, nobs = {}, {}
 
     def run(dep, regs, label):
-        data, _ = _prepare(panel, dep, treatment, fe, [*controls, *[r for r in regs if r != treatment]], vcov,
+        sample, _ = _prepare(data, dep, treatment, fe, [*controls, *[r for r in regs if r != treatment]], vcov,
                            unit, time, func)
-        _check_variation(data, treatment, func)
-        data["_treated"] = data[treatment].to_numpy(dtype=float)
+        _check_variation(sample, treatment, func)
+        sample["_treated"] = sample[treatment].to_numpy(dtype=float)
         names = ["_treated" if r == treatment else r for r in regs]
-        fit = _feols(data, dep, [*names, *controls], fe, vcov)
+        fit = _feols(sample, dep, [*names, *controls], fe, vcov)
         fits[label], nobs[label] = fit, int(fit._N)
         return fit.coef(), fit.se()
 
@@ -55,7 +57,8 @@ def mediation(panel: pd.DataFrame, outcome: str, mediator: str, treatment: str =
                             float(bc["_treated"]), float(bs["_treated"]), nobs, fits)
 
 
-def mediation_by_group(panel: pd.DataFrame, outcome: str, mediator: str, group: pd.Series | str,
+@renamed(panel="data")
+def mediation_by_group(data: pd.DataFrame, outcome: str, mediator: str, group: pd.Series | str,
                        on_error: str = "raise", **kwargs) -> dict:
     """:func:`mediation` within each group (e.g. pre-period productivity quintile: the paper's Tables 22-30).
 
@@ -68,13 +71,13 @@ def mediation_by_group(panel: pd.DataFrame, outcome: str, mediator: str, group: 
     """
     if on_error not in ("raise", "record"):
         raise ValueError(f"mediation_by_group: on_error must be 'raise' or 'record', got {on_error!r}")
-    g = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
+    g = data[group] if isinstance(group, str) else pd.Series(group, index=data.index)
     if g.notna().sum() == 0:
         raise DidDataError(f"mediation_by_group: the group {getattr(g, 'name', group)!r} is missing in every row")
     out = {}
     for level in sorted(g.dropna().unique()):
         try:
-            out[level] = mediation(panel.loc[(g == level).fillna(False).to_numpy(dtype=bool)], outcome, mediator,
+            out[level] = mediation(data.loc[(g == level).fillna(False).to_numpy(dtype=bool)], outcome, mediator,
                                    **kwargs)
         except DidDataError as err:
             if on_error == "raise":

@@ -11,7 +11,7 @@ from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
 from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments
 from sez.did.results import DidResults
 from sez.errors import DidDataError
-from sez.results import Vcov
+from sez.results import Vcov, renamed
 
 _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before estimation; CRV1 clustered "
                      "standard errors with G/(G-1)*(N-1)/(N-K), K = slopes + levels of fixed effects not nested "
@@ -19,14 +19,15 @@ _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before 
                      "'hetero' and 'iid' as pyfixest (t with N-K degrees of freedom).")
 
 
-def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
+@renamed(panel="data")
+def twfe(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
          controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
          on_reversal: str = "keep", **old) -> DidResults:
     """Two-way fixed-effects staggered difference-in-differences (the paper's eq. 10).
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table (``sez.panel`` schema).
     outcome : str
         Dependent variable, e.g. ``"ln_tfp"``.
@@ -59,13 +60,13 @@ def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence
     """
     func = "twfe"
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old)
-    data, counts = _prepare(panel, outcome, treatment, fe, controls, vcov, unit, time, func)
-    data, _ = _handle_reversals(data, treatment, unit, time, on_reversal, func, counts, allow_keep=True)
-    _check_variation(data, treatment, func)
+    sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func)
+    sample, _ = _handle_reversals(sample, treatment, unit, time, on_reversal, func, counts, allow_keep=True)
+    _check_variation(sample, treatment, func)
     treat_col = "_treated"
-    data[treat_col] = data[treatment].to_numpy(dtype=float)
-    fit = _feols(data, outcome, [treat_col, *controls], fe, vcov)
-    counts["singleton observations"] = int(len(data) - fit._N)
+    sample[treat_col] = sample[treatment].to_numpy(dtype=float)
+    fit = _feols(sample, outcome, [treat_col, *controls], fe, vcov)
+    counts["singleton observations"] = int(len(sample) - fit._N)
     _note_collinear(fit, counts)
     names = [treat_col, *controls]
     coef = fit.coef().reindex(names)
@@ -74,7 +75,7 @@ def twfe(panel: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence
                            "within the estimation sample)")
     se = fit.se().reindex(names)
     index = [treatment, *controls]
-    return twfe_results(fit, data, outcome, treatment, pd.Series(coef.to_numpy(), index=index),
+    return twfe_results(fit, sample, outcome, treatment, pd.Series(coef.to_numpy(), index=index),
                         pd.Series(se.to_numpy(), index=index), fe, vcov, counts)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sez.model.distribution import Distribution
 from sez.model.grid import profit_terms
+from sez.results import renamed
 
 ZONES = ("N", "S", "overall")
 
@@ -159,11 +160,12 @@ def aggregates(dist: Distribution, panel: pd.DataFrame | None = None) -> Aggrega
     return Aggregates(table, float(consumption[-1]), p.w)
 
 
-def within_firm_corr(panel: pd.DataFrame, min_years: int = 3) -> np.ndarray:
+@renamed(panel="data")
+def within_firm_corr(data: pd.DataFrame, min_years: int = 3) -> np.ndarray:
     """Mean within-firm correlation of ln z (``ln_tfp``) and ln k by zone (a firm's
     zone: where it produced most years) and overall.
     """
-    df = panel.loc[panel["capital"] > 0, ["firm_id", "ln_tfp", "capital", "sez"]].copy()
+    df = data.loc[data["capital"] > 0, ["firm_id", "ln_tfp", "capital", "sez"]].copy()
     df["ln_k"] = np.log(df["capital"])
     g = df.groupby("firm_id", sort=False)
     n = g["ln_tfp"].transform("size")

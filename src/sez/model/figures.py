@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sez.model.solve import Solution
+from sez.results import renamed
 
 ZONE_NAMES = ("non-SEZ", "SEZ")
 
@@ -92,12 +93,13 @@ def location_map(solution: Solution, other: Solution | None = None, zone: int = 
     return _save(fig, path)
 
 
-def lifecycle(panel: pd.DataFrame, max_age: int = 20, path=None):
+@renamed(panel="data")
+def lifecycle(data: pd.DataFrame, max_age: int = 20, path=None):
     """Figures 10-11: mean capital, leverage (debt/capital) and log TFP by age,
     by zone of birth (firms born in the panel).
     """
     plt = _plt()
-    df = panel[panel["age"].notna() & (panel["age"] <= max_age)].copy()
+    df = data[data["age"].notna() & (data["age"] <= max_age)].copy()
     df["age"] = df["age"].astype(int)
     df["leverage"] = df["debt"] / df["capital"].where(df["capital"] > 0)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -117,13 +119,14 @@ def lifecycle(panel: pd.DataFrame, max_age: int = 20, path=None):
     return _save(fig, path)
 
 
-def tfp_density(panel: pd.DataFrame, path=None):
+@renamed(panel="data")
+def tfp_density(data: pd.DataFrame, path=None):
     """Densities of log TFP by zone (histograms normalised to one)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    bins = np.histogram_bin_edges(panel["ln_tfp"], bins=40)
+    bins = np.histogram_bin_edges(data["ln_tfp"], bins=40)
     for flag in (False, True):
-        x = panel.loc[panel["sez"] == flag, "ln_tfp"]
+        x = data.loc[data["sez"] == flag, "ln_tfp"]
         if len(x):
             ax.hist(x, bins=bins, density=True, histtype="step", lw=1.5,
                     label=f"{ZONE_NAMES[flag]} (n = {len(x):,}, mean {x.mean():.3f})")

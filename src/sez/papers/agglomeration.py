@@ -25,6 +25,7 @@ from sez.agglo import (
 )
 from sez.panel import lag_within_firm, require_columns
 from sez.probit import ProbitResults, probit
+from sez.results import renamed
 from sez.stats import dominance_verdict, ks_batch, sorted_groups
 
 # The four groups, in code order: export status x agglomeration.
@@ -72,7 +73,8 @@ def _firm_groups(panel: pd.DataFrame, value: str, agglomerated: str | None, expo
     return group, dropped
 
 
-def dominance_table(panel: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: str | None = None,
+@renamed(panel="data")
+def dominance_table(data: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: str | None = None,
                     exporter: str = "exporter", year: str = "year", years: Sequence[int] | None = None,
                     alpha: float = 0.05, industry: str = "cic3", region: str = "city", size: str = "output",
                     threads: int = 0) -> pd.DataFrame:
@@ -94,7 +96,7 @@ def dominance_table(panel: pd.DataFrame, value: str = "ln_tfp", *, agglomerated:
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema).
     value : str
         The variable compared (``ln_tfp``).
@@ -136,11 +138,11 @@ def dominance_table(panel: pd.DataFrame, value: str = "ln_tfp", *, agglomerated:
     func = "dominance_table"
     if not 0 < alpha < 1:
         raise ValueError(f"{func}: alpha must lie in (0, 1), got {alpha}")
-    group, dropped = _firm_groups(panel, value, agglomerated, exporter, year, industry, region, size, func)
-    _report_dropped(func, dropped, len(panel))
+    group, dropped = _firm_groups(data, value, agglomerated, exporter, year, industry, region, size, func)
+    _report_dropped(func, dropped, len(data))
 
-    year_codes, n_years = _KeyCodes(panel).column(year)
-    year_values = pd.unique(panel[year])  # in code order (first appearance)
+    year_codes, n_years = _KeyCodes(data).column(year)
+    year_values = pd.unique(data[year])  # in code order (first appearance)
     if years is None:
         wanted = np.sort(np.asarray(year_values))
     else:
@@ -157,7 +159,7 @@ def dominance_table(panel: pd.DataFrame, value: str = "ln_tfp", *, agglomerated:
     code = np.where((group >= 0) & (slot >= 0), slot * 4 + group, -1)
     n_groups = 4 * len(year_order)
 
-    values = pd.to_numeric(panel[value]).to_numpy(dtype=float, na_value=np.nan)
+    values = pd.to_numeric(data[value]).to_numpy(dtype=float, na_value=np.nan)
     sorted_values, offsets = sorted_groups(values, code, n_groups)
     sizes = np.diff(offsets).reshape(len(year_order), 4)
     for k, y in enumerate(wanted.tolist()):
@@ -232,7 +234,8 @@ def _new_figure():
     return fig, fig.add_subplot()
 
 
-def plot_tfp_densities(panel: pd.DataFrame, path: str | Path, value: str = "ln_tfp", *, year: int | None = None,
+@renamed(panel="data")
+def plot_tfp_densities(data: pd.DataFrame, path: str | Path, value: str = "ln_tfp", *, year: int | None = None,
                        agglomerated: str | None = None, exporter: str = "exporter", year_column: str = "year",
                        industry: str = "cic3", region: str = "city", size: str = "output") -> Path:
     """Densities of log TFP of the four groups of :func:`dominance_table` in one year (Figure 1 of the
@@ -240,7 +243,7 @@ def plot_tfp_densities(panel: pd.DataFrame, path: str | Path, value: str = "ln_t
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table.
     path : str or Path
         Where to save the figure (the suffix picks the format).
@@ -253,15 +256,15 @@ def plot_tfp_densities(panel: pd.DataFrame, path: str | Path, value: str = "ln_t
         The saved file.
     """
     func = "plot_tfp_densities"
-    group, dropped = _firm_groups(panel, value, agglomerated, exporter, year_column, industry, region, size, func)
-    _report_dropped(func, dropped, len(panel))
-    years = panel[year_column].to_numpy()
+    group, dropped = _firm_groups(data, value, agglomerated, exporter, year_column, industry, region, size, func)
+    _report_dropped(func, dropped, len(data))
+    years = data[year_column].to_numpy()
     if year is None:
         year = int(np.max(years))
     in_year = years == year
     if not in_year.any():
         raise ValueError(f"{func}: no row has {year_column} == {year}")
-    values = pd.to_numeric(panel[value]).to_numpy(dtype=float, na_value=np.nan)
+    values = pd.to_numeric(data[value]).to_numpy(dtype=float, na_value=np.nan)
     samples = [values[in_year & (group == g)] for g in range(4)]
     if all(s.size == 0 for s in samples):
         raise ValueError(f"{func}: no usable {value!r} in {year}")
@@ -283,7 +286,8 @@ def plot_tfp_densities(panel: pd.DataFrame, path: str | Path, value: str = "ln_t
     return path
 
 
-def plot_tfp_by_zone_and_agglomeration(panel: pd.DataFrame, path: str | Path, value: str = "ln_tfp", *,
+@renamed(panel="data")
+def plot_tfp_by_zone_and_agglomeration(data: pd.DataFrame, path: str | Path, value: str = "ln_tfp", *,
                                        agglomeration: str | None = None, zone: str = "sez",
                                        year: int | None = None) -> Path:
     """Densities of log TFP in SEZs and outside, each split at the median agglomeration level.
@@ -295,7 +299,7 @@ def plot_tfp_by_zone_and_agglomeration(panel: pd.DataFrame, path: str | Path, va
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table with `zone` (boolean SEZ status) and `value`.
     path : str or Path
         Where to save the figure.
@@ -312,23 +316,23 @@ def plot_tfp_by_zone_and_agglomeration(panel: pd.DataFrame, path: str | Path, va
         The saved file.
     """
     func = "plot_tfp_by_zone_and_agglomeration"
-    _check_frame(panel, [zone, value] + ([agglomeration] if agglomeration else []), func)
-    data = panel if year is None else panel[panel["year"] == year]
-    if len(data) == 0:
+    _check_frame(data, [zone, value] + ([agglomeration] if agglomeration else []), func)
+    sample = data if year is None else data[data["year"] == year]
+    if len(sample) == 0:
         raise ValueError(f"{func}: no row has year == {year}")
     if agglomeration is None:
-        level = to_firms(data, ellison_glaeser_within_city(data), "gamma").to_numpy(dtype=float)
+        level = to_firms(sample, ellison_glaeser_within_city(sample), "gamma").to_numpy(dtype=float)
         label = "EG index of the industry within the city"
     else:
-        level = pd.to_numeric(data[agglomeration]).to_numpy(dtype=float, na_value=np.nan)
+        level = pd.to_numeric(sample[agglomeration]).to_numpy(dtype=float, na_value=np.nan)
         label = agglomeration
-    values = pd.to_numeric(data[value]).to_numpy(dtype=float, na_value=np.nan)
-    _check_keys(data, [zone], func)
-    in_zone = data[zone].to_numpy(dtype=bool)
+    values = pd.to_numeric(sample[value]).to_numpy(dtype=float, na_value=np.nan)
+    _check_keys(sample, [zone], func)
+    in_zone = sample[zone].to_numpy(dtype=bool)
     has_value = ~np.isnan(values)
     keep = has_value & ~np.isnan(level)  # the split curves need a level; the "all" curves do not
     dropped = {value: int((~has_value).sum()), "agglomeration level": int((has_value & np.isnan(level)).sum())}
-    _report_dropped(func, dropped, len(data))
+    _report_dropped(func, dropped, len(sample))
     if not keep.any():
         raise ValueError(f"{func}: no row has both {value!r} and an agglomeration level")
     median = np.median(level[keep])

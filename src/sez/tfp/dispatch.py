@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sez.progress import active as progress_active
-from sez.results import Vcov, parse_vcov, renamed_keywords
+from sez.results import Vcov, parse_vcov, renamed, renamed_keywords
 from sez.tfp.linear import _fit_linear
 from sez.tfp.prepare import _prepare
 from sez.tfp.proxy import _fit_proxy
@@ -82,7 +82,8 @@ def _standard_error_kind(method: str, vcov: Vcov) -> str:
     return ""
 
 
-def estimate(panel: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | None = None,
+@renamed(panel="data")
+def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | None = None,
              proxy_settings: ProxySettings | dict | None = None, by: str | None = "cic2",
              form: str = "cobb-douglas", vcov: str | dict | None = None, unit: str = "firm_id",
              time: str = "year", min_obs: int = 50, small: str = "raise", nonpositive: str = "raise",
@@ -92,7 +93,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict |
 
     Parameters
     ----------
-    panel : DataFrame
+    data : DataFrame
         Firm-year table (the ``unit`` and ``time`` columns and the inputs), e.g. in the
         ``sez.panel`` schema.
     method : {"op", "lp", "acf", "wrdg", "ols", "fe"}
@@ -172,7 +173,7 @@ def estimate(panel: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict |
                        starts=settings.starts or 3)
     levels = list(inputs.levels)
     cluster = vcov.cluster[0] if method == "wrdg" and vcov.kind == "CRV1" and vcov.cluster[0] != unit else None
-    prepared = _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, inputs.logged, levels, nonpositive,
+    prepared = _prepare(data, by, y_col, free_cols, state_cols, proxy, mat_col, inputs.logged, levels, nonpositive,
                         settings.exit_correction, unit, time, cluster)
     blocks = prepared.blocks
     dropped = {k: v for k, v in prepared.dropped.items() if v}
@@ -236,9 +237,9 @@ def estimate(panel: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict |
                         terms=terms, by=by, vcov=vcov.spec if method == "wrdg" else None, covariances=covariances,
                         standard_error_kind=_standard_error_kind(method, vcov))
     if write_tfp:
-        out = panel.copy()
-        ln_tfp = np.full(len(panel), np.nan)
-        elasticities = np.full((len(panel), len(names)), np.nan)
+        out = data.copy()
+        ln_tfp = np.full(len(data), np.nan)
+        elasticities = np.full((len(data), len(names)), np.nan)
         for label, fit in fits.items():
             at = np.flatnonzero(prepared.production_ok & (prepared.groups == label))
             x = prepared.inputs[at]

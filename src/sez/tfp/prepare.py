@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sez.results import renamed
 from sez.tfp.settings import TFPInputError
 
 __all__ = ["firm_age"]
@@ -128,11 +129,12 @@ def _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, logged, le
                      y=logs[y_col])
 
 
-def firm_age(panel: pd.DataFrame, time: str = "year") -> pd.Series | None:
+@renamed(panel="data")
+def firm_age(data: pd.DataFrame, time: str = "year") -> pd.Series | None:
     """Firm age in years: the ``age`` column, else ``time - birth_year``; None when neither is there."""
-    if "age" in panel.columns:
-        return pd.to_numeric(panel["age"], errors="coerce").astype(float)
-    if "birth_year" in panel.columns:
-        return (pd.to_numeric(panel[time], errors="coerce")
-                - pd.to_numeric(panel["birth_year"], errors="coerce")).astype(float)
+    if "age" in data.columns:
+        return pd.to_numeric(data["age"], errors="coerce").astype(float)
+    if "birth_year" in data.columns:
+        return (pd.to_numeric(data[time], errors="coerce")
+                - pd.to_numeric(data["birth_year"], errors="coerce")).astype(float)
     return None

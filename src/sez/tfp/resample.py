@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from sez.results import renamed
 from sez.tfp.dispatch import estimate
 from sez.tfp.results import BootstrapResults
 from sez.tfp.settings import Inputs, ProxySettings, TFPWarning, _spec, as_settings
@@ -39,7 +40,8 @@ def _bootstrap_replication(rep, seed_sequence, panel, options):
     return res.estimates
 
 
-def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executor=None, seed: int = 0,
+@renamed(panel="data")
+def bootstrap(data: pd.DataFrame, method: str = "acf", reps: int = 100, executor=None, seed: int = 0,
               progress: bool | str = False, **options) -> BootstrapResults:
     """Standard errors by resampling whole firms (keeps each firm's time series intact).
 
@@ -59,7 +61,7 @@ def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executo
     from sez.parallel import SerialExecutor, map_items
 
     options = {"method": method, **options}
-    point = estimate(panel, seed=seed, **options)
+    point = estimate(data, seed=seed, **options)
     settings = as_settings(options.get("proxy_settings"), ProxySettings, "proxy_settings", "sez.tfp.bootstrap")
     if method in ("op", "lp", "acf") and settings.start is None and settings.starts is None:
         inputs = as_settings(options.get("inputs"), Inputs, "inputs", "sez.tfp.bootstrap")
@@ -68,8 +70,8 @@ def bootstrap(panel: pd.DataFrame, method: str = "acf", reps: int = 100, executo
         start = {label: row.to_numpy(dtype=float)[first_stage:] for label, row in betas.iterrows()}
         options["proxy_settings"] = replace(settings, start=start, starts=1)
     unit, time = options.get("unit", "firm_id"), options.get("time", "year")
-    needed = [unit, time] + [c for c in panel.columns if c != "ln_tfp"]
-    compact = panel[list(dict.fromkeys(needed))]
+    needed = [unit, time] + [c for c in data.columns if c != "ln_tfp"]
+    compact = data[list(dict.fromkeys(needed))]
     task = functools.partial(_bootstrap_replication, panel=compact, options=options)
     draws, failed = [], {}
     for rep, est, err in map_items(task, list(range(reps)), executor=executor or SerialExecutor(), seed=seed,

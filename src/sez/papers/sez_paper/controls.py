@@ -10,7 +10,7 @@ import pandas as pd
 
 from sez.did.prepare import RENAMED
 from sez.panel import require_columns
-from sez.results import renamed_keywords
+from sez.results import renamed, renamed_keywords
 
 
 def _log_positive(values) -> np.ndarray:
@@ -104,7 +104,8 @@ def _build_control(name: str, panel: pd.DataFrame, eg: str, unit: str, time: str
     raise KeyError(f"paper_controls: unknown control {name!r}; known: {', '.join(PAPER_CONTROLS)}")
 
 
-def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, eg: str = "eg_city",
+@renamed(panel="data")
+def paper_controls(data: pd.DataFrame, controls: Sequence[str] | None = None, eg: str = "eg_city",
                    unit: str = "firm_id", time: str = "year", **old) -> tuple[pd.DataFrame, dict[str, str]]:
     """A copy of the panel with the paper's firm controls added as columns (see ``PAPER_CONTROLS``).
 
@@ -128,21 +129,22 @@ def paper_controls(panel: pd.DataFrame, controls: Sequence[str] | None = None, e
     unknown = [c for c in names if c not in PAPER_CONTROLS]
     if unknown:
         raise KeyError(f"paper_controls: unknown control(s) {unknown}; known: {', '.join(PAPER_CONTROLS)}")
-    require_columns(panel, [unit, time], "paper_controls")
-    out = panel.copy(deep=False)  # new columns only: the panel's own (gigabytes at the papers' scale) are shared
+    require_columns(data, [unit, time], "paper_controls")
+    out = data.copy(deep=False)  # new columns only: the panel's own (gigabytes at the papers' scale) are shared
     unavailable = {}
     for name in names:
         needs = [eg if n == "{eg}" else n for n in PAPER_CONTROLS[name].needs]
-        missing = [n for n in needs if n not in panel.columns]
+        missing = [n for n in needs if n not in data.columns]
         if missing:
             unavailable[name] = (f"control {PAPER_CONTROLS[name].label!r} ({name}) needs column(s) "
                                  f"{', '.join(map(repr, missing))}, not in the panel")
             continue
-        out[name] = _build_control(name, panel, eg, unit, time)
+        out[name] = _build_control(name, data, eg, unit, time)
     return out, unavailable
 
 
-def eg_mediator(panel: pd.DataFrame, log: bool = False, industry: str = "cic3", city: str = "city",
+@renamed(panel="data")
+def eg_mediator(data: pd.DataFrame, log: bool = False, industry: str = "cic3", city: str = "city",
                 county: str = "county", size: str = "employees", year: str = "year") -> pd.Series:
     """EG_irt of each firm-year: the Ellison-Glaeser index of its industry across the counties of its city.
 
@@ -155,11 +157,11 @@ def eg_mediator(panel: pd.DataFrame, log: bool = False, industry: str = "cic3", 
     """
     from sez import agglo
 
-    table = agglo.ellison_glaeser_within_city(panel, industry=industry, city=city, county=county, size=size,
+    table = agglo.ellison_glaeser_within_city(data, industry=industry, city=city, county=county, size=size,
                                               year=year)
-    level = agglo.to_firms(panel, table, "gamma").astype(float)
+    level = agglo.to_firms(data, table, "gamma").astype(float)
     if not log:
         return level.rename("eg_city")
-    out = pd.Series(_log_positive(level.to_numpy()), index=panel.index, name="ln_eg_city")
+    out = pd.Series(_log_positive(level.to_numpy()), index=data.index, name="ln_eg_city")
     out.attrs["not_positive"] = int((level <= 0).sum())
     return out

@@ -17,7 +17,7 @@ from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
 from sez.progress import track
-from sez.results import renamed_keywords, significance_stars, two_sided_p
+from sez.results import renamed, renamed_keywords, significance_stars, two_sided_p
 from sez.tables import LayoutTable
 
 
@@ -243,7 +243,8 @@ def _spec_rows(spec: str, estimator: str, params: pd.Series, bse: pd.Series, pva
             for term in params.index]
 
 
-def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln_tfp",
+@renamed(panel="data")
+def specification_table(data: pd.DataFrame, table: int = 16, outcome: str = "ln_tfp",
                         specifications: Sequence[str] | None = None, treatment: str = "sez", region: str = "city",
                         vcov: str | dict | None = None, eg: str = "eg_city", unit: str = "firm_id",
                         time: str = "year",
@@ -253,7 +254,7 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table with the outcome, treatment, region and the columns
         the controls are built from (:func:`paper_controls`).
     table : {16, 17, 18}
@@ -294,10 +295,10 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
     if unknown:
         raise KeyError(f"{func}: unknown specification(s) {unknown}; known: {', '.join(SPECIFICATIONS)}")
     vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
-    require_columns(panel, [unit, time, outcome, treatment, region, *vcov.cluster], func)
+    require_columns(data, [unit, time, outcome, treatment, region, *vcov.cluster], func)
     specs = {n: SPECIFICATIONS[n] for n in names}
     needed = list(dict.fromkeys(c for s in specs.values() for c in s.controls))
-    data, unavailable = paper_controls(panel, needed, eg=eg, unit=unit, time=time)
+    sample, unavailable = paper_controls(data, needed, eg=eg, unit=unit, time=time)
     rows, skipped, failed, fits, counts = [], {}, {}, {}, {}
     for name, spec in track(specs.items(), f"Table {table}", name=lambda item: item[0]):
         missing = [unavailable[c] for c in spec.controls if c in unavailable]
@@ -312,18 +313,18 @@ def specification_table(panel: pd.DataFrame, table: int = 16, outcome: str = "ln
         for est in estimators:
             try:
                 if table == 16:
-                    parts[est] = (twfe(data, outcome, **common) if est == "twfe"
-                                  else imputation(data, outcome, tol=tol, **common))
+                    parts[est] = (twfe(sample, outcome, **common) if est == "twfe"
+                                  else imputation(sample, outcome, tol=tol, **common))
                 elif table == 17:
-                    parts[est] = event_study(data, outcome, window=(-5, 9), reference=-5, estimators=(est,),
+                    parts[est] = event_study(sample, outcome, window=(-5, 9), reference=-5, estimators=(est,),
                                              tol=tol, **common)
                 else:
-                    parts[est] = trend_specification(data, outcome, form="paper", estimators=(est,), tol=tol,
+                    parts[est] = trend_specification(sample, outcome, form="paper", estimators=(est,), tol=tol,
                                                      **common)[est]
             except (DidDataError, RuntimeError) as err:  # RuntimeError: a fixed-effect solve that cannot converge
                 errors[est] = str(err)
         if not parts:
-            complete = np.isfinite(data[[outcome, *spec.controls]].apply(pd.to_numeric, errors="coerce")
+            complete = np.isfinite(sample[[outcome, *spec.controls]].apply(pd.to_numeric, errors="coerce")
                                    .to_numpy(dtype=float)).all(axis=1)
             skipped[name] = (f"not identified on this panel ({int(complete.sum())} firm-years with the outcome "
                              f"and all its controls): " + "; ".join(f"{e}: {m}" for e, m in errors.items()))
@@ -378,19 +379,22 @@ def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
                                nobs_by_estimator=nobs, n_clusters_by_estimator=n_clusters)
 
 
-def table16(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+@renamed(panel="data")
+def table16(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 16 (eq. 10, specifications m1-m12); see :func:`specification_table`."""
-    return specification_table(panel, 16, outcome, **kwargs)
+    return specification_table(data, 16, outcome, **kwargs)
 
 
-def table17(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+@renamed(panel="data")
+def table17(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 17 (event study, eqs. 11-13, m1-m12); see :func:`specification_table`.
 
     Figure 12 is ``table.fits[spec]["event_study"].plot(path)`` (the paper draws m7, region-by-year effects).
     """
-    return specification_table(panel, 17, outcome, **kwargs)
+    return specification_table(data, 17, outcome, **kwargs)
 
 
-def table18(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
+@renamed(panel="data")
+def table18(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 18 (entry year and after, Appendix A4, m1-m12); see :func:`specification_table`."""
-    return specification_table(panel, 18, outcome, **kwargs)
+    return specification_table(data, 18, outcome, **kwargs)

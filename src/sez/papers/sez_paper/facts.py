@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sez.panel import require_columns
+from sez.results import renamed
 
 __all__ = ["zone_table", "birth_table", "movers_table", "group_statistics", "sez_share_by_year", "sez_share_by_region",
            "plot_sez_shares", "plot_sez_share_map", "ROWS"]
@@ -80,7 +81,8 @@ def _table(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.D
     return pd.DataFrame({name: group_statistics(*g) for name, g in groups.items()})
 
 
-def zone_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
+@renamed(panel="data")
+def zone_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
                firm: str = "firm_id") -> pd.DataFrame:
     """Table 1: firm-years inside a zone vs outside.
 
@@ -93,16 +95,17 @@ def zone_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital
     pandas.DataFrame
         Rows ``ROWS`` plus sample counts; columns ``"SEZ"``, ``"Non-SEZ"``.
     """
-    require_columns(panel, [firm, tfp, capital, zone], "zone_table")
-    z, k = _logs(panel, tfp, capital)
-    inside = panel[zone].to_numpy(dtype=bool)
-    f = panel[firm].to_numpy()
+    require_columns(data, [firm, tfp, capital, zone], "zone_table")
+    z, k = _logs(data, tfp, capital)
+    inside = data[zone].to_numpy(dtype=bool)
+    f = data[firm].to_numpy()
     out = _table({"SEZ": (f[inside], z[inside], k[inside]), "Non-SEZ": (f[~inside], z[~inside], k[~inside])})
     out.attrs["n_missing"] = int((~(np.isfinite(z) & np.isfinite(k))).sum())
     return out
 
 
-def birth_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital",
+@renamed(panel="data")
+def birth_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital",
                 birth_zone: str = "birth_zone", firm: str = "firm_id", exclude_movers: bool = False,
                 mover: str = "mover") -> pd.DataFrame:
     """Table 2: firms born in a zone (``birth_zone == "S"``) vs born outside (``"N"``).
@@ -112,21 +115,22 @@ def birth_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capita
     the movers of Table 3. Firms with a missing birth zone are left out
     (counted in ``attrs["n_unknown_birth_zone"]``).
     """
-    require_columns(panel, [firm, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
-    data = panel.loc[~panel[mover].astype(bool)] if exclude_movers else panel
-    zone = data[birth_zone].astype("string").to_numpy(dtype=object, na_value=None)
+    require_columns(data, [firm, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
+    sample = data.loc[~data[mover].astype(bool)] if exclude_movers else data
+    zone = sample[birth_zone].astype("string").to_numpy(dtype=object, na_value=None)
     unexpected = set(pd.unique(zone[pd.notna(zone)])) - {"S", "N"}
     if unexpected:
         raise ValueError(f"birth_table: {birth_zone!r} must be 'S' or 'N', found {sorted(unexpected)[:5]}")
-    z, k = _logs(data, tfp, capital)
-    f = data[firm].to_numpy()
+    z, k = _logs(sample, tfp, capital)
+    f = sample[firm].to_numpy()
     born_s, born_n = zone == "S", zone == "N"
     out = _table({"SEZ": (f[born_s], z[born_s], k[born_s]), "Non-SEZ": (f[born_n], z[born_n], k[born_n])})
     out.attrs["n_unknown_birth_zone"] = int((~born_s & ~born_n).sum())
     return out
 
 
-def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
+@renamed(panel="data")
+def movers_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
                  firm: str = "firm_id", year: str = "year", stayer_cutoff: int | None = None) -> pd.DataFrame:
     """Table 3: movers into a zone vs stayers outside, before and after the move.
 
@@ -164,29 +168,29 @@ def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capit
     ValueError
         No mover or no stayer in the panel.
     """
-    require_columns(panel, [firm, year, tfp, capital, zone], "movers_table")
-    data = panel[[firm, year, zone]].copy()
-    data["_z"], data["_k"] = _logs(panel, tfp, capital)
-    data["_in"] = panel[zone].to_numpy(dtype=bool)
-    data = data.sort_values([firm, year], kind="stable")
-    g = data.groupby(firm, sort=False)["_in"]
+    require_columns(data, [firm, year, tfp, capital, zone], "movers_table")
+    sample = data[[firm, year, zone]].copy()
+    sample["_z"], sample["_k"] = _logs(data, tfp, capital)
+    sample["_in"] = data[zone].to_numpy(dtype=bool)
+    sample = sample.sort_values([firm, year], kind="stable")
+    g = sample.groupby(firm, sort=False)["_in"]
     first_in = g.transform("first").to_numpy()
     ever_in = g.transform("any").to_numpy()
-    move_year = data[year].where(data["_in"]).groupby(data[firm]).transform("min").to_numpy(dtype=float)
+    move_year = sample[year].where(sample["_in"]).groupby(sample[firm]).transform("min").to_numpy(dtype=float)
     mover = ~first_in & ever_in
     stayer = ~ever_in
-    yr = data[year].to_numpy(dtype=float)
+    yr = sample[year].to_numpy(dtype=float)
     if not mover.any():
         raise ValueError("movers_table: no firm moves into a zone (first observed outside, later inside)")
     if not stayer.any():
         raise ValueError("movers_table: no stayer (firm never observed inside a zone)")
-    cutoff = float(np.median(pd.Series(move_year[mover]).groupby(data[firm].to_numpy()[mover]).first())) \
+    cutoff = float(np.median(pd.Series(move_year[mover]).groupby(sample[firm].to_numpy()[mover]).first())) \
         if stayer_cutoff is None else float(stayer_cutoff)
     after_mover = mover & (yr >= move_year)
-    back_out = after_mover & ~data["_in"].to_numpy()
+    back_out = after_mover & ~sample["_in"].to_numpy()
     after_mover &= ~back_out
     before_mover = mover & (yr < move_year)
-    f, z, k = data[firm].to_numpy(), data["_z"].to_numpy(), data["_k"].to_numpy()
+    f, z, k = sample[firm].to_numpy(), sample["_z"].to_numpy(), sample["_k"].to_numpy()
     groups = {"Before SEZ": before_mover, "Before NSEZ": stayer & (yr < cutoff),
               "After SEZ": after_mover, "After NSEZ": stayer & (yr >= cutoff)}
     out = _table({name: (f[m], z[m], k[m]) for name, m in groups.items()})
@@ -204,25 +208,27 @@ def movers_table(panel: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capit
     return out
 
 
-def sez_share_by_year(panel: pd.DataFrame, treatment: str = "sez", time: str = "year") -> pd.DataFrame:
+@renamed(panel="data")
+def sez_share_by_year(data: pd.DataFrame, treatment: str = "sez", time: str = "year") -> pd.DataFrame:
     """Share of firms in SEZs by year (the SEZ paper's Figure 1), with firm counts."""
-    require_columns(panel, [treatment, time], "sez_share_by_year")
-    g = panel.groupby(time)[treatment]
+    require_columns(data, [treatment, time], "sez_share_by_year")
+    g = data.groupby(time)[treatment]
     out = pd.DataFrame({"firms": g.size(), "in_sez": g.sum().astype(int)})
     out["share"] = out["in_sez"] / out["firms"]
     return out
 
 
-def sez_share_by_region(panel: pd.DataFrame, region: str = "province", years=None, treatment: str = "sez",
+@renamed(panel="data")
+def sez_share_by_region(data: pd.DataFrame, region: str = "province", years=None, treatment: str = "sez",
                         time: str = "year") -> pd.DataFrame:
     """Share of firms in SEZs by region in the first and last year (the SEZ paper's
     Figure 2), regions ranked by the last year's share.
     """
-    require_columns(panel, [treatment, time, region], "sez_share_by_region")
-    years = (int(panel[time].min()), int(panel[time].max())) if years is None else tuple(years)
+    require_columns(data, [treatment, time, region], "sez_share_by_region")
+    years = (int(data[time].min()), int(data[time].max())) if years is None else tuple(years)
     cols = {}
     for y in years:
-        d = panel.loc[panel[time] == y]
+        d = data.loc[data[time] == y]
         if d.empty:
             raise ValueError(f"sez_share_by_region: no firm in {time} = {y}")
         cols[y] = d.groupby(region)[treatment].mean()

@@ -19,7 +19,7 @@ from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
 from sez.papers.sez_paper.did import SPECIFICATIONS, Specification
-from sez.results import Vcov, renamed_keywords, significance_stars
+from sez.results import Vcov, renamed, renamed_keywords, significance_stars
 from sez.tables import LayoutTable
 
 QUINTILE_COLUMNS = ("20%", "40%", "60%", "80%", "100%")
@@ -250,7 +250,8 @@ def _grouped_spec(table: int, specification: str | None, unit: str, time: str,
     return spec, fe, marks + (("controls",) if spec.controls else ())
 
 
-def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln_tfp", variable: str | None = None,
+@renamed(panel="data")
+def heterogeneity_table(data: pd.DataFrame, table: int = 19, outcome: str = "ln_tfp", variable: str | None = None,
                         periods: Sequence[int] = (1, 2, 3, 4, 5), specification: str | None = None,
                         treatment: str = "sez", region: str = "city", vcov: str | dict | None = None,
                         eg: str = "eg_city", unit: str = "firm_id", time: str = "year",
@@ -266,7 +267,7 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table with the outcome, treatment, region and, for Table 20,
         the columns :func:`paper_controls` builds the controls from.
     table : {19, 20}
@@ -321,9 +322,9 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
         raise ValueError(f"heterogeneity_table: table must be 19 or 20, got {table!r}")
     variable = variable or outcome
     vcov = resolve_vcov(vcov, unit, func, *_vcov_support(estimators))
-    require_columns(panel, [unit, time, outcome, treatment, region, *vcov.cluster, variable], func)
+    require_columns(data, [unit, time, outcome, treatment, region, *vcov.cluster, variable], func)
     spec, fe, marks = _grouped_spec(table, specification, unit, time, region)
-    data, unavailable = paper_controls(panel, list(spec.controls), eg=eg, unit=unit, time=time)
+    sample, unavailable = paper_controls(data, list(spec.controls), eg=eg, unit=unit, time=time)
     missing = [unavailable[c] for c in spec.controls if c in unavailable]
     if missing:
         raise KeyError(f"{func}: specification {spec.name}: " + "; ".join(missing))
@@ -331,10 +332,10 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
     rows, skipped, counts, fits = [], {}, {}, {}
     panels = tuple(f"Pre{k}" for k in periods)
     for k, panel_name in zip(periods, panels):
-        q = pre_period_quintile(data, variable, treatment, unit, time, basis=f"pre{k}")
+        q = pre_period_quintile(sample, variable, treatment, unit, time, basis=f"pre{k}")
         counts[panel_name] = q.attrs["counts"]
         for level, column in enumerate(QUINTILE_COLUMNS, start=1):
-            sub = data.loc[(q == level).fillna(False).to_numpy(dtype=bool)]
+            sub = sample.loc[(q == level).fillna(False).to_numpy(dtype=bool)]
             key = f"{panel_name} {column}"
             try:
                 if len(sub) == 0:
@@ -377,33 +378,37 @@ def heterogeneity_table(panel: pd.DataFrame, table: int = 19, outcome: str = "ln
                         str(vcov), skipped, notes, counts, fits)
 
 
-def table19(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+@renamed(panel="data")
+def table19(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 19 (effects by pre-entry TFP quintile); see :func:`heterogeneity_table`."""
-    return heterogeneity_table(panel, 19, outcome, **kwargs)
+    return heterogeneity_table(data, 19, outcome, **kwargs)
 
 
-def table20(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+@renamed(panel="data")
+def table20(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 20 (Table 19 with firm controls); see :func:`heterogeneity_table`."""
-    return heterogeneity_table(panel, 20, outcome, **kwargs)
+    return heterogeneity_table(data, 20, outcome, **kwargs)
 
 
-def high_agglomeration(panel: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
+@renamed(panel="data")
+def high_agglomeration(data: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
     """The paper's EG^H_irt: 1 where the EG index is above its median over the full sample, else 0.
 
     The median is over every firm-year with a finite index (the paper: "above
     the median of the full sample"); rows without one are NaN. The median is
     in ``attrs["median"]``.
     """
-    require_columns(panel, [eg], "high_agglomeration")
-    level = pd.to_numeric(panel[eg], errors="coerce").astype(float)
+    require_columns(data, [eg], "high_agglomeration")
+    level = pd.to_numeric(data[eg], errors="coerce").astype(float)
     median = float(level.median())
-    out = pd.Series(np.where(level.notna(), (level > median).astype(float), np.nan), index=panel.index,
+    out = pd.Series(np.where(level.notna(), (level > median).astype(float), np.nan), index=data.index,
                     name="high_eg")
     out.attrs["median"] = median
     return out
 
 
-def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp", moderator: str | None = None,
+@renamed(panel="data")
+def moderation_table(data: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp", moderator: str | None = None,
                      eg: str = "eg_city", group=None, specification: str = "m1", post: str | None = None,
                      main_effect: bool = False, treatment: str = "sez", region: str = "city",
                      vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
@@ -420,7 +425,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    data : pandas.DataFrame
         Firm-year table with the outcome, treatment, region and ``eg`` (or
         ``moderator``).
     table : {31, 32}
@@ -494,26 +499,26 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
         needed.append(group)
     if post is not None:
         needed.append(post)
-    require_columns(panel, needed, func)
+    require_columns(data, needed, func)
     spec, fe, marks = _grouped_spec(table, specification, unit, time, region)
     marks = tuple(m for m in marks if m != "controls")
-    data = panel.copy()
+    sample = data.copy()
     if moderator is None:
-        m = high_agglomeration(panel, eg) if table == 31 else pd.Series(_log_positive(panel[eg]), index=panel.index)
+        m = high_agglomeration(data, eg) if table == 31 else pd.Series(_log_positive(data[eg]), index=data.index)
         moderator_name = "High_EG" if table == 31 else "lnEG"
-        data["_moderator"] = m.to_numpy(dtype=float)
+        sample["_moderator"] = m.to_numpy(dtype=float)
     else:
         moderator_name = moderator
-        data["_moderator"] = pd.to_numeric(panel[moderator], errors="coerce").to_numpy(dtype=float)
+        sample["_moderator"] = pd.to_numeric(data[moderator], errors="coerce").to_numpy(dtype=float)
     if group is None and table == 31:
-        group = pre_period_quintile(panel, outcome, treatment, unit, time, basis="pre1")
+        group = pre_period_quintile(data, outcome, treatment, unit, time, basis="pre1")
     counts = {}
     if group is None:
-        labels = pd.Series("m1", index=panel.index)
+        labels = pd.Series("m1", index=data.index)
         columns = ("m1",)
         panel_names = ("",)
     else:
-        labels = panel[group] if isinstance(group, str) else pd.Series(group, index=panel.index)
+        labels = data[group] if isinstance(group, str) else pd.Series(group, index=data.index)
         if isinstance(labels, pd.Series) and "counts" in labels.attrs:
             counts["classification"] = labels.attrs["counts"]
         levels = sorted(labels.dropna().unique())
@@ -528,7 +533,7 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
     rows, skipped, fits = [], {}, {}
     for column in columns:
         key = f"{panel_names[0]} {column}".strip()
-        sub = data.loc[(labels == column).fillna(False).to_numpy(dtype=bool)]
+        sub = sample.loc[(labels == column).fillna(False).to_numpy(dtype=bool)]
         try:
             if len(sub) == 0:
                 raise DidDataError("no observation in this group")
@@ -588,11 +593,13 @@ def moderation_table(panel: pd.DataFrame, table: int = 31, outcome: str = "ln_tf
                         notes, counts, fits)
 
 
-def table31(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+@renamed(panel="data")
+def table31(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 31 (high-agglomeration moderator by Pre1 quintile); see :func:`moderation_table`."""
-    return moderation_table(panel, 31, outcome, **kwargs)
+    return moderation_table(data, 31, outcome, **kwargs)
 
 
-def table32(panel: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
+@renamed(panel="data")
+def table32(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 32 (lnEG moderator, m1); see :func:`moderation_table`."""
-    return moderation_table(panel, 32, outcome, **kwargs)
+    return moderation_table(data, 32, outcome, **kwargs)

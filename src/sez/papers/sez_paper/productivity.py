@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sez.results import renamed
 from sez.tfp import Inputs, TFPInputError, bootstrap, estimate, firm_age
 
 __all__ = ["PRODUCTION_VARIABLES", "production_table", "elasticity_table", "tfp_table"]
@@ -24,20 +25,21 @@ PRODUCTION_VARIABLES = {"Output": "output", "Value-Added": "value_added", "Input
                         "Capital": "capital", "Investment": "investment", "Employment": "employees"}
 
 
-def production_table(panel: pd.DataFrame, time: str = "year") -> pd.DataFrame:
+@renamed(panel="data")
+def production_table(data: pd.DataFrame, time: str = "year") -> pd.DataFrame:
     """Descriptive statistics of the production variables in logs (SEZ paper, Table 12)."""
     rows = {}
     for label, col in PRODUCTION_VARIABLES.items():
-        if col in panel.columns:
-            x = panel[col].to_numpy(dtype=float)
+        if col in data.columns:
+            x = data[col].to_numpy(dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = np.log(x[x > 0])
             rows[label] = _describe(v)
-    age = firm_age(panel, time)
+    age = firm_age(data, time)
     if age is not None:
         rows["age"] = _describe(age.dropna().to_numpy(dtype=float))       # in years, not logs (the paper's row)
     table = pd.DataFrame(rows).T[["mean", "sd", "p25", "p50", "p75", "max"]]
-    table.attrs["observations"] = len(panel)
+    table.attrs["observations"] = len(data)
     return table
 
 
@@ -50,7 +52,8 @@ def _describe(v: np.ndarray) -> dict:
             "p25": q[0], "p50": q[1], "p75": q[2], "min": v.min(), "max": v.max(), "observations": len(v)}
 
 
-def elasticity_table(panel: pd.DataFrame, methods: Sequence[str] = ("ols", "fe", "op", "lp"),
+@renamed(panel="data")
+def elasticity_table(data: pd.DataFrame, methods: Sequence[str] = ("ols", "fe", "op", "lp"),
                      zone: str = "sez", reps: int = 0, executor=None, seed: int = 0,
                      op_age: bool | None = None, **options) -> pd.DataFrame:
     """Pooled elasticities by method for all firms, SEZ and non-SEZ firms (SEZ paper, Tables 13-14).
@@ -67,12 +70,12 @@ def elasticity_table(panel: pd.DataFrame, methods: Sequence[str] = ("ols", "fe",
         paper's Table 14 ``age`` row (Stata's ``opreg ..., state(lnk age)``). None: when the
         panel has ``age`` or ``birth_year`` (see :func:`sez.tfp.firm_age`); True requires it.
     """
-    age = firm_age(panel, options.get("time", "year"))
+    age = firm_age(data, options.get("time", "year"))
     if op_age and age is None:
         raise TFPInputError("op_age=True needs column 'age' or 'birth_year' in the panel")
     use_age = age is not None if op_age is None else op_age
-    data = panel.assign(age=age) if use_age else panel
-    samples = {"Overall": data, "SEZ": data[data[zone].astype(bool)], "nSEZ": data[~data[zone].astype(bool)]}
+    aged = data.assign(age=age) if use_age else data
+    samples = {"Overall": aged, "SEZ": aged[aged[zone].astype(bool)], "nSEZ": aged[~aged[zone].astype(bool)]}
     columns = {}
     for method in methods:
         method_options = dict(options)
@@ -101,10 +104,11 @@ def elasticity_table(panel: pd.DataFrame, methods: Sequence[str] = ("ols", "fe",
     return pd.DataFrame(columns)
 
 
-def tfp_table(panel: pd.DataFrame, zone: str = "sez", column: str = "ln_tfp") -> pd.DataFrame:
+@renamed(panel="data")
+def tfp_table(data: pd.DataFrame, zone: str = "sez", column: str = "ln_tfp") -> pd.DataFrame:
     """Log TFP by zone: skewness, mean, sd, quantiles, extremes (SEZ paper, Table 15)."""
     rows = {}
     for value, label in ((False, "Non-SEZ"), (True, "SEZ")):
-        v = panel.loc[panel[zone].astype(bool) == value, column].to_numpy(dtype=float)
+        v = data.loc[data[zone].astype(bool) == value, column].to_numpy(dtype=float)
         rows[label] = _describe(v)
     return pd.DataFrame(rows).T[["skewness", "mean", "sd", "p25", "p50", "p75", "min", "max", "observations"]]
