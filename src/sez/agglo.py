@@ -392,7 +392,7 @@ def ellison_glaeser(data: pd.DataFrame, industry: str = "cic3", region: str = "c
 @renamed(df="data")
 def ellison_glaeser_within_city(data: pd.DataFrame, industry: str = "cic3", city: str = "city",
                                 county: str = "county", size: str = "employees",
-                                year: str = "year") -> pd.DataFrame:
+                                time: str = "year") -> pd.DataFrame:
     """EG_irt: the Ellison-Glaeser index of industry i across the counties of city r in year t.
 
     The city's counties are the regions and the city's employment of all
@@ -400,7 +400,7 @@ def ellison_glaeser_within_city(data: pd.DataFrame, industry: str = "cic3", city
     the formula and the returned columns. Map it onto firms with
     ``to_firms(df, table, "gamma")``.
     """
-    return ellison_glaeser(data, industry=industry, region=county, size=size, by=[year, city])
+    return ellison_glaeser(data, industry=industry, region=county, size=size, by=[time, city])
 
 
 # ---------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def ellison_glaeser_within_city(data: pd.DataFrame, industry: str = "cic3", city
 
 @renamed(df="data")
 def exporter_counts(data: pd.DataFrame, industry: str = "cic3", county: str = "county", province: str = "province",
-                    year: str = "year", exporter: str = "exporter",
+                    time: str = "year", exporter: str = "exporter",
                     foreign_invested: str = "foreign_invested") -> pd.DataFrame:
     """Numbers of incumbent exporters around each firm in the same year, the firm itself excluded.
 
@@ -424,7 +424,7 @@ def exporter_counts(data: pd.DataFrame, industry: str = "cic3", county: str = "c
     ----------
     data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema), one row per firm and year.
-    industry, county, province, year : str
+    industry, county, province, time : str
         Key columns; each county must lie in one province in a year.
     exporter, foreign_invested : str
         Boolean status columns.
@@ -448,7 +448,7 @@ def exporter_counts(data: pd.DataFrame, industry: str = "cic3", county: str = "c
         ownership is left out of the indigenous and foreign counts.
     """
     func = "exporter_counts"
-    keys = [year, province, county, industry]
+    keys = [time, province, county, industry]
     _check_frame(data, [*keys, exporter, foreign_invested], func)
     _check_keys(data, keys, func)
 
@@ -461,9 +461,9 @@ def exporter_counts(data: pd.DataFrame, industry: str = "cic3", county: str = "c
     _report_dropped(func, dropped, len(data))
 
     coder = _KeyCodes(data)
-    in_county, n_county = coder.codes([year, county])
-    in_cell, n_cell = coder.codes([year, county, industry])
-    in_province, n_province = coder.codes([year, province])
+    in_county, n_county = coder.codes([time, county])
+    in_cell, n_cell = coder.codes([time, county, industry])
+    in_province, n_province = coder.codes([time, province])
 
     county_province = np.full(n_county, -1, dtype=np.int64)
     county_province[in_county] = in_province

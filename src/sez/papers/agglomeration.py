@@ -75,7 +75,7 @@ def _firm_groups(panel: pd.DataFrame, value: str, agglomerated: str | None, expo
 
 @renamed(panel="data")
 def dominance_table(data: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: str | None = None,
-                    exporter: str = "exporter", year: str = "year", years: Sequence[int] | None = None,
+                    exporter: str = "exporter", time: str = "year", years: Sequence[int] | None = None,
                     alpha: float = 0.05, industry: str = "cic3", region: str = "city", size: str = "output",
                     threads: int = 0) -> pd.DataFrame:
     """KS dominance tests of `value` by export status and agglomeration, year by year.
@@ -104,7 +104,7 @@ def dominance_table(data: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: 
         A boolean column flagging agglomerated locations; None computes it with
         :func:`sez.agglo.is_agglomerated` from `industry`, `region` and `size`
         year by year (3-digit industry, city, output: eq. 1 of the paper).
-    exporter, year : str
+    exporter, time : str
         Column names.
     years : sequence of int or None
         Years to test (all by default).
@@ -138,18 +138,18 @@ def dominance_table(data: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: 
     func = "dominance_table"
     if not 0 < alpha < 1:
         raise ValueError(f"{func}: alpha must lie in (0, 1), got {alpha}")
-    group, dropped = _firm_groups(data, value, agglomerated, exporter, year, industry, region, size, func)
+    group, dropped = _firm_groups(data, value, agglomerated, exporter, time, industry, region, size, func)
     _report_dropped(func, dropped, len(data))
 
-    year_codes, n_years = _KeyCodes(data).column(year)
-    year_values = pd.unique(data[year])  # in code order (first appearance)
+    year_codes, n_years = _KeyCodes(data).column(time)
+    year_values = pd.unique(data[time])  # in code order (first appearance)
     if years is None:
         wanted = np.sort(np.asarray(year_values))
     else:
         wanted = np.asarray(sorted(set(years)))
         absent = [y for y in wanted.tolist() if y not in set(np.asarray(year_values).tolist())]
         if absent:
-            raise ValueError(f"{func}: year(s) {absent} not in column {year!r}")
+            raise ValueError(f"{func}: year(s) {absent} not in column {time!r}")
     position = {y: k for k, y in enumerate(np.asarray(year_values).tolist())}
     year_order = np.array([position[y] for y in wanted.tolist()], dtype=np.int64)
     # re-index the wanted years 0 .. len(wanted) - 1; other years are left out
@@ -165,7 +165,7 @@ def dominance_table(data: pd.DataFrame, value: str = "ln_tfp", *, agglomerated: 
     for k, y in enumerate(wanted.tolist()):
         for g in range(4):
             if sizes[k, g] == 0:
-                raise ValueError(f"{func}: group {GROUP_LABELS[g]!r} is empty in {year} {y}; "
+                raise ValueError(f"{func}: group {GROUP_LABELS[g]!r} is empty in {time} {y}; "
                                  f"pass years=... without it")
 
     first = np.array([k * 4 + a for k in range(len(year_order)) for _, a, _ in TABLE2_PANELS], dtype=np.int64)
@@ -236,7 +236,7 @@ def _new_figure():
 
 @renamed(panel="data")
 def plot_tfp_densities(data: pd.DataFrame, path: str | Path, value: str = "ln_tfp", *, year: int | None = None,
-                       agglomerated: str | None = None, exporter: str = "exporter", year_column: str = "year",
+                       agglomerated: str | None = None, exporter: str = "exporter", time: str = "year",
                        industry: str = "cic3", region: str = "city", size: str = "output") -> Path:
     """Densities of log TFP of the four groups of :func:`dominance_table` in one year (Figure 1 of the
     agglomeration paper: 2007, the latest year, by default).
@@ -247,8 +247,10 @@ def plot_tfp_densities(data: pd.DataFrame, path: str | Path, value: str = "ln_tf
         Firm-year table.
     path : str or Path
         Where to save the figure (the suffix picks the format).
-    value, year, agglomerated, exporter, year_column, industry, region, size
-        As in :func:`dominance_table`; `year_column` names the year column.
+    value, agglomerated, exporter, time, industry, region, size
+        As in :func:`dominance_table`.
+    year : int or None
+        The year drawn (the latest by default).
 
     Returns
     -------
@@ -256,14 +258,14 @@ def plot_tfp_densities(data: pd.DataFrame, path: str | Path, value: str = "ln_tf
         The saved file.
     """
     func = "plot_tfp_densities"
-    group, dropped = _firm_groups(data, value, agglomerated, exporter, year_column, industry, region, size, func)
+    group, dropped = _firm_groups(data, value, agglomerated, exporter, time, industry, region, size, func)
     _report_dropped(func, dropped, len(data))
-    years = data[year_column].to_numpy()
+    years = data[time].to_numpy()
     if year is None:
         year = int(np.max(years))
     in_year = years == year
     if not in_year.any():
-        raise ValueError(f"{func}: no row has {year_column} == {year}")
+        raise ValueError(f"{func}: no row has {time} == {year}")
     values = pd.to_numeric(data[value]).to_numpy(dtype=float, na_value=np.nan)
     samples = [values[in_year & (group == g)] for g in range(4)]
     if all(s.size == 0 for s in samples):

@@ -145,7 +145,7 @@ def paper_controls(data: pd.DataFrame, controls: Sequence[str] | None = None, eg
 
 @renamed(panel="data")
 def eg_mediator(data: pd.DataFrame, log: bool = False, industry: str = "cic3", city: str = "city",
-                county: str = "county", size: str = "employees", year: str = "year") -> pd.Series:
+                county: str = "county", size: str = "employees", time: str = "year") -> pd.Series:
     """EG_irt of each firm-year: the Ellison-Glaeser index of its industry across the counties of its city.
 
     The mediator of the paper's eqs. 1-2 (Tables 4, 21-30; the level) and the
@@ -158,7 +158,7 @@ def eg_mediator(data: pd.DataFrame, log: bool = False, industry: str = "cic3", c
     from sez import agglo
 
     table = agglo.ellison_glaeser_within_city(data, industry=industry, city=city, county=county, size=size,
-                                              year=year)
+                                              time=time)
     level = agglo.to_firms(data, table, "gamma").astype(float)
     if not log:
         return level.rename("eg_city")

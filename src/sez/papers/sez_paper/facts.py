@@ -83,7 +83,7 @@ def _table(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.D
 
 @renamed(panel="data")
 def zone_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
-               firm: str = "firm_id") -> pd.DataFrame:
+               unit: str = "firm_id") -> pd.DataFrame:
     """Table 1: firm-years inside a zone vs outside.
 
     A firm that moves contributes its in-zone years to the SEZ column and its
@@ -95,10 +95,10 @@ def zone_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital"
     pandas.DataFrame
         Rows ``ROWS`` plus sample counts; columns ``"SEZ"``, ``"Non-SEZ"``.
     """
-    require_columns(data, [firm, tfp, capital, zone], "zone_table")
+    require_columns(data, [unit, tfp, capital, zone], "zone_table")
     z, k = _logs(data, tfp, capital)
     inside = data[zone].to_numpy(dtype=bool)
-    f = data[firm].to_numpy()
+    f = data[unit].to_numpy()
     out = _table({"SEZ": (f[inside], z[inside], k[inside]), "Non-SEZ": (f[~inside], z[~inside], k[~inside])})
     out.attrs["n_missing"] = int((~(np.isfinite(z) & np.isfinite(k))).sum())
     return out
@@ -106,7 +106,7 @@ def zone_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital"
 
 @renamed(panel="data")
 def birth_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital",
-                birth_zone: str = "birth_zone", firm: str = "firm_id", exclude_movers: bool = False,
+                birth_zone: str = "birth_zone", unit: str = "firm_id", exclude_movers: bool = False,
                 mover: str = "mover") -> pd.DataFrame:
     """Table 2: firms born in a zone (``birth_zone == "S"``) vs born outside (``"N"``).
 
@@ -115,14 +115,14 @@ def birth_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital
     the movers of Table 3. Firms with a missing birth zone are left out
     (counted in ``attrs["n_unknown_birth_zone"]``).
     """
-    require_columns(data, [firm, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
+    require_columns(data, [unit, tfp, capital, birth_zone] + ([mover] if exclude_movers else []), "birth_table")
     sample = data.loc[~data[mover].astype(bool)] if exclude_movers else data
     zone = sample[birth_zone].astype("string").to_numpy(dtype=object, na_value=None)
     unexpected = set(pd.unique(zone[pd.notna(zone)])) - {"S", "N"}
     if unexpected:
         raise ValueError(f"birth_table: {birth_zone!r} must be 'S' or 'N', found {sorted(unexpected)[:5]}")
     z, k = _logs(sample, tfp, capital)
-    f = sample[firm].to_numpy()
+    f = sample[unit].to_numpy()
     born_s, born_n = zone == "S", zone == "N"
     out = _table({"SEZ": (f[born_s], z[born_s], k[born_s]), "Non-SEZ": (f[born_n], z[born_n], k[born_n])})
     out.attrs["n_unknown_birth_zone"] = int((~born_s & ~born_n).sum())
@@ -131,7 +131,7 @@ def birth_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital
 
 @renamed(panel="data")
 def movers_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capital", zone: str = "sez",
-                 firm: str = "firm_id", year: str = "year", stayer_cutoff: int | None = None) -> pd.DataFrame:
+                 unit: str = "firm_id", time: str = "year", stayer_cutoff: int | None = None) -> pd.DataFrame:
     """Table 3: movers into a zone vs stayers outside, before and after the move.
 
     Movers are firms first observed outside a zone and later inside one; their
@@ -168,29 +168,29 @@ def movers_table(data: pd.DataFrame, tfp: str = "ln_tfp", capital: str = "capita
     ValueError
         No mover or no stayer in the panel.
     """
-    require_columns(data, [firm, year, tfp, capital, zone], "movers_table")
-    sample = data[[firm, year, zone]].copy()
+    require_columns(data, [unit, time, tfp, capital, zone], "movers_table")
+    sample = data[[unit, time, zone]].copy()
     sample["_z"], sample["_k"] = _logs(data, tfp, capital)
     sample["_in"] = data[zone].to_numpy(dtype=bool)
-    sample = sample.sort_values([firm, year], kind="stable")
-    g = sample.groupby(firm, sort=False)["_in"]
+    sample = sample.sort_values([unit, time], kind="stable")
+    g = sample.groupby(unit, sort=False)["_in"]
     first_in = g.transform("first").to_numpy()
     ever_in = g.transform("any").to_numpy()
-    move_year = sample[year].where(sample["_in"]).groupby(sample[firm]).transform("min").to_numpy(dtype=float)
+    move_year = sample[time].where(sample["_in"]).groupby(sample[unit]).transform("min").to_numpy(dtype=float)
     mover = ~first_in & ever_in
     stayer = ~ever_in
-    yr = sample[year].to_numpy(dtype=float)
+    yr = sample[time].to_numpy(dtype=float)
     if not mover.any():
         raise ValueError("movers_table: no firm moves into a zone (first observed outside, later inside)")
     if not stayer.any():
         raise ValueError("movers_table: no stayer (firm never observed inside a zone)")
-    cutoff = float(np.median(pd.Series(move_year[mover]).groupby(sample[firm].to_numpy()[mover]).first())) \
+    cutoff = float(np.median(pd.Series(move_year[mover]).groupby(sample[unit].to_numpy()[mover]).first())) \
         if stayer_cutoff is None else float(stayer_cutoff)
     after_mover = mover & (yr >= move_year)
     back_out = after_mover & ~sample["_in"].to_numpy()
     after_mover &= ~back_out
     before_mover = mover & (yr < move_year)
-    f, z, k = sample[firm].to_numpy(), sample["_z"].to_numpy(), sample["_k"].to_numpy()
+    f, z, k = sample[unit].to_numpy(), sample["_z"].to_numpy(), sample["_k"].to_numpy()
     groups = {"Before SEZ": before_mover, "Before NSEZ": stayer & (yr < cutoff),
               "After SEZ": after_mover, "After NSEZ": stayer & (yr >= cutoff)}
     out = _table({name: (f[m], z[m], k[m]) for name, m in groups.items()})
