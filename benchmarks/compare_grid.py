@@ -15,7 +15,7 @@ import time
 import warnings
 
 from sez.model import CollateralWarning, Params
-from sez.moments import TABLE7
+from sez.papers.sez_paper.model import table7
 from sez.parallel import local_executor, set_threads
 from sez.smm import ModelSpec, estimate, evaluate_grid, model_moments
 
@@ -59,11 +59,11 @@ def compare_estimate() -> None:
     kw = dict(spec=ModelSpec(n_firms=4000, years=5), seed=0, global_points=4, local_starts=1, local_maxiter=40,
               scan_rounds=1, noise_draws=2)
     t = time.perf_counter()
-    serial = estimate(TABLE7["data"], start, free, **kw)
+    serial = estimate(table7()["data"], start, free, **kw)
     t_serial = time.perf_counter() - t
     with local_executor(workers=2) as pool:
         t = time.perf_counter()
-        pooled = estimate(TABLE7["data"], start, free, executor=pool, **kw)
+        pooled = estimate(table7()["data"], start, free, executor=pool, **kw)
         t_pool = time.perf_counter() - t
     print(f"SMM estimation, 4 free parameters, {serial.evaluations} model evaluations: serial {t_serial:.1f} s, "
           f"2 workers {t_pool:.1f} s, {t_serial / t_pool:.2f}x; same estimate: {pooled.params.equals(serial.params)}")

@@ -68,6 +68,7 @@ def _model(args) -> int:
     from rich.console import Console
 
     from sez.model import CollateralWarning, Grid, Params, counterfactual, figures, solve
+    from sez.papers.sez_paper.model import counterfactual_table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     with warnings.catch_warnings(record=True) as caught:
@@ -82,7 +83,8 @@ def _model(args) -> int:
     console.print(sol.summary())
     cf = _step(console, "benchmark and no-SEZ economies (distributions, panels, aggregates)", counterfactual,
                params, "no_sez", grid, closure=args.closure, n_firms=args.n_firms, threads=args.threads)
-    console.print(_table(cf.table(), f"SEZ effects: no-SEZ counterfactual ({cf.closure} equilibrium); "
+    table = counterfactual_table(cf)
+    console.print(_table(table, f"SEZ effects: no-SEZ counterfactual ({cf.closure} equilibrium); "
                                      "the paper's Table 8 beside ours"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,7 @@ def _model(args) -> int:
     figures.location_map(bench.solution, path=out / "location_map.png")
     figures.lifecycle(bench.panel, path=out / "lifecycle.png")
     figures.tfp_density(bench.panel, path=out / "tfp_density.png")
-    cf.table().to_csv(out / "no_sez_counterfactual.csv")
+    table.to_csv(out / "no_sez_counterfactual.csv")
     console.print(f"figures and table written to {out}/")
     return 0
 

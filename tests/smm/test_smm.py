@@ -137,7 +137,7 @@ def test_simulation_noise_parts_and_weights():
 
 
 def test_bad_estimation_arguments():
-    data = moments.TABLE7["data"]
+    data = pd.Series(0.5, index=list(moments.CALIBRATION_MOMENTS))
     with pytest.raises(ValueError, match="free must name"):
         smm.estimate(data, TRUTH, ["liquidation"], spec=SPEC)
     with pytest.raises(ValueError, match="free must name distinct"):

@@ -38,30 +38,6 @@ ROWS = {
     "Effective tax rate": "effective_tax_rate",
 }
 
-# The paper's published numbers: benchmark N, S, overall (the same in Tables 8-10),
-# then each table's counterfactual overall and effect (%). Set beside ours, never
-# used in a computation.
-_PAPER_BENCHMARK = {
-    "Aggregate TFP (Z)": (0.3563, 0.5271, 0.5305),
-    "Firm-level TFP (avg.)": (0.5262, 0.6252, 0.5284),
-    "Birth rate": (0.9736, 0.8577, 0.9717),
-    "Firm-level TFP at birth (avg.)": (0.0712, 0.6397, 0.4849),
-    "Death rate": (0.0147, 0.2827, 0.2974),
-    "rho(ln z, ln k) (avg.)": (0.0214, 0.0346, 0.0281),
-    "Bond-capital ratio (avg.)": (1.0455, 0.7343, 0.7456),
-    "Financially constrained firms (share)": (0.0019, 0.9997, 0.0366),
-    "Effective tax rate": (0.0049, 0.0562, 0.18),
-}
-_PAPER_COUNTERFACTUAL = {
-    "no_sez": ((0.4221, 25.70), (0.4221, 25.10), (1.00, -2.83), (0.4314, 12.40), (0.2028, 46.64), (0.0249, 88.00),
-               (0.5500, 35.56), (0.8210, -95.55), (0.0001, 1800.31)),
-    "credit": ((0.4945, 7.29), (0.4589, 15.14), (0.7195, 35.06), (0.4314, 12.40), (0.3271, -9.09), (0.0223, 79.36),
-               (0.6616, 12.69), (0.5156, -92.91), (0.1500, 18.75)),
-    "credit_tax": ((0.3212, 65.15), (0.8389, -37.01), (0.5717, 69.66), (0.0004, 108698.04), (0.0002, 297.0),
-                   (0.0205, 72.95), (0.6616, 24.06), (0.5740, -93.63), (0.33, -41.01)),
-}
-
-
 def scenario_params(params: Params, scenario: str) -> Params:
     """The counterfactual parameter set: the scenario's SEZ parameters set to N's."""
     if scenario not in SCENARIOS:
@@ -82,9 +58,9 @@ class Counterfactual:
     counterfactual: Economy = field(repr=False)
 
     def table(self) -> pd.DataFrame:
-        """The paper's layout: benchmark by zone and overall, the counterfactual
-        overall, the SEZ effect (%) = benchmark / counterfactual - 1; the paper's
-        numbers beside ours where it reports them.
+        """The paper's layout: benchmark by zone and overall, the counterfactual overall, and the SEZ
+        effect (%) = benchmark / counterfactual - 1 (``sez.papers.sez_paper.model.counterfactual_table``
+        sets the paper's numbers beside them).
         """
         b = self.benchmark.aggregates.table
         c = self.counterfactual.aggregates.table
@@ -95,18 +71,12 @@ class Counterfactual:
             out.loc[label, "benchmark overall"] = b.loc[row, "overall"]
             out.loc[label, "counterfactual overall"] = c.loc[row, "overall"]
             out.loc[label, "effect (%)"] = effect(b.loc[row, "overall"], c.loc[row, "overall"])
-        paper = _PAPER_COUNTERFACTUAL.get(self.scenario)
-        if paper is not None:
-            for (label, bench), (cf, eff) in zip(_PAPER_BENCHMARK.items(), paper):
-                out.loc[label, "paper benchmark overall"] = bench[2]
-                out.loc[label, "paper counterfactual overall"] = cf
-                out.loc[label, "paper effect (%)"] = eff
         out.attrs["closure"] = self.closure
         out.attrs["scenario"] = self.scenario
         return out
 
     def summary(self) -> str:
-        """The scenario, the closure and the aggregates beside the benchmark's (and the paper's, where it has them)."""
+        """The scenario, the closure and the counterfactual's aggregates beside the benchmark's."""
         title = SCENARIOS[self.scenario][0] or "no table in the paper"
         head = (f"Counterfactual '{self.scenario}' ({title}): SEZ {', '.join(SCENARIOS[self.scenario][1])} set to "
                 f"non-SEZ values; {self.closure} equilibrium (wage {self.benchmark.wage:.4f} -> "

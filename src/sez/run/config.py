@@ -41,7 +41,8 @@ from sez.data.synthetic import EXIT_0, FILE_FORMATS
 from sez.errors import ConfigError
 from sez.model import Grid, Params
 from sez.model.params import ESTIMABLE
-from sez.moments import MOMENTS, TABLE7
+from sez.moments import CALIBRATION_MOMENTS, MOMENTS
+from sez.papers.sez_paper.model import table7
 
 SECTIONS = ("model", "grid", "simulation", "points", "calibrate", "targets", "output")
 SIMULATION_KEYS = ("n_firms", "years", "burn_in", "seed", "method", "moments")
@@ -116,7 +117,7 @@ def load(path: str | Path) -> RunConfig:
     points = [dict(zip(names, combo)) for combo in itertools.product(*(points_spec[n] for n in names))]
     calibrate = dict(raw.get("calibrate", {}))
     _check_calibrate(path, calibrate)
-    targets = raw.get("targets") or TABLE7["data"].to_dict()
+    targets = raw.get("targets") or table7()["data"].to_dict()
     return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
                      dict(raw.get("output", {})))
 
@@ -253,7 +254,8 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
     "calibrate": {
         "free": Setting("list[str]", ["xbar_S", "theta_S", "ce_S"], "Model parameters estimated by SMM (the "
                                                                      "rest at the paper's values)."),
-        "targets": Setting("list[str]", list(TABLE7.index), "Moments targeted, at the paper's Table 7 data values."),
+        "targets": Setting("list[str]", list(CALIBRATION_MOMENTS),
+                           "Moments targeted, at the paper's Table 7 data values."),
         "global_points": Setting("int", 8, "Sobol points of the global stage."),
         "local_maxiter": Setting("int", 60, "Iterations of each local search."),
         "n_firms": Setting("int", 3000, "Firms in each simulated panel (common random numbers)."),
@@ -367,9 +369,9 @@ def _check_pipeline_values(s: dict, source: str) -> None:
         fail("calibrate", "free", "is empty: name at least one parameter")
     _check_free(s["calibrate"]["free"], lambda text: ConfigError(f"{source}: [calibrate] free {text}"))
     targets = s["calibrate"]["targets"]
-    unknown_targets = [m for m in targets if m not in TABLE7.index]
+    unknown_targets = [m for m in targets if m not in CALIBRATION_MOMENTS]
     if unknown_targets or not targets:
-        fail("calibrate", "targets", f"must name moments of the paper's Table 7 ({list(TABLE7.index)}); "
+        fail("calibrate", "targets", f"must name moments of the paper's Table 7 ({list(CALIBRATION_MOMENTS)}); "
                                      f"unknown: {unknown_targets}")
     if len(set(targets)) < len(targets):
         fail("calibrate", "targets", f"names {sorted({m for m in targets if targets.count(m) > 1})} more than once")

@@ -26,7 +26,7 @@ class ModelSpec:
     n_firms: int = 20_000
     years: int = 10
     burn_in: int = 60
-    moments: tuple = tuple(mom.TABLE7.index)
+    moments: tuple = mom.CALIBRATION_MOMENTS
     method: str = "howard"
 
 

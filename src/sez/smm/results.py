@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sez import moments as mom
 from sez.model import CollateralWarning, Params
 from sez.results import Results
 
@@ -112,9 +111,8 @@ class SMMResult(Results):
         return len(self.data_moments)
 
     def moments_table(self) -> pd.DataFrame:
-        """Table 7's shape: data, ours, the paper's model, and whether ours is within 10%."""
+        """Table 7's shape: the data, our model's moments, the deviation (%) and whether ours is within 10%."""
         out = pd.DataFrame({"data": self.data_moments, "model": self.model_moments})
-        out["paper model"] = mom.TABLE7["paper_model"].reindex(out.index)
         out["deviation (%)"] = 100 * (out["model"] / out["data"] - 1)
         out["within 10%"] = _within(out["model"], out["data"], 0.10)
         return out

@@ -9,18 +9,18 @@ from sez.data.read import importable  # noqa: F401
 from sez.data.synthetic.files import FILE_FORMATS, file_format, read_raw_file
 from sez.data.synthetic.generate import SyntheticASIE, synthetic
 from sez.data.synthetic.mess import (
-                                        ENGLISH_HEADER_YEARS,
-                                        FALSE_POSITIVE_STREETS,
-                                        INDUSTRY_WORDS,
-                                        MONEY_IN_YUAN_YEAR,
-                                        NO_MESS,
-                                        PINYIN_HEADER_YEARS,
-                                        STREETS,
-                                        STRONG_KEYWORDS,
-                                        TOWNS,
-                                        TRADE_CHARS,
-                                        VALUE_ADDED_ABSENT,
-                                        MessRates,
+    ENGLISH_HEADER_YEARS,
+    FALSE_POSITIVE_STREETS,
+    INDUSTRY_WORDS,
+    MONEY_IN_YUAN_YEAR,
+    NO_MESS,
+    PINYIN_HEADER_YEARS,
+    STREETS,
+    STRONG_KEYWORDS,
+    TOWNS,
+    TRADE_CHARS,
+    VALUE_ADDED_ABSENT,
+    MessRates,
 )
 from sez.data.synthetic.process import (  # noqa: F401
                                         ALPHA_M,

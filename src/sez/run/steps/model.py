@@ -14,6 +14,7 @@ def step_model(run: Run) -> None:
     """Solve the firm model, its stationary economy and the no-SEZ counterfactual (Table 8)."""
     from sez.model import CollateralWarning, Grid, Params, counterfactual, figures
     from sez.model.counterfactual import SCENARIOS
+    from sez.papers.sez_paper.model import counterfactual_table
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CollateralWarning)
@@ -25,12 +26,13 @@ def step_model(run: Run) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollateralWarning)
         cf = counterfactual(params, scenario, grid, closure=settings["closure"], n_firms=settings["n_firms"])
-    table = cf.table()
+    table = counterfactual_table(cf)
     table.index.name = "aggregate"
     run.summary["model"] = {"grid": {"n_cash": grid.n_cash, "n_capital": grid.n_capital}, "scenario": scenario,
                             "n_firms": settings["n_firms"], "closure": cf.closure, "notes": notes,
                             "effect_pct": {k: json_number(v) for k, v in table["effect (%)"].items()},
-                            "paper_effect_pct": {k: json_number(v) for k, v in table["paper effect (%)"].items()}}
+                            "paper_effect_pct": {k: json_number(v) for k, v in table["paper effect (%)"].items()}
+                            if "paper effect (%)" in table else {}}
     paper_table = SCENARIOS[scenario][0]
     run.table("model", f"model_{scenario}_counterfactual", table,
               f"Model: the SEZ effect, benchmark vs {_SCENARIO_NAMES[scenario]} counterfactual"
@@ -52,7 +54,7 @@ def step_calibrate(run: Run) -> None:
     """A short SMM calibration of the model to the paper's Table 7 targets."""
     from sez import smm
     from sez.model import CollateralWarning, Grid, Params
-    from sez.moments import TABLE7
+    from sez.papers.sez_paper.model import fit_table, table7
 
     settings, model = run.cfg["calibrate"], run.cfg["model"]
     with warnings.catch_warnings():
@@ -60,10 +62,10 @@ def step_calibrate(run: Run) -> None:
         start = Params.paper()
         spec = smm.ModelSpec(grid=Grid(n_cash=model["n_cash"], n_capital=model["n_capital"]),
                              n_firms=settings["n_firms"])
-        targets = TABLE7.loc[settings["targets"], "data"]
+        targets = table7().loc[settings["targets"], "data"]
         result = smm.estimate(targets, start, settings["free"], spec=spec, global_points=settings["global_points"],
                               local_maxiter=settings["local_maxiter"], seed=run.seed)
-    params, moments = result.params_table(), result.moments_table()
+    params, moments = result.params_table(), fit_table(result)
     params.index.name, moments.index.name = "parameter", "moment"
     run.summary["calibrate"] = {"free": list(result.free), "objective": result.objective,
                                 "evaluations": result.evaluations, "converged": bool(result.converged),
