@@ -200,6 +200,12 @@ def _quiet_collateral(func):
     return run
 
 
+def _add_log_option(parser) -> None:
+    parser.add_argument("--log", default=None, metavar="FILE",
+                        help="append timestamped progress lines to FILE (they go to standard output when it is "
+                             "not a terminal, as in a batch job)")
+
+
 def main(argv=None) -> int:
     """The ``sez`` command: parse ``argv`` and run the subcommand; the exit status."""
     parser = argparse.ArgumentParser(prog="sez", description="Special Economic Zones: data, estimation and model.")
@@ -211,9 +217,7 @@ def main(argv=None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--calibrate", action="store_true",
                       help="add a short SMM calibration of the model to the paper's targets (a minute or two)")
-    demo.add_argument("--log", default=None, metavar="FILE",
-                      help="append timestamped progress lines to FILE (they go to standard output when it is "
-                           "not a terminal, as in a batch job)")
+    _add_log_option(demo)
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="the same chain on your own ASIE extracts, as a TOML configuration says; "
                                      "steps whose inputs and settings are unchanged are reused")
@@ -222,9 +226,7 @@ def main(argv=None) -> int:
     run.add_argument("--steps", default=None, help="comma-separated steps to run (and those they need)")
     run.add_argument("--no-cache", action="store_true",
                      help="recompute every step, neither reading nor writing stored results")
-    run.add_argument("--log", default=None, metavar="FILE",
-                     help="append timestamped progress lines to FILE (they go to standard output when it is "
-                          "not a terminal, as in a batch job)")
+    _add_log_option(run)
     run.set_defaults(func=_run)
     model = sub.add_parser("model", help="solve the paper's firm model and its no-SEZ counterfactual; "
                                          "print the paper's Table 8 beside ours")
