@@ -5,6 +5,7 @@ standard error, an interval is estimate +- the t or normal quantile times the st
 options against pyfixest run in the test.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -186,3 +187,19 @@ def test_unit_names_the_firm_column():
     ours = did.imputation(renamed, "y", fe=("plant", "year"), unit="plant")
     assert ours.coef == pytest.approx(did.imputation(PANEL, "y").coef, rel=1e-12)
     assert ours.vcov == {"CRV1": "plant"}  # clustered by the unit by default
+
+
+def test_layout_tables_escape_every_latex_cell():
+    """The papers' layout tables as LaTeX: column names such as firm_id and the notes' characters are escaped
+    (an unescaped _ or % stops LaTeX); the escaping itself is checked on LaTeX's ten special characters."""
+    from sez.papers import sez_paper
+    from sez.tables import latex_escape
+    from sez.testing import controls_panel
+
+    assert latex_escape("a_b & 5% #1 $x$ {y} ~ ^ \\") == (r"a\_b \& 5\% \#1 \$x\$ \{y\} \textasciitilde{} \^{} "
+                                                          r"\textbackslash{}")
+    tab = sez_paper.table16(controls_panel(n_firms=200), outcome="y", specifications=["m1"], region="city")
+    tex = tab.to_latex()
+    assert "firm\\_id" in tex and "firm_id" not in tex.replace("firm\\_id", "")
+    body = tex.split("\n", 1)[1]  # the first line is a % comment with the title
+    assert not re.search(r"(?<!\\)[_%#]", body), "an unescaped special character"
