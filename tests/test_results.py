@@ -158,17 +158,29 @@ def test_old_keywords_name_the_new_ones():
 
 def test_the_data_comes_first_and_is_called_data():
     from sez import agglo
-    from sez.papers import sez_paper
+    from sez.papers.sez_paper import facts
 
-    with pytest.raises(TypeError, match="'panel' is now 'data'"):
+    # functions that take **options: Python's own error names the argument
+    with pytest.raises(TypeError, match="required positional argument: 'data'"):
         did.twfe(outcome="y", panel=PANEL)
-    with pytest.raises(TypeError, match="'panel' is now 'data'"):
+    with pytest.raises(TypeError, match="required positional argument: 'data'"):
         tfp.estimate(panel=production_panel(), method="ols")
     with pytest.raises(TypeError, match="'df' is now 'data'"):
         agglo.location_quotient(df=PANEL)
     with pytest.raises(TypeError, match="'panel' is now 'data'"):
-        sez_paper.facts.zone_table(panel=PANEL)
+        facts.zone_table(panel=PANEL)
     assert did.twfe(data=PANEL, outcome="y").coef == did.twfe(PANEL, "y").coef
+
+
+def test_warnings_point_at_the_callers_line():
+    """A warning about the user's data names the line that called the package, not a line inside it."""
+    from sez import agglo
+    from sez.errors import DroppedRowsWarning
+
+    gaps = PANEL.assign(cic3="1", output=np.where(np.arange(len(PANEL)) < 5, np.nan, 1.0))
+    with pytest.warns(DroppedRowsWarning) as caught:
+        agglo.location_quotient(gaps)
+    assert caught[0].filename == __file__
 
 
 def test_a_string_is_one_column_never_its_letters():

@@ -90,7 +90,7 @@ def _usable_values(df: pd.DataFrame, column: str, func: str, nonnegative: bool =
     return ~np.isnan(values)
 
 
-def _report_dropped(func: str, dropped: dict[str, int], total: int, stacklevel: int = 3) -> None:
+def _report_dropped(func: str, dropped: dict[str, int], total: int, stacklevel: int = 4) -> None:
     dropped = {k: v for k, v in dropped.items() if v}
     if dropped:
         what = ", ".join(f"{n} with missing {c!r}" for c, n in dropped.items())
@@ -165,7 +165,7 @@ def _checked_cells(df: pd.DataFrame, industry: str, region: str, size: str, by, 
 def _lq_cells(df: pd.DataFrame, industry: str, region: str, size: str, by: str | Sequence[str] | None,
               func: str) -> tuple[np.ndarray, pd.DataFrame]:
     """Cell code of every row and the cell table of location quotients (all cells, usable or not)."""
-    by_keys, keys, usable, dropped = _checked_cells(df, industry, region, size, by, func, stacklevel=5)
+    by_keys, keys, usable, dropped = _checked_cells(df, industry, region, size, by, func, stacklevel=6)
     weight = np.where(usable, pd.to_numeric(df[size]).to_numpy(dtype=float, na_value=np.nan), 0.0)
 
     coder = _KeyCodes(df)
@@ -341,7 +341,7 @@ def ellison_glaeser(data: pd.DataFrame, industry: str = "cic3", region: str = "c
         Plants with missing size are left out (counted in ``attrs["dropped_rows"]``).
     """
     func = "ellison_glaeser"
-    by_keys, keys, usable, dropped = _checked_cells(data, industry, region, size, by, func, stacklevel=4)
+    by_keys, keys, usable, dropped = _checked_cells(data, industry, region, size, by, func, stacklevel=5)
     work = data.loc[usable, keys + [size]]
     emp = work[size].to_numpy(dtype=float)
 

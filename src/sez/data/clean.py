@@ -229,7 +229,7 @@ def deflate_output(data: pd.DataFrame, deflators: pd.DataFrame | None, audit: Au
     1998 = 100). Without one, values stay nominal and the audit says so.
     """
     if deflators is None:
-        warnings.warn("no output deflators given: output and value added stay at current prices", stacklevel=3)
+        warnings.warn("no output deflators given: output and value added stay at current prices", stacklevel=4)
         audit.note("no output deflators given: output and value added are at current prices")
         return pd.Series(1.0, index=data.index)
     d = check_deflators(deflators)

@@ -25,7 +25,7 @@ from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
-from sez.results import Vcov, renamed
+from sez.results import Vcov
 
 
 def _estimators(estimators, func: str) -> tuple[str, ...]:
@@ -151,7 +151,6 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     return out, fit, fit.nobs, fit.n_clusters, weights.set_index(["cohort", "event_time"])
 
 
-@renamed(panel="data")
 def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window: tuple[int, int] = (-5, 10),
                 reference: int = -5, fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
                 vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
@@ -303,7 +302,6 @@ TREND_FORMS = {
 }
 
 
-@renamed(panel="data")
 def trend_specification(data: pd.DataFrame, outcome: str, form: str = "paper", treatment: str = "sez",
                         fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
                         vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",

@@ -16,10 +16,9 @@ from sez.did.results import DidResults
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
 from sez.panel import require_columns
-from sez.results import Vcov, renamed, renamed_keywords, two_sided_p
+from sez.results import Vcov, renamed_keywords, two_sided_p
 
 
-@renamed(panel="data")
 def pre_period_quintile(data: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
                         unit: str = "firm_id", time: str = "year", groups: int = 5,
                         basis: str = "mean", **old) -> pd.Series:
@@ -106,7 +105,6 @@ def pre_period_quintile(data: pd.DataFrame, variable: str = "ln_tfp", treatment:
     return out
 
 
-@renamed(panel="data")
 def by_group(data: pd.DataFrame, outcome: str, group: pd.Series | str, treatment: str = "sez",
              fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None, unit: str = "firm_id",
              time: str = "year", **old) -> DidResults:
@@ -142,7 +140,6 @@ def by_group(data: pd.DataFrame, outcome: str, group: pd.Series | str, treatment
                         pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
 
 
-@renamed(panel="data")
 def triple_difference(data: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
                       fe: Sequence[str] = ("firm_id", "year"), vcov: str | dict | None = None,
                       unit: str = "firm_id", time: str = "year", **old) -> DidResults:

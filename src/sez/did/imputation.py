@@ -22,7 +22,7 @@ from sez.did.prepare import (
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
 from sez.errors import DidDataError
-from sez.results import Vcov, renamed
+from sez.results import Vcov
 
 
 class _Imputer:
@@ -99,7 +99,6 @@ class _Imputer:
         return estimate, float(np.sqrt(np.sum(score ** 2)))
 
 
-@renamed(panel="data")
 def imputation(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
                controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id",
                time: str = "year", on_reversal: str = "error", tol: float = 1e-10, **old) -> DidResults:

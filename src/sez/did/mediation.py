@@ -12,10 +12,8 @@ from sez.did.prepare import _check_variation, _prepare, arguments
 from sez.did.results import MediationResults
 from sez.errors import DidDataError
 from sez.panel import require_columns
-from sez.results import renamed
 
 
-@renamed(panel="data")
 def mediation(data: pd.DataFrame, outcome: str, mediator: str, treatment: str = "sez",
               fe: Sequence[str] = ("firm_id", "year"), controls: Sequence[str] = (),
               vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year", **old) -> MediationResults:
@@ -57,7 +55,6 @@ def mediation(data: pd.DataFrame, outcome: str, mediator: str, treatment: str = 
                             float(bc["_treated"]), float(bs["_treated"]), nobs, fits)
 
 
-@renamed(panel="data")
 def mediation_by_group(data: pd.DataFrame, outcome: str, mediator: str, group: pd.Series | str,
                        on_error: str = "raise", **kwargs) -> dict:
     """:func:`mediation` within each group (e.g. pre-period productivity quintile: the paper's Tables 22-30).

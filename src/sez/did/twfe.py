@@ -11,7 +11,7 @@ from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
 from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments
 from sez.did.results import DidResults
 from sez.errors import DidDataError
-from sez.results import Vcov, renamed
+from sez.results import Vcov
 
 _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before estimation; CRV1 clustered "
                      "standard errors with G/(G-1)*(N-1)/(N-K), K = slopes + levels of fixed effects not nested "
@@ -19,7 +19,6 @@ _CONVENTIONS_TWFE = ("Conventions: singleton fixed-effect groups dropped before 
                      "'hetero' and 'iid' as pyfixest (t with N-K degrees of freedom).")
 
 
-@renamed(panel="data")
 def twfe(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[str] = ("firm_id", "year"),
          controls: Sequence[str] = (), vcov: str | dict | None = None, unit: str = "firm_id", time: str = "year",
          on_reversal: str = "keep", **old) -> DidResults:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sez.progress import active as progress_active
-from sez.results import Vcov, parse_vcov, renamed, renamed_keywords
+from sez.results import Vcov, parse_vcov, renamed_keywords
 from sez.tfp.linear import _fit_linear
 from sez.tfp.prepare import _prepare
 from sez.tfp.proxy import _fit_proxy
@@ -82,7 +82,6 @@ def _standard_error_kind(method: str, vcov: Vcov) -> str:
     return ""
 
 
-@renamed(panel="data")
 def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | None = None,
              proxy_settings: ProxySettings | dict | None = None, by: str | None = "cic2",
              form: str = "cobb-douglas", vcov: str | dict | None = None, unit: str = "firm_id",

@@ -9,7 +9,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from sez.results import renamed
 from sez.tfp.dispatch import estimate
 from sez.tfp.results import BootstrapResults
 from sez.tfp.settings import Inputs, ProxySettings, TFPWarning, _spec, as_settings
@@ -40,7 +39,6 @@ def _bootstrap_replication(rep, seed_sequence, panel, options):
     return res.estimates
 
 
-@renamed(panel="data")
 def bootstrap(data: pd.DataFrame, method: str = "acf", reps: int = 100, executor=None, seed: int = 0,
               progress: bool | str = False, **options) -> BootstrapResults:
     """Standard errors by resampling whole firms (keeps each firm's time series intact).

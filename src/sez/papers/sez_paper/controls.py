@@ -104,7 +104,6 @@ def _build_control(name: str, panel: pd.DataFrame, eg: str, unit: str, time: str
     raise KeyError(f"paper_controls: unknown control {name!r}; known: {', '.join(PAPER_CONTROLS)}")
 
 
-@renamed(panel="data")
 def paper_controls(data: pd.DataFrame, controls: Sequence[str] | None = None, eg: str = "eg_city",
                    unit: str = "firm_id", time: str = "year", **old) -> tuple[pd.DataFrame, dict[str, str]]:
     """A copy of the panel with the paper's firm controls added as columns (see ``PAPER_CONTROLS``).

@@ -17,7 +17,7 @@ from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import PAPER_CONTROLS, paper_controls
 from sez.progress import track
-from sez.results import renamed, renamed_keywords, significance_stars, two_sided_p
+from sez.results import renamed_keywords, significance_stars, two_sided_p
 from sez.tables import LayoutTable
 
 
@@ -243,7 +243,6 @@ def _spec_rows(spec: str, estimator: str, params: pd.Series, bse: pd.Series, pva
             for term in params.index]
 
 
-@renamed(panel="data")
 def specification_table(data: pd.DataFrame, table: int = 16, outcome: str = "ln_tfp",
                         specifications: Sequence[str] | None = None, treatment: str = "sez", region: str = "city",
                         vcov: str | dict | None = None, eg: str = "eg_city", unit: str = "firm_id",
@@ -379,13 +378,11 @@ def _merge_event_studies(parts: list[EventStudyResults]) -> EventStudyResults:
                                nobs_by_estimator=nobs, n_clusters_by_estimator=n_clusters)
 
 
-@renamed(panel="data")
 def table16(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 16 (eq. 10, specifications m1-m12); see :func:`specification_table`."""
     return specification_table(data, 16, outcome, **kwargs)
 
 
-@renamed(panel="data")
 def table17(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 17 (event study, eqs. 11-13, m1-m12); see :func:`specification_table`.
 
@@ -394,7 +391,6 @@ def table17(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> Specificat
     return specification_table(data, 17, outcome, **kwargs)
 
 
-@renamed(panel="data")
 def table18(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 18 (entry year and after, Appendix A4, m1-m12); see :func:`specification_table`."""
     return specification_table(data, 18, outcome, **kwargs)

@@ -250,7 +250,6 @@ def _grouped_spec(table: int, specification: str | None, unit: str, time: str,
     return spec, fe, marks + (("controls",) if spec.controls else ())
 
 
-@renamed(panel="data")
 def heterogeneity_table(data: pd.DataFrame, table: int = 19, outcome: str = "ln_tfp", variable: str | None = None,
                         periods: Sequence[int] = (1, 2, 3, 4, 5), specification: str | None = None,
                         treatment: str = "sez", region: str = "city", vcov: str | dict | None = None,
@@ -378,13 +377,11 @@ def heterogeneity_table(data: pd.DataFrame, table: int = 19, outcome: str = "ln_
                         str(vcov), skipped, notes, counts, fits)
 
 
-@renamed(panel="data")
 def table19(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 19 (effects by pre-entry TFP quintile); see :func:`heterogeneity_table`."""
     return heterogeneity_table(data, 19, outcome, **kwargs)
 
 
-@renamed(panel="data")
 def table20(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 20 (Table 19 with firm controls); see :func:`heterogeneity_table`."""
     return heterogeneity_table(data, 20, outcome, **kwargs)
@@ -407,7 +404,6 @@ def high_agglomeration(data: pd.DataFrame, eg: str = "eg_city") -> pd.Series:
     return out
 
 
-@renamed(panel="data")
 def moderation_table(data: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp", moderator: str | None = None,
                      eg: str = "eg_city", group=None, specification: str = "m1", post: str | None = None,
                      main_effect: bool = False, treatment: str = "sez", region: str = "city",
@@ -593,13 +589,11 @@ def moderation_table(data: pd.DataFrame, table: int = 31, outcome: str = "ln_tfp
                         notes, counts, fits)
 
 
-@renamed(panel="data")
 def table31(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 31 (high-agglomeration moderator by Pre1 quintile); see :func:`moderation_table`."""
     return moderation_table(data, 31, outcome, **kwargs)
 
 
-@renamed(panel="data")
 def table32(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> GroupedTable:
     """The paper's Table 32 (lnEG moderator, m1); see :func:`moderation_table`."""
     return moderation_table(data, 32, outcome, **kwargs)

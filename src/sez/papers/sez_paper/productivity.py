@@ -52,7 +52,6 @@ def _describe(v: np.ndarray) -> dict:
             "p25": q[0], "p50": q[1], "p75": q[2], "min": v.min(), "max": v.max(), "observations": len(v)}
 
 
-@renamed(panel="data")
 def elasticity_table(data: pd.DataFrame, methods: Sequence[str] = ("ols", "fe", "op", "lp"),
                      zone: str = "sez", reps: int = 0, executor=None, seed: int = 0,
                      op_age: bool | None = None, **options) -> pd.DataFrame:
