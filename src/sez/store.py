@@ -25,7 +25,7 @@ import pandas as pd
 
 from sez.errors import CheckpointWarning
 
-__all__ = ["Checkpoint", "StepCache", "write_atomic", "file_digest"]
+__all__ = ["Checkpoint", "StepCache", "SAFE_GLOBALS", "UnsafeCacheEntry", "write_atomic", "file_digest"]
 
 
 def write_atomic(target: Path, write: Callable[[Any], Any]) -> None:
@@ -143,13 +143,58 @@ def _json_default(x):
     raise TypeError(f"cannot store {type(x).__name__} in a checkpoint")
 
 
-class StepCache:
-    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote, seconds)
-    and ``<step>.pkl`` (its state, summary and report items).
+#: The only globals a stored step entry may name: data constructors of numpy, pandas, pyarrow and the
+#: standard library, and the package's own result dataclasses. Anything else (``os.system``,
+#: ``builtins.eval``, ``pandas.read_pickle`` ...) makes the entry unreadable instead of running it.
+SAFE_GLOBALS = frozenset({
+    ("builtins", "complex"), ("builtins", "slice"), ("datetime", "date"), ("datetime", "datetime"),
+    ("datetime", "timedelta"), ("datetime", "time"), ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"),
+    ("pathlib", "PurePosixPath"), ("pathlib", "PureWindowsPath"), ("pathlib._local", "PosixPath"),
+    ("pathlib._local", "WindowsPath"),
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    *((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+      for name in ("_reconstruct", "scalar")),
+    *((module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")),
+    *(("pandas", name) for name in (
+        "DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "CategoricalIndex", "DatetimeIndex",
+        "TimedeltaIndex", "PeriodIndex", "IntervalIndex", "Categorical", "CategoricalDtype", "StringDtype",
+        "BooleanDtype", "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype",
+        "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype", "PeriodDtype", "IntervalDtype",
+        "DatetimeTZDtype", "NA", "NaT", "Timestamp", "Timedelta", "Period", "Interval")),
+    *(("pandas.arrays", name) for name in (
+        "ArrowStringArray", "BooleanArray", "DatetimeArray", "FloatingArray", "IntegerArray", "PeriodArray",
+        "TimedeltaArray", "StringArray", "IntervalArray", "Categorical")),
+    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"),
+    ("pandas.core.indexes.interval", "_new_IntervalIndex"), ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+    ("sez.data.harmonise", "Panel"), ("sez.data.synthetic.generate", "SyntheticASIE"),
+    ("sez.data.synthetic.mess", "MessRates"), ("sez.run.report", "Table"), ("sez.run.report", "Figure"),
+})
 
-    The pickle is written first and the JSON last, each by an atomic rename: a run
+
+class UnsafeCacheEntry(pickle.UnpicklingError):
+    """A stored entry names a global outside ``SAFE_GLOBALS``: it is not run, and the step is computed again."""
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise UnsafeCacheEntry(f"it names {module}.{name}, which a stored step result never holds")
+        return super().find_class(module, name)
+
+
+class StepCache:
+    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote and of the
+    payload, seconds) and ``<step>.pkl`` (its state, summary and report items).
+
+    The payload is written first and the JSON last, each by an atomic rename: a run
     killed while storing leaves the previous entry or none, never a torn one. An
-    entry is used only while every file it wrote still has the contents it wrote.
+    entry is used only while every file it wrote, and the payload itself, still have
+    the contents they had when it was stored. The payload is read by an unpickler
+    that refuses every global outside ``SAFE_GLOBALS``, so a replaced payload can
+    neither be trusted (its digest differs) nor run code (its globals are refused).
     """
 
     def __init__(self, out: Path):
@@ -160,7 +205,8 @@ class StepCache:
         """The stored entry's metadata when its key matches and its files are as it wrote them."""
         try:
             meta = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
-            if meta.get("key") != key or not (self.folder / f"{name}.pkl").is_file():
+            payload = self.folder / f"{name}.pkl"
+            if meta.get("key") != key or not payload.is_file() or file_digest(payload) != meta.get("payload"):
                 return None
             if not all(file_digest(self.out / f) == digest for f, digest in meta["files"].items()):
                 return None
@@ -169,9 +215,9 @@ class StepCache:
         return meta
 
     def load(self, name: str) -> dict:
-        """The stored payload of step ``name``."""
+        """The stored payload of step ``name``; :class:`UnsafeCacheEntry` if it names anything but data."""
         with open(self.folder / f"{name}.pkl", "rb") as f:
-            return pickle.load(f)
+            return _SafeUnpickler(f).load()
 
     def forget(self, name: str) -> None:
         """Drop a step's entry before the step runs: the files it lists are about to be rewritten."""
@@ -182,6 +228,7 @@ class StepCache:
         """Store step ``name``'s payload under ``key`` with the digests of the files it wrote."""
         self.folder.mkdir(parents=True, exist_ok=True)
         digests = {f: file_digest(self.out / f) for f in files}
-        write_atomic(self.folder / f"{name}.pkl", lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
-        write_atomic(self.folder / f"{name}.json",
-                     lambda f: f.write(json.dumps({"key": key, "files": digests, "seconds": seconds}).encode()))
+        blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        write_atomic(self.folder / f"{name}.pkl", lambda f: f.write(blob))
+        meta = {"key": key, "files": digests, "payload": hashlib.sha256(blob).hexdigest(), "seconds": seconds}
+        write_atomic(self.folder / f"{name}.json", lambda f: f.write(json.dumps(meta).encode()))

@@ -432,10 +432,11 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
             memory.reset()
             t0 = time.perf_counter()
             meta = cache.lookup(name, keys[name]) if use_cache and not missing else None
+            unreadable = None if meta is None or missing else _restore(run, cache, name, record, section, meta)
             if missing:
                 record.status = "skipped"
                 record.error = f"needs step(s) {', '.join(missing)}, which did not complete"
-            elif meta is not None and _restore(run, cache, name, record, section, meta):
+            elif meta is not None and unreadable is None:
                 pass
             else:
                 cache.forget(name)  # with or without the cache: the entry's files are about to change
@@ -450,6 +451,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
                         record.error = f"{type(err).__name__}: {err}"
                         record.traceback = traceback.format_exc()
                 record.warnings = _warning_lines(caught)
+                if unreadable:
+                    record.warnings.append(f"stored results not reused, the step ran again: {unreadable}")
                 record.seconds = time.perf_counter() - t0
                 if use_cache and record.status == "ok":
                     written = [os.path.relpath(p, out) for p in run.files[files_before:]]
@@ -496,21 +499,22 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
     return _jsonable(run.summary)
 
 
-#: What reading a stored entry written by another build or cut short can raise.
+#: What reading a stored entry written by another build, cut short or tampered with can raise
+#: (``sez.store.UnsafeCacheEntry`` is an UnpicklingError).
 _UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError)
 
 
 def _restore(run: Run, cache: StepCache, name: str, record: StepRecord, section: report.Section,
-             meta: dict) -> bool:
+             meta: dict) -> str | None:
     """Reuse a step's stored results, state included, as if it had just run (steps are visited in order).
 
-    False when the stored entry cannot be read: the step then runs.
+    None when reused; why not when the stored entry cannot be read (the step then runs).
     """
     try:
         payload = cache.load(name)
         state, summary, items = payload["state"], payload["summary"], payload["items"]
-    except _UNREADABLE:
-        return False
+    except _UNREADABLE as err:
+        return f"{type(err).__name__}: {err}"
     run.state.update(state)
     if summary is not None:
         run.summary[name] = summary
@@ -519,7 +523,7 @@ def _restore(run: Run, cache: StepCache, name: str, record: StepRecord, section:
     run.files.extend(run.out / f for f in payload["files"])
     record.status, record.cached, record.warnings = "ok", True, payload["warnings"]
     record.seconds = meta["seconds"]
-    return True
+    return None
 
 
 def _with_prerequisites(steps: Sequence[str], cfg: PipelineConfig) -> list[str]:
