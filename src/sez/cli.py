@@ -121,7 +121,14 @@ def _executor(args):
     return client.get_executor()
 
 
+#: Exit codes of ``sez grid`` for batch scripts (docs/cluster.md): every point computed; some points raised
+#: model errors (recorded; ``--retry-failed`` computes them again); the run itself failed (a lost worker, an
+#: interrupt: finished points are kept, a rerun computes the rest). 2 is a bad command line or configuration.
+EXIT_OK, EXIT_POINTS_FAILED, EXIT_RUN_FAILED = 0, 3, 4
+
+
 def _grid(args) -> int:
+    from sez.parallel import WorkerLost
     from sez.run import config
     from sez.smm import evaluate_grid
 
@@ -129,14 +136,23 @@ def _grid(args) -> int:
     if not cfg.points:
         raise config.ConfigError(f"{cfg.path}: [points] is empty: nothing to evaluate")
     checkpoint = cfg.output.get("checkpoint", str(cfg.path.with_suffix(".jsonl")))
-    with _executor(args) as ex:
-        table = evaluate_grid(cfg.points, base=cfg.params, spec=_spec(cfg), executor=ex, checkpoint=checkpoint,
-                              seed=int(cfg.simulation.get("seed", 0)), progress=True)
+    try:
+        with _executor(args) as ex:
+            table = evaluate_grid(cfg.points, base=cfg.params, spec=_spec(cfg), executor=ex, checkpoint=checkpoint,
+                                  seed=int(cfg.simulation.get("seed", 0)), progress=True,
+                                  retry_failed=args.retry_failed)
+    except WorkerLost as err:
+        print(f"sez grid: the run failed: {err}; the finished points are in {checkpoint}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     out = cfg.output.get("table", str(cfg.path.with_suffix(".csv")))
     table.to_csv(out)
     failed = int(table["error"].notna().sum())
     print(f"{len(table)} points ({failed} failed) written to {out}; checkpoint {checkpoint}")
-    return 0
+    if failed:
+        print(f"sez grid: {failed} point(s) raised an error (column 'error' of {out}); "
+              "--retry-failed computes them again", file=sys.stderr)
+        return EXIT_POINTS_FAILED
+    return EXIT_OK
 
 
 def _calibrate(args) -> int:
@@ -249,6 +265,9 @@ def main(argv=None) -> int:
         cmd.add_argument("--executor", choices=("local", "dask"), default="local")
         cmd.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
         cmd.add_argument("--workers", type=int, default=None, help="worker processes (default: available cores)")
+        if name == "grid":
+            cmd.add_argument("--retry-failed", action="store_true",
+                             help="compute again the points whose error the checkpoint records")
         cmd.set_defaults(func=_quiet_collateral(func))
     args = parser.parse_args(argv)
     try:

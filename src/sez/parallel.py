@@ -16,7 +16,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+import threading
+import time
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -35,6 +45,47 @@ def set_threads(threads: int) -> None:
     from sez import _core
 
     _core.set_max_threads(int(threads))
+
+
+#: How often a pool worker checks that the process which started the pool is still alive (seconds).
+WATCH_INTERVAL = 1.0
+
+
+def _exit_with(owner: int) -> None:
+    """In a worker: end this process once ``owner`` (the process that started the pool) has gone, however it
+    ended (SIGKILL included), so that no worker outlives its run as an orphan.
+    """
+    while True:
+        time.sleep(WATCH_INTERVAL)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid now belongs to another user's process: the owner has gone
+            os._exit(1)
+
+
+def _start_worker(threads: int, owner: int) -> None:
+    set_threads(threads)
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True, name="sez-owner-watch").start()
+
+
+class WorkerLost(RuntimeError):
+    """The executor lost a worker or was shut down (a killed process, an interrupt): a fault of the machine, not
+    of the point being computed. The points in flight are not recorded, so a rerun computes them.
+    """
+
+
+#: Exceptions of the executor itself rather than of the function it runs.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (BrokenExecutor, CancelledError)
+
+
+def _infrastructure_errors() -> tuple[type[BaseException], ...]:
+    errors = INFRASTRUCTURE_ERRORS
+    distributed = sys.modules.get("distributed")  # Dask: a worker that died while holding the task
+    if distributed is not None and hasattr(distributed, "KilledWorker"):
+        errors = errors + (distributed.KilledWorker,)
+    return errors
 
 
 class SerialExecutor(Executor):
@@ -59,8 +110,8 @@ def local_executor(workers: int | None = None, threads_per_worker: int = 1) -> P
         raise ValueError(f"workers = {workers}: need at least 1")
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_threads,
-                               initargs=(threads_per_worker,))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                               initargs=(threads_per_worker, os.getpid()))
 
 
 def child_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
@@ -86,6 +137,12 @@ def map_items(
     ``fn`` must be picklable (a module-level function) for process pools. An item
     that raises yields its exception instead of a result; the map goes on.
     ``indices`` restricts the work to some items (their seeds are unchanged).
+
+    Raises
+    ------
+    WorkerLost
+        The executor broke (a worker killed, the pool shut down, a Dask worker
+        lost): the items that finished were yielded, the others were not.
     """
     seeds = child_seeds(seed, len(items))
     todo = list(range(len(items))) if indices is None else list(indices)
@@ -106,9 +163,15 @@ def map_items(
             if not pending:
                 break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            lost = _infrastructure_errors()
             for future in finished:
+                err = None if future.cancelled() else future.exception()
+                if future.cancelled() or isinstance(err, lost):
+                    left = len(pending) + sum(1 for _ in queue)
+                    raise WorkerLost(f"the executor lost a worker or was shut down "
+                                     f"({'cancelled' if err is None else type(err).__name__}: {err}); "
+                                     f"{left} item(s) not computed: run again to compute them") from err
                 i = pending.pop(future)
-                err = future.exception()
                 bar.advance()
                 yield i, (None if err is not None else future.result()), err
     finally:

@@ -51,7 +51,8 @@ def file_digest(path: Path) -> str:
 
 class Checkpoint:
     """An append-only JSON-lines file: a header naming the grid, then one line per
-    finished point, flushed and synced as it completes; a point is never written twice.
+    finished point, flushed and synced as it completes; a point is written once, unless
+    a retry supersedes its recorded failure (the later record counts).
 
     Reading keeps every valid record. Only a torn final line (no newline: a
     write cut short by a kill) is dropped. A bad line elsewhere is skipped
@@ -105,11 +106,15 @@ class Checkpoint:
             if isinstance(index, bool) or not isinstance(index, int):
                 raise ValueError(f"{self.path}, line {number}: a record without an integer 'index'; the checkpoint "
                                  "is not this package's, or was edited")
-            if index in self.done and self.done[index] != rec:
+            earlier = self.done.get(index)
+            if earlier is not None and earlier.get("error") is not None:  # a retry of a failed point supersedes it
+                self.done[index], first_line[index] = rec, number
+            elif earlier is not None and earlier != rec:
                 raise ValueError(f"{self.path}, lines {first_line[index]} and {number}: two different records for "
                                  f"point {index}; keep the right one and delete the other")
-            self.done.setdefault(index, rec)
-            first_line.setdefault(index, number)
+            else:
+                self.done.setdefault(index, rec)
+                first_line.setdefault(index, number)
             if last and torn:  # a complete record without its newline: end the line before appending
                 with open(self.path, "ab") as f:
                     f.write(b"\n")
@@ -121,8 +126,11 @@ class Checkpoint:
                           "again", CheckpointWarning, stacklevel=3)
 
     def append(self, index: int, result: Any, error: BaseException | None) -> None:
-        """Write the record of point ``index`` (its result or its error), flushed and synced; never twice."""
-        if index in self.done:
+        """Write the record of point ``index`` (its result or its error), flushed and synced.
+
+        A point is written once, except that a retry may supersede a recorded failure.
+        """
+        if index in self.done and self.done[index].get("error") is None:
             return
         rec = {"index": index, "result": result, "error": None if error is None else f"{type(error).__name__}: "
                f"{error}"}

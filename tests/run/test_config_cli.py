@@ -46,6 +46,26 @@ table = "{tmp_path / 'g.csv'}"
     assert (tmp_path / "g.jsonl").read_text().splitlines() == lines
 
 
+def test_sez_grid_exit_codes_tell_a_batch_script_what_happened(tmp_path, capsys):
+    ok = write(tmp_path, BASE + f"""
+[points]
+xbar_S = [0.2, 0.3]
+[output]
+checkpoint = "{tmp_path / 'ok.jsonl'}"
+table = "{tmp_path / 'ok.csv'}"
+""", name="ok.toml")
+    assert cli.main(["grid", str(ok), "--workers", "1"]) == cli.EXIT_OK == 0
+    bad = write(tmp_path, BASE + f"""
+[points]
+xbar_S = [0.3, -5.0]
+[output]
+checkpoint = "{tmp_path / 'bad.jsonl'}"
+table = "{tmp_path / 'bad.csv'}"
+""", name="bad.toml")
+    assert cli.main(["grid", str(bad), "--workers", "1"]) == cli.EXIT_POINTS_FAILED != cli.EXIT_RUN_FAILED
+    assert "1 point(s) raised an error" in capsys.readouterr().err
+
+
 def test_calibrate_command(tmp_path, capsys):
     path = write(tmp_path, BASE + f"""
 [calibrate]

@@ -14,3 +14,13 @@ def fails_at_two(point, seed):
     if point["x"] == 2:
         raise ValueError("no solution at x = 2")
     return square(point, seed)
+
+
+def fails_until_allowed(point, seed):
+    """Raises at x = 2 while the file named by the point's ``gate`` does not exist (a model error that a later
+    retry, with the cause fixed, no longer meets)."""
+    import os
+
+    if point["x"] == 2 and not os.path.exists(point["gate"]):
+        raise ValueError("no solution at x = 2")
+    return square(point, seed)

@@ -73,6 +73,7 @@ def evaluate_grid(
     checkpoint: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> pd.DataFrame:
     """Evaluate ``fn(point, seed_i)`` at every point; point i gets child i of
     ``SeedSequence(seed)``, whatever the executor.
@@ -80,8 +81,12 @@ def evaluate_grid(
     By default ``fn`` computes model moments at ``base.replace(**point)``. With a
     ``checkpoint`` path, every finished point is appended as it completes and a
     rerun with the same arguments skips them. A point that raises is recorded
-    with its error and the grid goes on. Returns one row per point: the point's
-    values, the result's entries and ``error``.
+    with its error and the grid goes on; ``retry_failed=True`` computes the
+    recorded failures again. A fault of the machine (a killed worker, a broken
+    pool, an interrupt) is not a result: nothing is recorded for the points in
+    flight, :class:`sez.parallel.WorkerLost` is raised, and a rerun computes
+    them. Returns one row per point: the point's values, the result's entries
+    and ``error``.
     """
     points = [dict(p) for p in points]
     if not points:
@@ -91,7 +96,7 @@ def evaluate_grid(
     store = Checkpoint(checkpoint, _fingerprint(points, fn, seed), len(points)) if checkpoint else None
     done = store.done if store else {}
     records: dict[int, dict] = {i: rec for i, rec in done.items()}
-    todo = [i for i in range(len(points)) if i not in done]
+    todo = [i for i in range(len(points)) if i not in done or (retry_failed and done[i].get("error") is not None)]
     if todo:
         for i, result, err in map_items(fn, points, executor=executor, seed=seed, indices=todo,
                                         progress="grid" if progress else False):
