@@ -40,7 +40,7 @@ def _demo(args) -> int:
     from sez.run import run_demo
 
     summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate,
-                       log_file=args.log)
+                       log_file=args.log, force=args.force)
     return _report_end(summary, Path(args.out))
 
 
@@ -59,7 +59,7 @@ def _run(args) -> int:
         cfg = dataclasses.replace(pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
                                                   base=cfg.base, source=f"{args.config} (command line)"),
                                   path=cfg.path)
-    summary = run_pipeline(cfg, progress=True, log_file=args.log)
+    summary = run_pipeline(cfg, progress=True, log_file=args.log, force=args.force)
     return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
 
 
@@ -216,10 +216,12 @@ def _quiet_collateral(func):
     return run
 
 
-def _add_log_option(parser) -> None:
+def _add_run_options(parser) -> None:
     parser.add_argument("--log", default=None, metavar="FILE",
                         help="append timestamped progress lines to FILE (they go to standard output when it is "
                              "not a terminal, as in a batch job)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty folder that no sez run wrote (never over the run's inputs)")
 
 
 def main(argv=None) -> int:
@@ -233,7 +235,7 @@ def main(argv=None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--calibrate", action="store_true",
                       help="add a short SMM calibration of the model to the paper's targets (a minute or two)")
-    _add_log_option(demo)
+    _add_run_options(demo)
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="the same chain on your own ASIE extracts, as a TOML configuration says; "
                                      "steps whose inputs and settings are unchanged are reused")
@@ -242,7 +244,7 @@ def main(argv=None) -> int:
     run.add_argument("--steps", default=None, help="comma-separated steps to run (and those they need)")
     run.add_argument("--no-cache", action="store_true",
                      help="recompute every step, neither reading nor writing stored results")
-    _add_log_option(run)
+    _add_run_options(run)
     run.set_defaults(func=_run)
     model = sub.add_parser("model", help="solve the paper's firm model and its no-SEZ counterfactual; "
                                          "print the paper's Table 8 beside ours")

@@ -4,7 +4,9 @@
   (``sez.smm.evaluate_grid``);
 - :class:`StepCache`: each pipeline step's stored results (``sez.run``);
 - :func:`write_atomic`: a file written beside its target and renamed over it;
-- :func:`file_digest`: the digest that tells whether a file is still the one written.
+- :func:`file_digest`: the digest that tells whether a file is still the one written;
+- :class:`OutputFolder`: claims a run's output folder (never over inputs, never a stranger's folder
+  without ``force``, one run at a time).
 
 It sits below both ``sez.smm`` and the application, so each fault is handled once.
 """
@@ -25,7 +27,8 @@ import pandas as pd
 
 from sez.errors import CheckpointWarning
 
-__all__ = ["Checkpoint", "StepCache", "SAFE_GLOBALS", "UnsafeCacheEntry", "write_atomic", "file_digest"]
+__all__ = ["Checkpoint", "StepCache", "SAFE_GLOBALS", "UnsafeCacheEntry", "OutputFolder", "OutputFolderError",
+           "write_atomic", "file_digest"]
 
 
 def write_atomic(target: Path, write: Callable[[Any], Any]) -> None:
@@ -240,3 +243,71 @@ class StepCache:
         write_atomic(self.folder / f"{name}.pkl", lambda f: f.write(blob))
         meta = {"key": key, "files": digests, "payload": hashlib.sha256(blob).hexdigest(), "seconds": seconds}
         write_atomic(self.folder / f"{name}.json", lambda f: f.write(json.dumps(meta).encode()))
+
+
+class OutputFolderError(ValueError):
+    """A run may not write into this folder; the message says why and what to do."""
+
+
+#: The file that marks a folder as a sez output folder (a run may write there again).
+MARKER = ".sez-output"
+#: The file a run holds locked while it writes.
+LOCK = ".sez-lock"
+
+
+class OutputFolder:
+    """Claim ``out`` for one run: a context manager that checks, marks and locks the folder.
+
+    - It refuses a folder that holds, or is, one of ``inputs`` (the run would overwrite what it reads).
+    - It refuses a folder that is not empty and has no ``.sez-output`` marker (someone else's files) unless
+      ``force`` is true; a claimed folder gets the marker.
+    - It holds ``.sez-lock`` locked while the run writes (``fcntl.flock``: the lock dies with the process,
+      however it ends); a second run into the folder is refused with the first one's process id.
+    """
+
+    def __init__(self, out: Path, inputs=(), force: bool = False):
+        self.out = Path(out).resolve()
+        self.inputs = [Path(p).resolve() for p in inputs]
+        self.force = force
+        self._lock = None
+
+    def __enter__(self) -> OutputFolder:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise OutputFolderError(f"output folder {out} is a file: name a folder")
+        for path in self.inputs:
+            if path == out or out in path.parents:
+                raise OutputFolderError(f"output folder {out} holds an input of this run ({path}): choose another "
+                                        "[run] out, so that the run never writes where its inputs lie")
+        if out.is_dir() and not (out / MARKER).exists() and any(out.iterdir()) and not self.force:
+            raise OutputFolderError(f"output folder {out} is not empty and is not a sez output folder (no {MARKER} "
+                                    "file): choose an empty or new folder, or pass --force to write into it")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / MARKER).write_text(json.dumps({"written_by": "sez"}) + "\n", encoding="utf-8")
+            self._lock = open(out / LOCK, "a+")
+        except OSError as err:
+            raise OutputFolderError(f"output folder {out} cannot be written: {err.strerror or err}") from err
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, the other checks stand
+            return self
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip() or "another process"
+            self._lock.close()
+            self._lock = None
+            raise OutputFolderError(f"output folder {out} is being written by another run ({holder}): wait for it "
+                                    "to finish, or choose another [run] out") from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f"pid {os.getpid()}\n")
+        self._lock.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing releases the lock
+            self._lock = None

@@ -30,7 +30,7 @@ from sez.run.steps.did import step_did, step_event_study, step_heterogeneity, st
 from sez.run.steps.facts import step_facts
 from sez.run.steps.model import step_calibrate, step_model
 from sez.run.steps.productivity import step_elasticities, step_tfp
-from sez.store import StepCache, file_digest
+from sez.store import OutputFolder, StepCache, file_digest
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "Step", "demo_config", "run_demo", "run_pipeline"]
 
@@ -342,7 +342,7 @@ def demo_config(size: str = "small", seed: int = 0, out_dir: str | Path = "sez-d
 
 def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: int = 0, progress: bool = True,
              steps: Sequence[str] | None = None, deflate: bool = False, calibrate: bool = False,
-             log_file: str | Path | None = None) -> dict:
+             log_file: str | Path | None = None, force: bool = False) -> dict:
     """Run the whole chain on synthetic data and write tables, figures, a JSON summary and ``report.html``.
 
     Parameters
@@ -366,6 +366,8 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
         Run only these steps (:data:`STEPS`); the steps they need are added.
     log_file : path, optional
         Append the timestamped progress lines to this file as well.
+    force : bool
+        Write into a non-empty folder that no sez run wrote (never over the run's inputs).
     deflate : bool
         Deflate output and value added by the generator's true output price
         index (as a user's ``[data] deflators`` would). Investment, the
@@ -387,11 +389,11 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
     if calibrate:
         chosen = (chosen or [n for n, step in STEPS.items() if not step.optional]) + ["calibrate"]
     return run_pipeline(demo_config(size, seed, out_dir, chosen), progress=progress, deflate=deflate,
-                        log_file=log_file)
+                        log_file=log_file, force=force)
 
 
 def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = False,
-                 log_file: str | Path | None = None) -> dict:
+                 log_file: str | Path | None = None, force: bool = False) -> dict:
     """Run the pipeline a configuration describes (``sez run``; :func:`sez.run.load_pipeline`).
 
     With ``[run] cache = true`` each step's results are stored under
@@ -406,9 +408,34 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
         The summary written to ``summary.json``: ``steps`` (status, seconds,
         cached, error, warnings of each), key numbers by step, ``files`` written
         and ``total_seconds``.
+
+    Raises
+    ------
+    sez.store.OutputFolderError
+        ``[run] out`` holds an input of the run, is a non-empty folder that no
+        sez run wrote (``force=True``, ``--force``, writes there anyway), or is
+        being written by another run.
     """
     out = cfg.resolve(cfg["run"]["out"])
-    out.mkdir(parents=True, exist_ok=True)
+    with OutputFolder(out, _inputs(cfg), force=force):
+        return _run_pipeline(cfg, out, progress, deflate, log_file)
+
+
+def _inputs(cfg: PipelineConfig) -> list[Path]:
+    """The files a run reads and must never write over: the user's extracts, deflators and boundaries."""
+    found = []
+    if cfg["data"]["source"] != "synthetic":
+        try:
+            found += input_files(cfg)
+        except InputError:  # the read step reports it
+            pass
+    for section, key in (("data", "deflators"), ("facts", "boundaries")):
+        if cfg[section].get(key):
+            found.append(cfg.resolve(cfg[section][key]))
+    return found
+
+
+def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool, log_file) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")  # figures are written to files, never shown

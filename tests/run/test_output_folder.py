@@ -1,0 +1,95 @@
+"""Fault injection on the output folder: never over inputs, never a stranger's folder, one run at a time."""
+
+import hashlib
+import json
+import multiprocessing
+
+import pytest
+
+from sez import cli
+from sez.data import synthetic
+from sez.run import pipeline_config, run_pipeline
+from sez.store import OutputFolder, OutputFolderError
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("user")
+    synthetic(n_firms=300, seed=6, out_dir=root / "raw")
+    return root
+
+
+def _cfg(extracts, out, steps=("read",)):
+    return pipeline_config({"data": {"source": "files", "files": [str(extracts / "raw" / "asie_*")]},
+                            "run": {"out": str(out), "steps": list(steps), "cache": False}})
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_run_never_writes_where_its_inputs_lie(extracts):
+    before = _digests(extracts / "raw")
+    for out in (extracts / "raw", extracts):  # the input folder itself, and a folder above it
+        with pytest.raises(OutputFolderError, match="holds an input of this run"):
+            run_pipeline(_cfg(extracts, out), progress=False)
+    assert _digests(extracts / "raw") == before and not (extracts / "raw" / "summary.json").exists()
+
+
+def test_a_folder_no_sez_run_wrote_is_refused_unless_forced(extracts, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text(json.dumps({"theirs": True}))
+    with pytest.raises(OutputFolderError, match="not a sez output folder.*--force"):
+        run_pipeline(_cfg(extracts, other), progress=False)
+    assert json.loads((other / "summary.json").read_text()) == {"theirs": True}
+    forced = run_pipeline(_cfg(extracts, other), progress=False, force=True)
+    assert forced["steps"]["read"]["status"] == "ok"
+    again = run_pipeline(_cfg(extracts, other), progress=False)  # now marked as ours: no force needed
+    assert again["steps"]["read"]["status"] == "ok"
+
+
+def _hold(folder, ready, release):
+    with OutputFolder(folder):
+        ready.set()
+        release.wait(30)
+
+
+def test_two_runs_never_write_into_one_folder_at_once(extracts, tmp_path):
+    out = tmp_path / "shared"
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold, args=(out, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(OutputFolderError, match=f"being written by another run \\(pid {holder.pid}\\)"):
+            run_pipeline(_cfg(extracts, out), progress=False)
+    finally:
+        release.set()
+        holder.join(30)
+    assert run_pipeline(_cfg(extracts, out), progress=False)["steps"]["read"]["status"] == "ok"  # lock released
+
+
+def test_a_killed_run_leaves_no_lock(extracts, tmp_path):
+    out = tmp_path / "killed"
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold, args=(out, ready, release))
+    holder.start()
+    assert ready.wait(60)
+    holder.kill()
+    holder.join(30)
+    assert run_pipeline(_cfg(extracts, out), progress=False)["steps"]["read"]["status"] == "ok"
+
+
+def test_unusable_output_folders_are_clear_errors(extracts, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(OutputFolderError, match="is a file"):
+        run_pipeline(_cfg(extracts, a_file), progress=False)
+    config = tmp_path / "run.toml"
+    config.write_text(f'[data]\nsource = "files"\nfiles = ["{extracts / "raw" / "asie_*"}"]\n'
+                      f'[run]\nout = "{extracts / "raw"}"\nsteps = ["read"]\n')
+    assert cli.main(["run", str(config)]) == 2
+    assert "holds an input of this run" in capsys.readouterr().err
