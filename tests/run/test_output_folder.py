@@ -55,14 +55,20 @@ def _hold(folder, ready, release):
         release.wait(30)
 
 
-def test_two_runs_never_write_into_one_folder_at_once(extracts, tmp_path):
-    out = tmp_path / "shared"
+def _holder(folder):
+    """Another process that has claimed ``folder`` and holds it until ``release`` is set."""
     context = multiprocessing.get_context("spawn")
     ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold, args=(out, ready, release))
-    holder.start()
+    process = context.Process(target=_hold, args=(folder, ready, release))
+    process.start()
+    assert ready.wait(60)
+    return process, release
+
+
+def test_two_runs_never_write_into_one_folder_at_once(extracts, tmp_path):
+    out = tmp_path / "shared"
+    holder, release = _holder(out)
     try:
-        assert ready.wait(60)
         with pytest.raises(OutputFolderError, match=f"being written by another run \\(pid {holder.pid}\\)"):
             run_pipeline(_cfg(extracts, out), progress=False)
     finally:
@@ -73,11 +79,7 @@ def test_two_runs_never_write_into_one_folder_at_once(extracts, tmp_path):
 
 def test_a_killed_run_leaves_no_lock(extracts, tmp_path):
     out = tmp_path / "killed"
-    context = multiprocessing.get_context("spawn")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold, args=(out, ready, release))
-    holder.start()
-    assert ready.wait(60)
+    holder, _ = _holder(out)
     holder.kill()
     holder.join(30)
     assert run_pipeline(_cfg(extracts, out), progress=False)["steps"]["read"]["status"] == "ok"
