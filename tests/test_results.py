@@ -5,6 +5,7 @@ standard error, an interval is estimate +- the t or normal quantile times the st
 options against pyfixest run in the test.
 """
 
+import dataclasses
 import re
 import warnings
 
@@ -215,3 +216,23 @@ def test_layout_tables_escape_every_latex_cell():
     assert "firm\\_id" in tex and "firm_id" not in tex.replace("firm\\_id", "")
     body = tex.split("\n", 1)[1]  # the first line is a % comment with the title
     assert not re.search(r"(?<!\\)[_%#]", body), "an unescaped special character"
+
+
+def test_one_cluster_is_refused_by_every_clustered_estimator():
+    one = PANEL.assign(region="all")
+    for estimate in (did.twfe, did.imputation):
+        with pytest.raises(did.DidDataError, match="at least 2 clusters; 'region' has 1"):
+            estimate(one, "y", vcov={"CRV1": "region"})
+    with pytest.raises(did.DidDataError, match="at least 2 clusters"):
+        did.event_study(one, "y", window=(-3, 3), reference=-3, vcov={"CRV1": "region"})
+
+
+def test_a_degenerate_standard_error_gets_no_statistic_and_no_stars():
+    from sez.results import significance_stars
+
+    res = did.twfe(PANEL, "y")
+    rounding = dataclasses.replace(res, params=pd.Series([0.5], index=["sez"]), bse=pd.Series([1e-15], index=["sez"]))
+    assert np.isnan(rounding.tvalues["sez"]) and np.isnan(rounding.pvalues["sez"])
+    assert significance_stars(rounding.pvalues["sez"]) == ""
+    small = dataclasses.replace(rounding, bse=pd.Series([1e-6], index=["sez"]))  # small, but sampling variation
+    assert small.pvalues["sez"] < 0.01 and significance_stars(small.pvalues["sez"]) == "***"

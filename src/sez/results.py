@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "parse_vcov", "renamed", "renamed_keywords", "significance_stars",
-           "two_sided_p"]
+__all__ = ["Results", "TIDY_COLUMNS", "DEGENERATE_SE", "Vcov", "degenerate", "parse_vcov", "renamed",
+           "renamed_keywords", "significance_stars", "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
 TIDY_COLUMNS = ("estimate", "std_err", "statistic", "p_value", "conf_low", "conf_high")
@@ -31,6 +31,19 @@ def significance_stars(p_value: float) -> str:
     if not np.isfinite(p_value):
         return ""
     return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
+
+
+#: A standard error at most this share of its estimate's size (or of 1, for an estimate near 0) is
+#: degenerate: it measures rounding, not sampling variation (a coefficient the fixed effects absorb, a
+#: group with no variation). Its statistic and p-value are NaN, so it gets no stars.
+DEGENERATE_SE = 1e-10
+
+
+def degenerate(estimate, std_err) -> np.ndarray:
+    """Where a standard error is degenerate (see ``DEGENERATE_SE``) or not a positive number."""
+    estimate, std_err = np.asarray(estimate, dtype=float), np.asarray(std_err, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return ~(std_err > DEGENERATE_SE * np.maximum(1.0, np.abs(estimate)))
 
 
 def two_sided_p(statistic, df: float | None = None):
@@ -63,9 +76,11 @@ class Results:
 
     @property
     def tvalues(self) -> pd.Series:
-        """Estimate over standard error (a t or a z statistic, see ``statistic_name``)."""
+        """Estimate over standard error (a t or a z statistic, see ``statistic_name``); NaN where the
+        standard error is degenerate (``DEGENERATE_SE``).
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self.params / self.bse
+            return (self.params / self.bse).where(~degenerate(self.params, self.bse))
 
     @property
     def pvalues(self) -> pd.Series:

@@ -16,7 +16,7 @@ from sez.did.results import DidResults
 from sez.did.twfe import twfe_results
 from sez.errors import DidDataError
 from sez.panel import require_columns
-from sez.results import Vcov, renamed_keywords, two_sided_p
+from sez.results import Vcov, degenerate, renamed_keywords, two_sided_p
 
 
 def pre_period_quintile(data: pd.DataFrame, variable: str = "ln_tfp", treatment: str = "sez",
@@ -193,7 +193,7 @@ def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: 
         weights[target] = w_target
         est, se = imp.estimate(weights, cells, tau_fit=fitted)
         rows.append({"estimator": "imputation", "term": term, "coef": est, "se": se,
-                     "p_value": float(two_sided_p(est / se, df)),
+                     "p_value": np.nan if degenerate(est, se) else float(two_sided_p(est / se, df)),
                      "omitted": False,
                      "nobs": nobs, "n_clusters": g, "r2": np.nan, "constant": np.nan})
     return rows

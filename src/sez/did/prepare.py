@@ -28,6 +28,11 @@ def _as_treatment(values: pd.Series, name: str, func: str) -> np.ndarray:
     return numeric.astype(bool)
 
 
+#: Fewer clusters than this give no clustered variance (one cluster: a sandwich of zero, or a division by
+#: G - 1 = 0); every clustered estimate refuses them.
+MIN_CLUSTERS = 2
+
+
 def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], controls: Sequence[str],
              vcov: Vcov, unit: str, time: str, func: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
     """Columns used, rows with missing values dropped (counted), treatment as bool."""
@@ -50,6 +55,12 @@ def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str
         raise DidDataError(f"{func}: ({unit}, {time}) is not unique, e.g. rows {rows}")
     if len(data) == 0:
         raise DidDataError(f"{func}: no observation has finite {outcome!r} and the other columns")
+    for column in vcov.cluster:
+        n = data[column].nunique()
+        if n < MIN_CLUSTERS:
+            raise DidDataError(f"{func}: clustered standard errors need at least {MIN_CLUSTERS} clusters; "
+                               f"{column!r} has {n} in the estimation sample: cluster by another column or use "
+                               "vcov='hetero'")
     return data, counts
 
 

@@ -19,7 +19,7 @@ from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
 from sez.papers.sez_paper.did import SPECIFICATIONS, Specification
-from sez.results import Vcov, renamed, renamed_keywords, significance_stars
+from sez.results import Vcov, degenerate, renamed, renamed_keywords, significance_stars
 from sez.tables import LayoutTable
 
 QUINTILE_COLUMNS = ("20%", "40%", "60%", "80%", "100%")
@@ -179,7 +179,7 @@ class GroupedTable(LayoutTable):
                         continue
                     for _, r in rows.iterrows():
                         if r.term in self.terms:
-                            t = r.coef / r.se if r.se > 0 else np.nan  # a zero s.e.: a degenerate small group
+                            t = np.nan if degenerate(r.coef, r.se) else r.coef / r.se
                             put(base + 2 * self.terms.index(r.term), col, r.coef, r.se, t, r.p_value,
                                 bool(r.omitted))
                     first = rows.iloc[0]
@@ -233,7 +233,7 @@ def _twfe_rows(data: pd.DataFrame, outcome: str, regressors: dict, fe: Sequence[
         dropped = term in omitted or column not in coef.index
         c = 0.0 if dropped else float(coef[column])
         s = np.nan if dropped else float(se[column])
-        p = np.nan if dropped or not s > 0 else float(2 * stats.t.sf(abs(c / s), fit._df_t))
+        p = np.nan if dropped or degenerate(c, s) else float(2 * stats.t.sf(abs(c / s), fit._df_t))
         rows.append({"estimator": "twfe", "term": term, "coef": c, "se": s, "p_value": p, "omitted": dropped,
                      "nobs": int(fit._N), "n_clusters": g, "r2": float(fit._r2), "constant": constant})
     return rows, fit
