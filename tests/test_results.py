@@ -236,3 +236,21 @@ def test_a_degenerate_standard_error_gets_no_statistic_and_no_stars():
     assert significance_stars(rounding.pvalues["sez"]) == ""
     small = dataclasses.replace(rounding, bse=pd.Series([1e-6], index=["sez"]))  # small, but sampling variation
     assert small.pvalues["sez"] < 0.01 and significance_stars(small.pvalues["sez"]) == "***"
+
+
+def test_thread_counts_are_whole_numbers_and_warn_beyond_the_cores():
+    from sez.model import Grid, Params, solve
+    from sez.parallel import available_cores, thread_count
+
+    for bad in (2.5, "2", True):
+        with pytest.raises(TypeError, match="a whole number of threads"):
+            thread_count(bad, "solve")
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="must be >= 1"):
+            thread_count(bad, "solve")
+    assert thread_count(None, "solve") == 0 and thread_count(np.int64(1), "solve") == 1
+    with pytest.warns(UserWarning, match=f"exceeds the {available_cores()} core"):
+        thread_count(available_cores() + 1, "solve")
+    grid = Grid(n_cash=20, n_capital=24, n_shocks=3, type_edges=(0.0, 0.5, 1.0))
+    with pytest.raises(TypeError, match="solve: threads = 2.5"):
+        solve(Params.paper(), grid, threads=2.5)

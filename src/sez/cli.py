@@ -114,6 +114,9 @@ def _executor(args):
     from sez.parallel import local_executor
 
     if args.executor == "local":
+        if args.scheduler:
+            raise ValueError(f"--scheduler {args.scheduler} needs --executor dask (the local executor has no "
+                             "scheduler)")
         return local_executor(workers=args.workers)
     from distributed import Client  # the cluster executor: Dask
 

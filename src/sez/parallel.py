@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
@@ -38,6 +39,25 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def thread_count(threads, func: str) -> int:
+    """``threads`` checked for a kernel: a whole number >= 1, or None for OpenMP's default (returned as 0).
+
+    A float, a string or a bool is an error naming ``func``; more threads than this process may use is a warning
+    (the kernels would oversubscribe the cores; the results do not depend on the count).
+    """
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"{func}: threads = {threads!r}: a whole number of threads (or None for OpenMP's default)")
+    if threads < 1:
+        raise ValueError(f"{func}: threads = {threads}: must be >= 1 (or None for OpenMP's default)")
+    cores = available_cores()
+    if threads > cores:
+        warnings.warn(f"{func}: threads = {threads} exceeds the {cores} core(s) this process may use: the threads "
+                      "share them (slower, same results)", stacklevel=3)
+    return int(threads)
 
 
 def set_threads(threads: int) -> None:

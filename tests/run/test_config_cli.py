@@ -66,6 +66,12 @@ table = "{tmp_path / 'bad.csv'}"
     assert "1 point(s) raised an error" in capsys.readouterr().err
 
 
+def test_a_scheduler_without_dask_is_an_error(tmp_path, capsys):
+    path = write(tmp_path, BASE + "[points]\nxbar_S = [0.2]\n")
+    assert cli.main(["grid", str(path), "--scheduler", "tcp://somewhere:8786"]) == 2
+    assert "--scheduler tcp://somewhere:8786 needs --executor dask" in capsys.readouterr().err
+
+
 def test_calibrate_command(tmp_path, capsys):
     path = write(tmp_path, BASE + f"""
 [calibrate]

@@ -41,6 +41,7 @@ def _valid(**sections):
     (_valid(tfp={"trim": 0.7}), r"\[tfp\] trim must lie in \[0, 0.5\)"),
     (_valid(data={"years": [2007]}), r"\[data\] years must have 2 entries"),
     (_valid(data={"years": [2007, 1998]}), r"\[data\] years must be \[first, last\]"),
+    (_valid(data={"source": "synthetic"}), r"\[data\] files names extracts, but source = 'synthetic'"),
     (_valid(data={"columns": {"staff": "employes"}}), r"\[data\] columns .*unknown canonical names"),
     (_valid(data={"columns": {"staff": 3}}), r"\[data\] columns must be table\[str\]"),
     ({"data": {"files": []}}, r"\[data\] files is empty"),

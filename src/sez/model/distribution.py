@@ -10,6 +10,7 @@ from scipy.special import ndtri
 from sez import _core
 from sez.errors import SolverError
 from sez.model.solve import Solution, entry_choice, value_at
+from sez.parallel import thread_count
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def stationary(solution: Solution, tol: float = 1e-13, max_iter: int = 20000, n_
     """
     ent = entrants(solution, n_draws)
     p = solution.params
-    nthreads = 0 if threads is None else int(threads)
+    nthreads = thread_count(threads, "stationary")
     out = _core.stationary_distribution(
         *dist_args(solution, ent), np.zeros_like(ent.measure), tol=tol, max_iter=max_iter, threads=nthreads
     )

@@ -24,6 +24,7 @@ import numpy as np
 
 from sez import _core
 from sez.errors import GridError, ParameterError, SolverError
+from sez.parallel import thread_count
 
 __all__ = ["GrowthModel", "GrowthSolution", "solve_growth", "METHODS"]
 
@@ -234,8 +235,7 @@ def solve_growth(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None, got {threads!r}")
+    threads = thread_count(threads, "solve_growth")
     k = model.capital_grid()
     start = time.perf_counter()
     out = _core.growth_solve(
@@ -248,7 +248,7 @@ def solve_growth(
         howard_steps,
         tol,
         max_iter,
-        0 if threads is None else threads,
+        threads,
     )
     seconds = time.perf_counter() - start
     if not out["converged"]:

@@ -8,6 +8,7 @@ import pandas as pd
 from sez import _core, panel
 from sez.model.distribution import Distribution, stationary
 from sez.model.solve import Solution
+from sez.parallel import thread_count
 
 #: Schema columns a model panel cannot fill (no geography, industry, ownership,
 #: trade, intermediates or balance sheet beyond capital and bonds).
@@ -57,7 +58,7 @@ def simulate(
         years=int(burn_in + years), record_from=int(burn_in + 1), seed=key,
     )
     out = _core.simulate_panel(solution.space.problem, solution.policy(), settings,
-                               threads=0 if threads is None else int(threads))
+                               threads=thread_count(threads, "simulate"))
     df = _to_frame(out, p, burn_in)
     df.attrs.update(source="model", not_produced=list(NOT_PRODUCED), seed=seed, n_firms=n_firms, burn_in=burn_in,
                     potential_entrants=int(out["n_potential"]))

@@ -15,6 +15,7 @@ from sez import _core
 from sez.errors import SolverError
 from sez.model.grid import Grid, StateSpace, build_state_space
 from sez.model.params import Params
+from sez.parallel import thread_count
 
 #: method -> (k' search, default Howard evaluation steps between improvements)
 METHODS = {
@@ -212,9 +213,7 @@ def solve(
     if not (tol > 0 and np.isfinite(tol)):
         raise ValueError(f"tol = {tol}: must be positive and finite")
     grid = Grid() if grid is None else grid
-    nthreads = 0 if threads is None else int(threads)
-    if nthreads < 0:
-        raise ValueError(f"threads = {threads}: must be >= 1 (or None for OpenMP's default)")
+    nthreads = thread_count(threads, "solve")
     space = build_state_space(params, grid)
 
     start = time.perf_counter()

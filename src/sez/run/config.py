@@ -356,6 +356,9 @@ def _check_pipeline_values(s: dict, source: str) -> None:
     data = s["data"]
     if data["source"] == "files" and not data["files"]:
         fail("data", "files", "is empty: name the yearly extracts (or set source = 'synthetic')")
+    if data["source"] == "synthetic" and data["files"]:
+        fail("data", "files", "names extracts, but source = 'synthetic' generates its own: set source = 'files' to "
+                              "read them, or remove files")
     if data["years"] and data["years"][0] > data["years"][1]:
         fail("data", "years", f"must be [first, last] with first <= last, got {data['years']}")
     if data["columns"]:
