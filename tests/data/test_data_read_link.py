@@ -160,3 +160,14 @@ def test_harmonise_end_to_end_small():
     assert d["ownership"].tolist() == ["state", "state", "private", "private"]
     assert (p.data["county"] == "110101").all() and (p.data["city"] == "1101").all()
     assert p.links.set_index("rule").loc["code", "links"] == 3  # C is linked before it is cleaned away
+
+
+def test_a_fractional_year_is_refused_and_an_empty_file_is_named(tmp_path):
+    half = raw_year(1998).assign(year=[1998, 1998.5, 1998])
+    with pytest.raises(InputError, match=r"frame\[0\]: column 'year' holds years that are not whole numbers in "
+                                         r"rows \[1\] \(e\.g\. 1998\.5\)"):
+        read_asie([half])
+    raw_year(1999).iloc[:0].to_csv(tmp_path / "asie_1999.csv", index=False)
+    with pytest.warns(UserWarning, match=r"asie_1999\.csv: no rows \(a header only\)"):
+        out = read_asie([tmp_path / "asie_1999.csv", raw_year(2000)], years=[1999, 2000])
+    assert set(out["year"]) == {2000}

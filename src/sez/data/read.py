@@ -5,6 +5,7 @@ with canonical column names.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -155,6 +156,14 @@ def read_asie(
         if df["year"].isna().any():
             rows = df.index[df["year"].isna().to_numpy()][:5].tolist()
             raise InputError(f"{name}: column 'year' is missing in rows {rows}")
+        fractional = (df["year"] != np.round(df["year"])).to_numpy()
+        if fractional.any():
+            rows = df.index[fractional][:5].tolist()
+            example = float(df["year"].to_numpy()[fractional][0])
+            raise InputError(f"{name}: column 'year' holds years that are not whole numbers in rows {rows} (e.g. "
+                             f"{example!r}): a year is never rounded; correct the file")
+        if len(df) == 0:
+            warnings.warn(f"{name}: no rows (a header only): it adds nothing to the panel", stacklevel=2)
         df["year"] = df["year"].astype(int)
         df["source"] = name
         df["source_row"] = np.arange(len(df))
