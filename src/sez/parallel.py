@@ -174,6 +174,7 @@ def map_items(
     bar = _progress(progress, len(todo))
     pending: dict[Future, int] = {}
     queue = iter(todo)
+    lost = _infrastructure_errors()
     try:
         while True:
             for i in queue:
@@ -183,7 +184,6 @@ def map_items(
             if not pending:
                 break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            lost = _infrastructure_errors()
             for future in finished:
                 err = None if future.cancelled() else future.exception()
                 if future.cancelled() or isinstance(err, lost):

@@ -29,14 +29,19 @@ def write(tmp_path, text, name="run.toml"):
     return path
 
 
-def test_grid_command_writes_table_and_resumes(tmp_path, capsys):
-    path = write(tmp_path, BASE + f"""
+def grid_config(tmp_path, stem, xbar_S):
+    """A grid configuration over ``xbar_S`` writing ``<stem>.jsonl`` and ``<stem>.csv`` into ``tmp_path``."""
+    return write(tmp_path, BASE + f"""
 [points]
-xbar_S = [0.1, 0.6]
+xbar_S = {list(xbar_S)}
 [output]
-checkpoint = "{tmp_path / 'g.jsonl'}"
-table = "{tmp_path / 'g.csv'}"
-""")
+checkpoint = "{tmp_path / f'{stem}.jsonl'}"
+table = "{tmp_path / f'{stem}.csv'}"
+""", name=f"{stem}.toml")
+
+
+def test_grid_command_writes_table_and_resumes(tmp_path, capsys):
+    path = grid_config(tmp_path, "g", [0.1, 0.6])
     assert cli.main(["grid", str(path), "--workers", "1"]) == 0
     table = pd.read_csv(tmp_path / "g.csv", index_col=0)
     assert table["xbar_S"].tolist() == [0.1, 0.6]
@@ -47,21 +52,9 @@ table = "{tmp_path / 'g.csv'}"
 
 
 def test_sez_grid_exit_codes_tell_a_batch_script_what_happened(tmp_path, capsys):
-    ok = write(tmp_path, BASE + f"""
-[points]
-xbar_S = [0.2, 0.3]
-[output]
-checkpoint = "{tmp_path / 'ok.jsonl'}"
-table = "{tmp_path / 'ok.csv'}"
-""", name="ok.toml")
+    ok = grid_config(tmp_path, "ok", [0.2, 0.3])
     assert cli.main(["grid", str(ok), "--workers", "1"]) == cli.EXIT_OK == 0
-    bad = write(tmp_path, BASE + f"""
-[points]
-xbar_S = [0.3, -5.0]
-[output]
-checkpoint = "{tmp_path / 'bad.jsonl'}"
-table = "{tmp_path / 'bad.csv'}"
-""", name="bad.toml")
+    bad = grid_config(tmp_path, "bad", [0.3, -5.0])
     assert cli.main(["grid", str(bad), "--workers", "1"]) == cli.EXIT_POINTS_FAILED != cli.EXIT_RUN_FAILED
     assert "1 point(s) raised an error" in capsys.readouterr().err
 

@@ -130,10 +130,7 @@ class SpecificationTable(LayoutTable):
 
     def to_frame(self) -> pd.DataFrame:
         """Long form, our estimates with the paper's coefficient, t and implied se beside them."""
-        paper = self.paper.rename(columns={"coef": "paper_coef", "t": "paper_t", "se": "paper_se"})
-        out = self.estimates.merge(paper, on=["spec", "term"], how="left")
-        out["t"] = out["coef"] / out["se"]
-        return out
+        return beside_paper(self.estimates, self.paper, ["spec", "term"])
 
     def layout(self, inner: str = "se", paper: bool = True, digits: int = 4) -> pd.DataFrame:
         """The paper's layout: coefficient with stars, ``(se)`` or ``(t)`` below, then N and fixed effects.
@@ -218,6 +215,17 @@ class SpecificationTable(LayoutTable):
             lines.append(f"{spec}, {estimator}: failed ({reason}); the other estimators' columns stand")
         return "\n".join(lines)
 
+
+
+def beside_paper(estimates: pd.DataFrame, paper: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Our long-form estimates with the paper's printed ``coef``, ``t`` and implied ``se`` (as ``paper_*``) merged on
+    ``keys``, and our t statistic.
+    """
+    printed = paper[[*keys, "coef", "t", "se"]].rename(
+        columns={"coef": "paper_coef", "t": "paper_t", "se": "paper_se"})
+    out = estimates.merge(printed, on=keys, how="left")
+    out["t"] = out["coef"] / out["se"]
+    return out
 
 
 def _fill_fixed_effects(body: pd.DataFrame, col, first_row: int, spec: Specification) -> None:

@@ -18,7 +18,7 @@ from sez.did.prepare import RENAMED, _as_treatment, _check_variation, _handle_re
 from sez.panel import require_columns
 from sez.papers import numbers
 from sez.papers.sez_paper.controls import _log_positive, paper_controls
-from sez.papers.sez_paper.did import SPECIFICATIONS, Specification
+from sez.papers.sez_paper.did import SPECIFICATIONS, Specification, beside_paper
 from sez.results import Vcov, degenerate, renamed, renamed_keywords, significance_stars
 from sez.tables import LayoutTable
 
@@ -108,11 +108,7 @@ class GroupedTable(LayoutTable):
 
     def to_frame(self) -> pd.DataFrame:
         """Long form, our estimates with the paper's coefficient, t and implied se beside them."""
-        paper = self.paper.drop(columns="omitted").rename(
-            columns={"coef": "paper_coef", "t": "paper_t", "se": "paper_se"})
-        out = self.estimates.merge(paper, on=["panel", "column", "term"], how="left")
-        out["t"] = out["coef"] / out["se"]
-        return out
+        return beside_paper(self.estimates, self.paper, ["panel", "column", "term"])
 
     def layout(self, inner: str = "se", paper: bool = True, digits: int = 4) -> pd.DataFrame:
         """The paper's layout: per panel, coefficients with stars and ``(se)`` or ``(t)`` below, the
