@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: The general estimators: usable without the papers and the application.
 ESTIMATORS = ("sez.did", "sez.tfp", "sez.probit", "sez.stats", "sez.agglo", "sez.moments", "sez.model", "sez.smm",
               "sez.data", "sez.panel", "sez.results", "sez.tables", "sez.store", "sez.parallel", "sez.progress",
-              "sez.errors", "sez.testing")
+              "sez.errors", "sez.testing", "sez.limits")
 APPLICATION = ("sez.run", "sez.cli")
 
 

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Results", "TIDY_COLUMNS", "DEGENERATE_SE", "Vcov", "degenerate", "parse_vcov", "renamed",
+from .limits import DEGENERATE_SE
+
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "degenerate", "parse_vcov", "renamed",
            "renamed_keywords", "significance_stars", "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
@@ -33,14 +35,10 @@ def significance_stars(p_value: float) -> str:
     return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
 
 
-#: A standard error at most this share of its estimate's size (or of 1, for an estimate near 0) is
-#: degenerate: it measures rounding, not sampling variation (a coefficient the fixed effects absorb, a
-#: group with no variation). Its statistic and p-value are NaN, so it gets no stars.
-DEGENERATE_SE = 1e-10
 
 
 def degenerate(estimate, std_err) -> np.ndarray:
-    """Where a standard error is degenerate (see ``DEGENERATE_SE``) or not a positive number."""
+    """Where a standard error is degenerate (see ``sez.limits.DEGENERATE_SE``) or not a positive number."""
     estimate, std_err = np.asarray(estimate, dtype=float), np.asarray(std_err, dtype=float)
     with np.errstate(invalid="ignore"):
         return ~(std_err > DEGENERATE_SE * np.maximum(1.0, np.abs(estimate)))
@@ -77,7 +75,7 @@ class Results:
     @property
     def tvalues(self) -> pd.Series:
         """Estimate over standard error (a t or a z statistic, see ``statistic_name``); NaN where the
-        standard error is degenerate (``DEGENERATE_SE``).
+        standard error is degenerate (``sez.limits.DEGENERATE_SE``).
         """
         with np.errstate(divide="ignore", invalid="ignore"):
             return (self.params / self.bse).where(~degenerate(self.params, self.bse))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sez.errors import DidDataError
+from sez.limits import MIN_CLUSTERS
 from sez.panel import as_columns, require_columns
 from sez.results import Vcov, parse_vcov, renamed_keywords
 
@@ -28,9 +29,6 @@ def _as_treatment(values: pd.Series, name: str, func: str) -> np.ndarray:
     return numeric.astype(bool)
 
 
-#: Fewer clusters than this give no clustered variance (one cluster: a sandwich of zero, or a division by
-#: G - 1 = 0); every clustered estimate refuses them.
-MIN_CLUSTERS = 2
 
 
 def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], controls: Sequence[str],
