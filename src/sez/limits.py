@@ -6,8 +6,6 @@ threshold has one value and one explanation. ``docs/guarantees.md`` lists them.
 
 from __future__ import annotations
 
-__all__ = ["DEGENERATE_SE", "MIN_CLUSTERS"]
-
 # --- Inference -------------------------------------------------------------------------------------
 
 #: A standard error at most this share of its estimate's size (or of 1, for an estimate near 0) is
@@ -18,3 +16,12 @@ DEGENERATE_SE = 1e-10
 #: Fewer clusters than this give no clustered variance (one cluster: a sandwich of zero, or a division by
 #: G - 1 = 0); every clustered estimate refuses them.
 MIN_CLUSTERS = 2
+
+
+# --- Data plausibility (cleaning drops values outside these bounds, counted by reason) -------------
+
+
+# --- Estimation samples ----------------------------------------------------------------------------
+
+
+# --- Sizes checked before a large allocation or a long job -----------------------------------------
