@@ -13,10 +13,11 @@ It sits below both ``sez.smm`` and the application, so each fault is handled onc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-import pickle
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ import pandas as pd
 
 from sez.errors import CheckpointWarning
 
-__all__ = ["Checkpoint", "StepCache", "SAFE_GLOBALS", "UnsafeCacheEntry", "OutputFolder", "OutputFolderError",
+__all__ = ["Checkpoint", "StepCache", "CacheEntryError", "OutputFolder", "OutputFolderError",
            "write_atomic", "file_digest"]
 
 
@@ -154,94 +155,168 @@ def _json_default(x):
     raise TypeError(f"cannot store {type(x).__name__} in a checkpoint")
 
 
-#: The only globals a stored step entry may name: data constructors of numpy, pandas, pyarrow and the
-#: standard library, and the package's own result dataclasses. Anything else (``os.system``,
-#: ``builtins.eval``, ``pandas.read_pickle`` ...) makes the entry unreadable instead of running it.
-SAFE_GLOBALS = frozenset({
-    ("builtins", "complex"), ("builtins", "slice"), ("datetime", "date"), ("datetime", "datetime"),
-    ("datetime", "timedelta"), ("datetime", "time"), ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"),
-    ("pathlib", "PurePosixPath"), ("pathlib", "PureWindowsPath"), ("pathlib._local", "PosixPath"),
-    ("pathlib._local", "WindowsPath"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    *((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-      for name in ("_reconstruct", "scalar")),
-    *((module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")),
-    *(("pandas", name) for name in (
-        "DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "CategoricalIndex", "DatetimeIndex",
-        "TimedeltaIndex", "PeriodIndex", "IntervalIndex", "Categorical", "CategoricalDtype", "StringDtype",
-        "BooleanDtype", "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype",
-        "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype", "PeriodDtype", "IntervalDtype",
-        "DatetimeTZDtype", "NA", "NaT", "Timestamp", "Timedelta", "Period", "Interval")),
-    *(("pandas.arrays", name) for name in (
-        "ArrowStringArray", "BooleanArray", "DatetimeArray", "FloatingArray", "IntegerArray", "PeriodArray",
-        "TimedeltaArray", "StringArray", "IntervalArray", "Categorical")),
-    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"),
-    ("pandas.core.indexes.interval", "_new_IntervalIndex"), ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "SingleBlockManager"),
-    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
-    ("sez.data.harmonise", "Panel"), ("sez.data.synthetic.generate", "SyntheticASIE"),
-    ("sez.data.synthetic.mess", "MessRates"), ("sez.run.report", "Table"), ("sez.run.report", "Figure"),
-})
+class CacheEntryError(ValueError):
+    """A stored step entry cannot be read back: a part is missing or altered, or names a kind it may not hold."""
 
 
-class UnsafeCacheEntry(pickle.UnpicklingError):
-    """A stored entry names a global outside ``SAFE_GLOBALS``: it is not run, and the step is computed again."""
+#: The file of an entry's folder that holds the structure; frames and arrays are files beside it.
+_PAYLOAD = "payload.json"
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) not in SAFE_GLOBALS:
-            raise UnsafeCacheEntry(f"it names {module}.{name}, which a stored step result never holds")
-        return super().find_class(module, name)
+class _Writer:
+    """Encode a step's payload as JSON, with each frame in a Parquet file and each array in an ``.npy`` file.
+
+    Nothing in the result can run code when read: JSON, Parquet and ``.npy`` without pickles hold data
+    only, and a dataclass is rebuilt only when its type is one the cache was given.
+    """
+
+    def __init__(self, folder: Path, types: dict[str, type]):
+        self.folder, self.types, self.parts = folder, types, 0
+
+    def _part(self, suffix: str) -> str:
+        self.parts += 1
+        return f"{self.parts}{suffix}"
+
+    def __call__(self, x: Any) -> Any:
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return x
+        if isinstance(x, np.generic):
+            return self(x.item())
+        if isinstance(x, list):
+            return [self(v) for v in x]
+        if isinstance(x, tuple):
+            return {"kind": "tuple", "items": [self(v) for v in x]}
+        if isinstance(x, dict):
+            return {"kind": "dict", "items": [[self(k), self(v)] for k, v in x.items()]}
+        if isinstance(x, os.PathLike):
+            return {"kind": "path", "path": os.fspath(x)}
+        if isinstance(x, np.ndarray):
+            name = self._part(".npy")
+            np.save(self.folder / name, x, allow_pickle=False)
+            return {"kind": "array", "file": name}
+        if isinstance(x, pd.Series):
+            return {"kind": "series", "frame": self(x.to_frame("values")), "name": self(x.name)}
+        if isinstance(x, pd.DataFrame):
+            # Parquet wants unique string column names: the labels travel in the JSON
+            body = x.copy(deep=False)
+            body.columns = [f"c{i}" for i in range(x.shape[1])]
+            body.attrs = {}
+            name = self._part(".parquet")
+            body.to_parquet(self.folder / name)
+            return {"kind": "frame", "file": name, "columns": self(list(x.columns)),
+                    "column_names": self(list(x.columns.names)),
+                    "multi_columns": isinstance(x.columns, pd.MultiIndex), "attrs": self(dict(x.attrs))}
+        kind = f"{type(x).__module__}.{type(x).__qualname__}"
+        if dataclasses.is_dataclass(x) and self.types.get(kind) is type(x):
+            return {"kind": "dataclass", "type": kind,
+                    "fields": {f.name: self(getattr(x, f.name)) for f in dataclasses.fields(x) if f.init}}
+        raise TypeError(f"a stored step result cannot hold {kind}")
+
+
+class _Reader:
+    """Decode what :class:`_Writer` wrote; anything else is a :class:`CacheEntryError`."""
+
+    def __init__(self, folder: Path, types: dict[str, type]):
+        self.folder, self.types = folder, types
+
+    def _file(self, name: Any) -> Path:
+        if not isinstance(name, str) or Path(name).name != name or name == _PAYLOAD:
+            raise CacheEntryError(f"part {name!r} is not a file of the entry")
+        return self.folder / name
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, list):
+            return [self(v) for v in x]
+        if not isinstance(x, dict):
+            return x
+        kind = x.get("kind")
+        if kind == "tuple":
+            return tuple(self(v) for v in x["items"])
+        if kind == "dict":
+            return {self(k): self(v) for k, v in x["items"]}
+        if kind == "path":
+            return Path(x["path"])
+        if kind == "array":
+            return np.load(self._file(x["file"]), allow_pickle=False)
+        if kind == "series":
+            values = self(x["frame"])["values"]
+            return values.rename(self(x["name"]))
+        if kind == "frame":
+            frame = pd.read_parquet(self._file(x["file"]))
+            labels, names = self(x["columns"]), self(x["column_names"])
+            frame.columns = (pd.MultiIndex.from_tuples(labels, names=names) if x["multi_columns"]
+                             else pd.Index(labels, name=names[0]))
+            frame.attrs = self(x["attrs"])
+            return frame
+        if kind == "dataclass":
+            cls = self.types.get(x["type"])
+            if cls is None:
+                raise CacheEntryError(f"it names {x['type']!r}, which a stored step result never holds")
+            return cls(**{k: self(v) for k, v in x["fields"].items()})
+        raise CacheEntryError(f"unknown part kind {kind!r}")
 
 
 class StepCache:
-    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote and of the
-    payload, seconds) and ``<step>.pkl`` (its state, summary and report items).
+    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote and of
+    each part of the payload, seconds) and the folder ``<step>/`` (its state, summary and report items).
 
-    The payload is written first and the JSON last, each by an atomic rename: a run
-    killed while storing leaves the previous entry or none, never a torn one. An
-    entry is used only while every file it wrote, and the payload itself, still have
-    the contents they had when it was stored. The payload is read by an unpickler
-    that refuses every global outside ``SAFE_GLOBALS``, so a replaced payload can
-    neither be trusted (its digest differs) nor run code (its globals are refused).
+    The payload is JSON, with frames in Parquet and arrays in ``.npy`` files: formats that hold data and
+    cannot run code when read, whoever wrote them. Dataclasses are rebuilt only for the ``types`` the cache
+    is given. The payload folder is written first and the JSON last, each by an atomic rename: a run killed
+    while storing leaves the previous entry or none, never a torn one. An entry is used only while every
+    file it wrote, and every part of the payload, still have the contents they had when it was stored.
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, types: tuple[type, ...] = ()):
         self.out = out
         self.folder = out / "cache"
+        self.types = {f"{t.__module__}.{t.__qualname__}": t for t in types}
 
     def lookup(self, name: str, key: str) -> dict | None:
         """The stored entry's metadata when its key matches and its files are as it wrote them."""
         try:
             meta = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
-            payload = self.folder / f"{name}.pkl"
-            if meta.get("key") != key or not payload.is_file() or file_digest(payload) != meta.get("payload"):
+            parts = meta["payload"]
+            if meta.get("key") != key or _PAYLOAD not in parts:
+                return None
+            if sorted(p.name for p in (self.folder / name).iterdir()) != sorted(parts):
+                return None
+            if not all(file_digest(self.folder / name / p) == digest for p, digest in parts.items()):
                 return None
             if not all(file_digest(self.out / f) == digest for f, digest in meta["files"].items()):
                 return None
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
             return None
         return meta
 
     def load(self, name: str) -> dict:
-        """The stored payload of step ``name``; :class:`UnsafeCacheEntry` if it names anything but data."""
-        with open(self.folder / f"{name}.pkl", "rb") as f:
-            return _SafeUnpickler(f).load()
+        """The stored payload of step ``name``; :class:`CacheEntryError` if it holds anything but data."""
+        folder = self.folder / name
+        return _Reader(folder, self.types)(json.loads((folder / _PAYLOAD).read_text(encoding="utf-8")))
 
     def forget(self, name: str) -> None:
         """Drop a step's entry before the step runs: the files it lists are about to be rewritten."""
-        for suffix in (".json", ".pkl"):
-            (self.folder / f"{name}{suffix}").unlink(missing_ok=True)
+        (self.folder / f"{name}.json").unlink(missing_ok=True)
+        shutil.rmtree(self.folder / name, ignore_errors=True)
 
     def store(self, name: str, key: str, payload: dict, files: list[str], seconds: float) -> None:
-        """Store step ``name``'s payload under ``key`` with the digests of the files it wrote."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        digests = {f: file_digest(self.out / f) for f in files}
-        blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(self.folder / f"{name}.pkl", lambda f: f.write(blob))
-        meta = {"key": key, "files": digests, "payload": hashlib.sha256(blob).hexdigest(), "seconds": seconds}
+        """Store step ``name``'s payload under ``key`` with the digests of the files it wrote.
+
+        Raises TypeError for a payload holding an object that is not data or a dataclass of ``types``.
+        """
+        self.forget(name)
+        partial = self.folder / f".{name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        try:
+            tree = _Writer(partial, self.types)(payload)
+            (partial / _PAYLOAD).write_text(json.dumps(tree), encoding="utf-8")
+            parts = {p.name: file_digest(p) for p in partial.iterdir()}
+            os.replace(partial, self.folder / name)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        meta = {"key": key, "files": {f: file_digest(self.out / f) for f in files}, "payload": parts,
+                "seconds": seconds}
         write_atomic(self.folder / f"{name}.json", lambda f: f.write(json.dumps(meta).encode()))
 
 

@@ -332,7 +332,7 @@ def test_unreadable_stored_entry_is_recomputed(tmp_path):
                     '[run]\nout = "out"\nsteps = ["model"]\n')
     cfg = config.load_pipeline(path)
     first = run_pipeline(cfg, progress=False)
-    (tmp_path / "out" / "cache" / "model.pkl").write_bytes(b"torn")  # key intact, payload broken
+    (tmp_path / "out" / "cache" / "model" / "payload.json").write_bytes(b"torn")  # key intact, payload broken
     again = run_pipeline(cfg, progress=False)
     assert again["steps"]["model"]["status"] == "ok" and again["steps"]["model"]["cached"] is False
     assert again["model"]["effect_pct"] == first["model"]["effect_pct"]

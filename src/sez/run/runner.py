@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import time
 import traceback
 import warnings
@@ -18,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from sez.data.read import InputError
+from sez.data.harmonise import Panel
 from sez.data.synthetic import PAPER_EXIT_0
+from sez.data.synthetic.generate import SyntheticASIE
+from sez.data.synthetic.mess import MessRates
 from sez.progress import MemorySampler, RunLog
 from sez.run import report
 from sez.run.config import PIPELINE_SCHEMA as _DEFAULTS
@@ -30,7 +32,7 @@ from sez.run.steps.did import step_did, step_event_study, step_heterogeneity, st
 from sez.run.steps.facts import step_facts
 from sez.run.steps.model import step_calibrate, step_model
 from sez.run.steps.productivity import step_elasticities, step_tfp
-from sez.store import OutputFolder, StepCache, file_digest
+from sez.store import CacheEntryError, OutputFolder, StepCache, file_digest
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "Step", "demo_config", "run_demo", "run_pipeline"]
 
@@ -115,6 +117,10 @@ class Step:
     produces: tuple
     func: Callable
     optional: bool = False  # run only when named in [run] steps (or ``sez demo --calibrate``)
+
+
+#: The dataclasses a stored step result may hold (``sez.store.StepCache`` rebuilds these and no others).
+CACHED_TYPES = (report.Table, report.Figure, Panel, SyntheticASIE, MessRates)
 
 
 #: The steps in order (``sez run`` and ``sez demo`` run them all unless told otherwise).
@@ -444,7 +450,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
     wanted = [n for n in _with_prerequisites(chosen, cfg) if synthetic or n != "synthetic"]
     run = Run(out, cfg, deflate=deflate)
     use_cache = cfg["run"]["cache"]
-    cache = StepCache(out)
+    cache = StepCache(out, CACHED_TYPES)
     keys = step_keys(cfg, wanted, deflate) if use_cache else {}
     records: dict[str, StepRecord] = {}
     started = time.perf_counter()
@@ -488,7 +494,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                                "files": written}
                     try:
                         cache.store(name, keys[name], payload, written, record.seconds)
-                    except (OSError, pickle.PicklingError, TypeError, AttributeError) as err:
+                    except (OSError, TypeError, ValueError, NotImplementedError) as err:
                         cache.forget(name)
                         record.warnings.append(f"results not stored for re-use: {type(err).__name__}: {err}")
             if not record.cached:
@@ -526,9 +532,9 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
     return _jsonable(run.summary)
 
 
-#: What reading a stored entry written by another build, cut short or tampered with can raise
-#: (``sez.store.UnsafeCacheEntry`` is an UnpicklingError).
-_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError)
+#: What reading a stored entry written by another build, cut short or tampered with can raise (pyarrow's
+#: errors are OSError or ValueError; ``CacheEntryError`` is a ValueError).
+_UNREADABLE = (OSError, ValueError, TypeError, KeyError, CacheEntryError)
 
 
 def _restore(run: Run, cache: StepCache, name: str, record: StepRecord, section: report.Section,
