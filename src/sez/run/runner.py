@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from sez.data.read import InputError
 from sez.data.harmonise import Panel
+from sez.data.read import InputError
 from sez.data.synthetic import PAPER_EXIT_0
 from sez.data.synthetic.generate import SyntheticASIE
 from sez.data.synthetic.mess import MessRates
