@@ -67,8 +67,8 @@ def _model(args) -> int:
     """The model alone: solve the paper's calibration, the no-SEZ counterfactual, figures."""
     from rich.console import Console
 
-    from sez.model import CollateralWarning, Grid, Params, counterfactual, figures, solve
-    from sez.papers.sez_paper.model import counterfactual_table
+    from sez.model import CollateralWarning, Grid, Params
+    from sez.store import OutputFolder
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     with warnings.catch_warnings(record=True) as caught:
@@ -78,6 +78,15 @@ def _model(args) -> int:
         console.print(f"note: {w.message}")
     warnings.simplefilter("ignore", CollateralWarning)  # noted once above
     grid = Grid(n_cash=args.n_cash, n_capital=args.n_capital)
+    with OutputFolder(Path(args.out), force=args.force):  # claimed before the solve, so a refusal costs nothing
+        _model_outputs(args, console, params, grid)
+    return 0
+
+
+def _model_outputs(args, console, params, grid) -> None:
+    from sez.model import counterfactual, figures, solve
+    from sez.papers.sez_paper.model import counterfactual_table
+
     sol = _step(console, f"solving the firm problem ({args.method})", solve, params, grid, method=args.method,
                 threads=args.threads)
     console.print(sol.summary())
@@ -87,7 +96,6 @@ def _model(args) -> int:
     console.print(_table(table, f"SEZ effects: no-SEZ counterfactual ({cf.closure} equilibrium); "
                                      "the paper's Table 8 beside ours"))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     bench = cf.benchmark
     figures.decision_rules(bench.solution, path=out / "decision_rules.png")
     figures.location_map(bench.solution, path=out / "location_map.png")
@@ -95,7 +103,6 @@ def _model(args) -> int:
     figures.tfp_density(bench.panel, path=out / "tfp_density.png")
     table.to_csv(out / "no_sez_counterfactual.csv")
     console.print(f"figures and table written to {out}/")
-    return 0
 
 
 def _spec(cfg, moments=None):
@@ -260,6 +267,7 @@ def main(argv=None) -> int:
     model.add_argument("--n-firms", type=int, default=20_000, help="firms in the simulated panels")
     model.add_argument("--threads", type=int, default=None)
     model.add_argument("--out", default="sez-model", help="folder for figures and tables")
+    model.add_argument("--force", action="store_true", help="write into a non-empty folder that no sez run wrote")
     model.set_defaults(func=_model)
     for name, func, text in (("grid", _grid, "evaluate model moments over the [points] grid of a TOML config, "
                                                  "checkpointed (rerun to resume)"),

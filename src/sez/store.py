@@ -257,8 +257,9 @@ class _Reader:
 
 
 class StepCache:
-    """Each step's results in ``<out>/cache``: ``<step>.json`` (key, digests of the files it wrote and of
-    each part of the payload, seconds) and the folder ``<step>/`` (its state, summary and report items).
+    """Each step's results in ``<out>/cache`` (or another ``folder``): ``<step>.json`` (key, digests of the
+    files it wrote and of each part of the payload, seconds) and the folder ``<step>/`` (its state, summary
+    and report items).
 
     The payload is JSON, with frames in Parquet and arrays in ``.npy`` files: formats that hold data and
     cannot run code when read, whoever wrote them. Dataclasses are rebuilt only for the ``types`` the cache
@@ -267,9 +268,9 @@ class StepCache:
     file it wrote, and every part of the payload, still have the contents they had when it was stored.
     """
 
-    def __init__(self, out: Path, types: tuple[type, ...] = ()):
+    def __init__(self, out: Path, types: tuple[type, ...] = (), folder: str = "cache"):
         self.out = out
-        self.folder = out / "cache"
+        self.folder = out / folder
         self.types = {f"{t.__module__}.{t.__qualname__}": t for t in types}
 
     def lookup(self, name: str, key: str) -> dict | None:
@@ -352,8 +353,11 @@ class OutputFolder:
             raise OutputFolderError(f"output folder {out} is a file: name a folder")
         for path in self.inputs:
             if path == out or out in path.parents:
+                earlier = (f"; {path.name} is in a folder a sez run wrote, so the input pattern matches what a "
+                           "run writes: narrow the pattern so that it never reaches the output folder, or choose "
+                           "another [run] out") if (out / MARKER).exists() else ""
                 raise OutputFolderError(f"output folder {out} holds an input of this run ({path}): choose another "
-                                        "[run] out, so that the run never writes where its inputs lie")
+                                        "[run] out, so that the run never writes where its inputs lie" + earlier)
         if out.is_dir() and not (out / MARKER).exists() and any(out.iterdir()) and not self.force:
             raise OutputFolderError(f"output folder {out} is not empty and is not a sez output folder (no {MARKER} "
                                     "file): choose an empty or new folder, or pass --force to write into it")

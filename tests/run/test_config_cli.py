@@ -1,5 +1,7 @@
 """Run configurations and the grid/calibrate commands."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -139,3 +141,36 @@ def test_model_command(tmp_path, capsys):
     assert cli.main(["model", "--n-cash", "40", "--n-capital", "60", "--n-firms", "2000", "--out",
                      str(tmp_path)]) == 0
     assert "paper effect" in capsys.readouterr().out and (tmp_path / "no_sez_counterfactual.csv").exists()
+
+
+def test_paths_in_a_config_file_are_relative_to_it_wherever_the_command_runs(tmp_path, monkeypatch, capsys):
+    folder, elsewhere = tmp_path / "configs", tmp_path / "elsewhere"
+    folder.mkdir(), elsewhere.mkdir()
+    path = write(folder, BASE + '[points]\nxbar_S = [0.2]\n[output]\ncheckpoint = "g.jsonl"\ntable = "out/g.csv"\n',
+                 name="g.toml")
+    (folder / "out").mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["grid", str(path), "--workers", "1"]) == 0
+    assert (folder / "g.jsonl").is_file() and (folder / "out" / "g.csv").is_file()
+    assert not any(elsewhere.iterdir())
+    assert config.load(path).output == {"checkpoint": str(folder / "g.jsonl"), "table": str(folder / "out" / "g.csv")}
+
+
+@pytest.mark.parametrize("output, pattern", [
+    ('checkpoint = "g.toml"', r"\[output\] checkpoint is the configuration file itself"),
+    ('checkpoint = "same.csv"\ntable = "same.csv"', r"\[output\] names .*same.csv for two outputs"),
+    ("table = 3", r"\[output\] table must be a path"),
+])
+def test_outputs_never_overwrite_the_config_or_each_other(tmp_path, capsys, output, pattern):
+    path = write(tmp_path, BASE + f"[points]\nxbar_S = [0.2]\n[output]\n{output}\n", name="g.toml")
+    before = path.read_text()
+    assert cli.main(["grid", str(path), "--workers", "1"]) == 2
+    assert re.search(pattern, capsys.readouterr().err) and path.read_text() == before
+
+
+def test_model_command_refuses_a_strangers_folder_before_solving(tmp_path, capsys):
+    (tmp_path / "no_sez_counterfactual.csv").write_text("mine")
+    assert cli.main(["model", "--n-cash", "40", "--n-capital", "60", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr()
+    assert "not a sez output folder" in err.err and "solving" not in err.out
+    assert (tmp_path / "no_sez_counterfactual.csv").read_text() == "mine"

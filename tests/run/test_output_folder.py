@@ -95,3 +95,47 @@ def test_unusable_output_folders_are_clear_errors(extracts, tmp_path, capsys):
                       f'[run]\nout = "{extracts / "raw"}"\nsteps = ["read"]\n')
     assert cli.main(["run", str(config)]) == 2
     assert "holds an input of this run" in capsys.readouterr().err
+
+
+def _model_cfg(out, steps, scenario="no_sez"):
+    return pipeline_config({"data": {"source": "synthetic", "synthetic_firms": 300},
+                            "model": {"n_cash": 30, "n_capital": 40, "n_firms": 500, "scenario": scenario},
+                            "run": {"out": str(out), "steps": list(steps), "cache": False}})
+
+
+def test_a_rerun_moves_what_it_no_longer_writes_to_stale_and_steps_never_truncate_the_report(tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(_model_cfg(out, ["model"]), progress=False)
+    old_table = out / "tables" / "model_no_sez_counterfactual.csv"
+    old_bytes = old_table.read_bytes()
+    # 1. the step runs again and writes another table: the old one moves to stale/, noted in its section
+    second = run_pipeline(_model_cfg(out, ["model"], scenario="credit"), progress=False)
+    assert not old_table.exists()
+    assert (out / "stale" / "tables" / "model_no_sez_counterfactual.csv").read_bytes() == old_bytes
+    assert (out / "tables" / "model_credit_counterfactual.csv").is_file()
+    assert "tables/model_no_sez_counterfactual.csv" not in second["files"]
+    report = (out / "report.html").read_text()
+    assert "Moved to stale/" in report and "model_no_sez_counterfactual.csv" in report
+    # 2. another step alone: the model's section, summary and files stay, marked as an earlier run's
+    third = run_pipeline(_model_cfg(out, ["synthetic"]), progress=False)
+    assert list(third["steps"]) == ["synthetic", "model"]
+    assert "from_earlier_run" in third["steps"]["model"] and "from_earlier_run" not in third["steps"]["synthetic"]
+    assert third["model"]["scenario"] == "credit" and "tables/model_credit_counterfactual.csv" in third["files"]
+    report = (out / "report.html").read_text()
+    assert "Synthetic raw ASIE extracts" in report and "Model: solution and counterfactual" in report
+    assert "Not run this time: from the run of" in report
+    assert (out / "tables" / "model_credit_counterfactual.csv").is_file()
+    assert json.loads((out / "summary.json").read_text())["steps"].keys() == {"synthetic", "model"}
+
+
+def test_an_input_pattern_that_reaches_the_output_folder_is_refused_before_reading_its_own_output(extracts):
+    base = extracts.parent / "project"
+    (base / "data").mkdir(parents=True)
+    for f in (extracts / "raw").glob("asie_*.parquet"):
+        (base / "data" / f.name).write_bytes(f.read_bytes())
+    cfg = pipeline_config({"data": {"source": "files", "files": ["**/*.parquet"]},
+                           "run": {"out": "results", "steps": ["harmonise"], "cache": False}}, base=base)
+    run_pipeline(cfg, progress=False)  # the first run: results/ is empty
+    assert (base / "results" / "panel.parquet").is_file()
+    with pytest.raises(OutputFolderError, match=r"panel\.parquet.*narrow the pattern"):
+        run_pipeline(cfg, progress=False)  # the pattern now matches the panel the first run wrote

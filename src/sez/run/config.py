@@ -119,7 +119,24 @@ def load(path: str | Path) -> RunConfig:
     _check_calibrate(path, calibrate)
     targets = raw.get("targets") or table7()["data"].to_dict()
     return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
-                     dict(raw.get("output", {})))
+                     _output_paths(path, raw.get("output", {})))
+
+
+def _output_paths(path: Path, output: dict) -> dict:
+    """``[output]`` paths as written, relative to the configuration file's folder (the rule of every command)."""
+    resolved = {}
+    for key, value in output.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: [output] {key} must be a path (a non-empty string), got {value!r}")
+        p = Path(value).expanduser()
+        p = p if p.is_absolute() else path.parent / p
+        if p.resolve() == path.resolve():
+            raise ConfigError(f"{path}: [output] {key} is the configuration file itself: name another file")
+        resolved[key] = str(p)
+    twice = sorted({v for v in resolved.values() if list(resolved.values()).count(v) > 1})
+    if twice:
+        raise ConfigError(f"{path}: [output] names {twice[0]} for two outputs: give each its own file")
+    return resolved
 
 
 def _check_free(free: list, error: Callable[[str], ConfigError]) -> None:

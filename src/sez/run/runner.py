@@ -26,6 +26,7 @@ from sez.run import report
 from sez.run.config import PIPELINE_SCHEMA as _DEFAULTS
 from sez.run.config import PipelineConfig, pipeline_config
 from sez.run.context import Run, StepRecord, json_number
+from sez.run.earlier import STALE, EarlierSteps
 from sez.run.steps.agglomeration import step_agglomeration, step_dominance, step_probit
 from sez.run.steps.data import input_files, step_harmonise, step_read, step_synthetic
 from sez.run.steps.did import step_did, step_event_study, step_heterogeneity, step_mediation
@@ -293,6 +294,13 @@ def step_keys(cfg: PipelineConfig, wanted: Sequence[str], deflate: bool) -> dict
     return keys
 
 
+def _step_entry(record: StepRecord, run: Run) -> dict:
+    """A step's entry in ``summary.json``'s ``steps``."""
+    return {"status": record.status, "seconds": record.seconds, "peak_memory_gib": record.peak_gib,
+            "parts_seconds": run.part_seconds.get(record.name, {}), "cached": record.cached, "error": record.error,
+            "traceback": record.traceback, "warnings": record.warnings}
+
+
 def _figures_relative(items: list, out: Path) -> list:
     """Report items with figure paths relative to the output folder (stored entries survive a moved folder)."""
     return [dataclasses.replace(i, path=os.path.relpath(i.path, out)) if isinstance(i, report.Figure) else i
@@ -451,6 +459,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
     run = Run(out, cfg, deflate=deflate)
     use_cache = cfg["run"]["cache"]
     cache = StepCache(out, CACHED_TYPES)
+    earlier = EarlierSteps(out)
     keys = step_keys(cfg, wanted, deflate) if use_cache else {}
     records: dict[str, StepRecord] = {}
     started = time.perf_counter()
@@ -464,6 +473,8 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
             bar.start(name, step.title)
             memory.reset()
             t0 = time.perf_counter()
+            before = earlier.recall(name)
+            files_before = len(run.files)
             meta = cache.lookup(name, keys[name]) if use_cache and not missing else None
             unreadable = None if meta is None or missing else _restore(run, cache, name, record, section, meta)
             if missing:
@@ -473,7 +484,6 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                 pass
             else:
                 cache.forget(name)  # with or without the cache: the entry's files are about to change
-                files_before = len(run.files)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     try:
@@ -503,15 +513,35 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                 record.peak_gib = memory.peak / 2 ** 30
             section.status, section.seconds, section.error = record.status, record.seconds, record.error
             section.peak_gib = record.peak_gib
+            if record.status != "skipped":  # a skipped step wrote nothing: its earlier files and record stand
+                written = [os.path.relpath(p, out) for p in run.files[files_before:]]
+                moved = earlier.move_stale(before, written)
+                if moved:
+                    section.intro += (f" Moved to {STALE}/ (written by an earlier run of this step, not by this "
+                                      f"one): {', '.join(moved)}.")
+                try:
+                    earlier.record(name, section, run.summary.get(name), _step_entry(record, run), written)
+                except (OSError, TypeError, ValueError, NotImplementedError) as err:
+                    record.warnings.append(f"report section not kept for later runs: {type(err).__name__}: {err}")
             bar.finish(record, step.title)
             _free_finished_state(run, wanted, name, cfg)
     total = time.perf_counter() - started
+    steps = {n: _step_entry(r, run) for n, r in records.items()}
+    shown = list(wanted)
+    for name in STEPS:  # steps this run did not select keep what an earlier run showed and wrote
+        kept = None if name in wanted else earlier.recall(name)
+        if kept is not None:
+            kept["section"].intro = (f"Not run this time: from the run of {kept['written_at']}. "
+                                     + kept["section"].intro)
+            run.sections[name] = kept["section"]
+            steps[name] = {**kept["step"], "from_earlier_run": kept["written_at"]}
+            if kept["summary"] is not None:
+                run.summary[name] = kept["summary"]
+            run.files.extend(out / f for f in kept["files"] if (out / f).is_file())
+            shown.append(name)
+    shown.sort(key=list(STEPS).index)
     run.summary = {"source": cfg["data"]["source"], "config": str(cfg.path) if cfg.path else None,
-                   "seed": run.seed, "total_seconds": total,
-                   "steps": {n: {"status": r.status, "seconds": r.seconds, "peak_memory_gib": r.peak_gib,
-                                 "parts_seconds": run.part_seconds.get(n, {}), "cached": r.cached, "error": r.error,
-                                 "traceback": r.traceback, "warnings": r.warnings} for n, r in records.items()},
-                   **run.summary}
+                   "seed": run.seed, "total_seconds": total, "steps": {n: steps[n] for n in shown}, **run.summary}
     report_path = out / "report.html"
     summary_path = out / "summary.json"
     run.summary["files"] = sorted({str(p.relative_to(out)) for p in run.files}) + ["report.html", "summary.json"]
@@ -527,7 +557,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                  f"entry, SEZ effects and the model; {total:.1f} s in all"
                  + (f", configuration {cfg.path}" if cfg.path else "") + ".")
     summary_path.write_text(json.dumps(_jsonable(run.summary), indent=2), encoding="utf-8")
-    report.write_html([run.sections[n] for n in wanted], report_path,
+    report.write_html([run.sections[n] for n in shown], report_path,
                       title="SEZ: from raw data to the papers' tables", intro=intro)
     return _jsonable(run.summary)
 
