@@ -27,6 +27,11 @@ MIN_CLUSTERS = 2
 #: has no 2013 equivalent, and industry codes from 2017 follow GB/T 4754-2017, which is not read).
 SUPPORTED_YEARS = (1995, 2013)
 
+#: Earliest plausible founding year: 1600. China's oldest firms still at work were founded after it
+#: (Beijing Tongrentang, a drug maker, in 1669); an earlier one, or one after the record's year, is a typo
+#: and is taken as unknown (the record stays: the founding year only dates the firm's age and entry).
+EARLIEST_FOUNDING_YEAR = 1600
+
 #: Most employees one firm-year can plausibly report (persons): 5 million, three times China's largest
 #: industrial employer (China National Petroleum Corporation, about 1.6 million people in 2013) and more
 #: than twice the world's largest (Walmart, 2.2 million). An ASIE record is one legal person, smaller still.

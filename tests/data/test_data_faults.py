@@ -78,6 +78,18 @@ def test_implausible_values_in_a_file_are_dropped_in_harmonise(tmp_path, small_r
     assert panel.audit.attrs["rows_in"] == panel.audit.attrs["rows_out"] + panel.audit["rows"].sum()
 
 
+def test_impossible_founding_years_are_unknown_and_counted(small_raw):
+    raw = read_asie(small_raw)
+    clean_panel = quietly(harmonise, raw)
+    kept = clean_panel.data.loc[clean_panel.data["year"] == 1999, "source_row"].to_numpy()[:4]
+    rows = raw.index[(raw["year"] == 1999) & raw["source_row"].isin(kept)]
+    raw.loc[rows, "founding_year"] = [np.inf, 1e300, 1990.5, 1066.0]
+    panel = quietly(harmonise, raw)  # these failed in linking: not a whole number that fits an integer
+    assert any(n.startswith("4 founding years are not a whole year between 1600") for n in panel.notes)
+    planted = panel.data[(panel.data["year"] == 1999) & panel.data["source_row"].isin(kept)]
+    assert len(planted) == 4 and planted["birth_year"].isna().all()
+
+
 # --- 2. a repeated header column ----------------------------------------------------------------------
 
 def _write(frame, path):

@@ -12,6 +12,7 @@ from sez.data import clean as cl
 from sez.data.link import MAX_GAP, link_firms
 from sez.data.read import check_year_range
 from sez.errors import InputError
+from sez.limits import EARLIEST_FOUNDING_YEAR
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ def harmonise(
                    f"and move_year are not observed (False or missing)")
     df = cl.remove_duplicates(raw, audit)
     df = cl.fix_units(df, audit, units)
+    if "founding_year" in df.columns:
+        founding = df["founding_year"]
+        impossible = founding.notna() & ~(founding.between(EARLIEST_FOUNDING_YEAR, df["year"])
+                                          & (founding == np.round(founding)))
+        if impossible.any():
+            df = df.assign(founding_year=founding.where(~impossible))
+            audit.note(f"{int(impossible.sum())} founding years are not a whole year between "
+                       f"{EARLIEST_FOUNDING_YEAR} and the record's year (e.g. {founding[impossible].iloc[0]!r}): "
+                       f"taken as unknown")
     # the same legal-person code twice in one year cannot identify a firm: let the other rules link them
     code_dup = df.duplicated(["year", "legal_person_code"], keep="first") & df["legal_person_code"].notna()
     if code_dup.any():
@@ -160,7 +170,6 @@ def _derive(df: pd.DataFrame, deflators, audit: cl.Audit) -> pd.DataFrame:
     dep = df.get("depreciation", pd.Series(np.nan, index=df.index))
     investment = (capital_nominal - capital_nominal.shift(1) + dep).where(prev_same)
     birth = df.get("founding_year", pd.Series(np.nan, index=df.index))
-    birth = birth.where((birth >= 1800) & (birth <= year))  # impossible founding years are unknown
     first_year = year.groupby(firm).transform("min")
     last_year = year.groupby(firm).transform("max")
     # a firm can be seen to exit only where a later survey year is within a link's reach

@@ -5,6 +5,7 @@ with canonical column names.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import warnings
 from pathlib import Path
@@ -68,7 +69,10 @@ def _read_one(path: Path) -> pd.DataFrame:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            return pq.ParquetFile(path).read().to_pandas()  # keeps repeated column names for the check
+            names = pq.read_schema(path).names
+            if len(set(names)) < len(names):
+                return pq.ParquetFile(path).read().to_pandas()  # pandas refuses repeated names: keep them
+            return pd.read_parquet(path)
         if suffix == ".dta":
             return pd.read_stata(path, convert_categoricals=False)
         with open(path, "rb") as f:
@@ -130,18 +134,18 @@ def source_labels(paths: list[Path]) -> list[str]:
 
     Raises InputError for a file given twice.
     """
-    resolved = [p.resolve() for p in paths]
     first_given: dict[Path, Path] = {}
-    for given, full in zip(paths, resolved):
-        if full in first_given:
-            raise InputError(f"{given}: the same file as {first_given[full]} is given twice: its records would "
-                             f"count twice; give it once")
-        first_given[full] = given
+    for given in paths:
+        if given.resolve() in first_given:
+            raise InputError(f"{given}: the same file as {first_given[given.resolve()]} is given twice: its records "
+                             f"would count twice; give it once")
+        first_given[given.resolve()] = given
+    written = [Path(os.path.abspath(p)) for p in paths]  # as given, links not followed
     labels = []
-    for full in resolved:
+    for full in written:
         for k in range(1, len(full.parts) + 1):
             tail = full.parts[-k:]
-            if sum(other.parts[-k:] == tail for other in resolved) == 1:
+            if sum(other.parts[-k:] == tail for other in written) == 1:
                 break
         labels.append(Path(*tail).as_posix())
     return labels
@@ -271,7 +275,8 @@ def read_asie(
         if "year" in df.columns:
             df["year"] = _as_number(df["year"], name, "year")
         else:
-            y = year if year is not None else (_year_of(name) if not isinstance(src, pd.DataFrame) else None)
+            y = year if year is not None else (_year_of(Path(src).name) if not isinstance(src, pd.DataFrame)
+                                               else None)
             if y is None:
                 raise InputError(f"{name}: no year column, no year given and none in the file name")
             df["year"] = float(y)
