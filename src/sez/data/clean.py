@@ -13,8 +13,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from sez.data.columns import MONEY
+from sez.data.columns import MONEY, NUMBER
 from sez.data.refdata import reference_csv
+from sez.limits import PLAUSIBLE_RANGE
 from sez.results import renamed
 
 #: Provinces on the coast (2-digit codes): Beijing, Tianjin, Hebei, Liaoning,
@@ -77,6 +78,10 @@ def fix_units(raw: pd.DataFrame, audit: Audit, units="auto") -> pd.DataFrame:
         per_worker = (raw["gross_output"] / raw["employees"].where(raw["employees"] > 0)).groupby(raw["year"]).median()
         typical = per_worker.median()
         factors = {int(y): 1e-3 for y, v in per_worker.items() if v > 300 * typical}
+        if len(per_worker) < 3:  # the median of two years lies between them: a year in yuan never stands out
+            audit.note(f'units="auto" compares years and cannot find a year reported in yuan among '
+                       f'{len(per_worker)} year(s): money is taken as 1000 yuan; pass units={{year: factor}} '
+                       f'if a year is in yuan')
     elif units:
         factors = {int(y): float(f) for y, f in dict(units).items()}
     for y, f in factors.items():
@@ -88,7 +93,21 @@ def fix_units(raw: pd.DataFrame, audit: Audit, units="auto") -> pd.DataFrame:
 
 @renamed(df="data")
 def clean(data: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min_years: int = 2) -> pd.DataFrame:
-    """Drop rows that cannot be used, counting each by reason (in this order)."""
+    """Drop rows that cannot be used, counting each by reason (in this order).
+
+    First a value outside its variable's plausible range (``sez.limits.PLAUSIBLE_RANGE``), or not finite,
+    drops its whole record: such a value is an overflow, a shifted column or a wrong unit, so the record's
+    other values are suspect too, and blanking one cell would silently change what is derived from it
+    (value added, capital, ownership shares).
+    """
+    for col in NUMBER:
+        if col in data.columns:
+            low, high = PLAUSIBLE_RANGE[col]
+            values = data[col].to_numpy(dtype=float, na_value=np.nan)
+            implausible = ~np.isnan(values) & ~((values >= low) & (values <= high))
+            if implausible.any():
+                data = audit.drop(data, implausible, "plausibility",
+                                  f"{col} not finite or outside [{low:g}, {high:g}]")
     for col in ("employees", "gross_output", "fixed_assets_net"):
         if col in data.columns:
             data = audit.drop(data, ~(data[col] > 0), "cleaning", f"missing or non-positive {col}")

@@ -10,6 +10,7 @@ from functools import lru_cache
 import pandas as pd
 
 from sez.data.refdata import reference_csv
+from sez.errors import InputError
 
 #: Monetary columns, in 1000 yuan at current prices in the raw files.
 MONEY = ("gross_output", "value_added", "intermediate_input", "exports", "fixed_assets_original", "fixed_assets_net",
@@ -57,7 +58,8 @@ def canonical_columns(columns, extra: dict[str, str] | None = None, source: str 
         if canon is None:
             continue
         if canon in seen:
-            raise ValueError(f"{source}: columns {seen[canon]!r} and {col!r} both mean {canon!r}")
+            raise InputError(f"{source}: columns {seen[canon]!r} and {col!r} both mean {canon!r}: keep one of "
+                             f"them, or map the other to another name with extra_names")
         seen[canon] = col
         renamed[col] = canon
     return renamed

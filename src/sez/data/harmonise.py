@@ -9,7 +9,10 @@ import pandas as pd
 
 from sez import panel as schema
 from sez.data import clean as cl
-from sez.data.link import link_firms
+from sez.data.link import MAX_GAP, link_firms
+from sez.data.read import check_year_range
+from sez.errors import InputError
+from sez.limits import EARLIEST_FOUNDING_YEAR
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,9 @@ class Panel:
                  f"years {d['year'].min()}-{d['year'].max()}",
                  f"rows in {self.audit.attrs['rows_in']:,}, out {self.audit.attrs['rows_out']:,}; dropped by reason:",
                  self.audit.to_string(index=False),
-                 "links by rule: " + ", ".join(f"{r} {n:,}"
-                                               for r, n in self.links.groupby("rule")["links"].sum().items())]
+                 "links by rule: " + (", ".join(f"{r} {n:,}"
+                                                for r, n in self.links.groupby("rule")["links"].sum().items())
+                                      or "none (no two years close enough to link)")]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -59,12 +63,32 @@ def harmonise(
     (employment threshold, missing or non-positive key values, accounting
     identities, firms with at least ``min_years`` years); derived variables.
     Every dropped row is counted by reason in ``Panel.audit``.
+
+    With ``min_years=1``, years of which no two are within ``sez.data.link.MAX_GAP``
+    of each other (one year, or 1998 and 2005) make a cross-section: nothing is
+    linked, investment is missing, exit and movers are not observed, and a note
+    says so. A year outside ``sez.limits.SUPPORTED_YEARS``, or a ``min_years``
+    that no firm can reach in the records' years, raises ``InputError``.
     """
     from sez.data import codes, sez_id
 
+    linked_across_years = _check_years(raw, min_years)
     audit = cl.Audit(len(raw))
+    if not linked_across_years:
+        audit.note(f"no two years of the records ({_years_text(raw)}) are within {MAX_GAP} years of each other: "
+                   f"a cross-section, so no firm is linked across years, investment is missing, and exit, mover "
+                   f"and move_year are not observed (False or missing)")
     df = cl.remove_duplicates(raw, audit)
     df = cl.fix_units(df, audit, units)
+    if "founding_year" in df.columns:
+        founding = df["founding_year"]
+        impossible = founding.notna() & ~(founding.between(EARLIEST_FOUNDING_YEAR, df["year"])
+                                          & (founding == np.round(founding)))
+        if impossible.any():
+            df = df.assign(founding_year=founding.where(~impossible))
+            audit.note(f"{int(impossible.sum())} founding years are not a whole year between "
+                       f"{EARLIEST_FOUNDING_YEAR} and the record's year (e.g. {founding[impossible].iloc[0]!r}): "
+                       f"taken as unknown")
     # the same legal-person code twice in one year cannot identify a firm: let the other rules link them
     code_dup = df.duplicated(["year", "legal_person_code"], keep="first") & df["legal_person_code"].notna()
     if code_dup.any():
@@ -110,6 +134,30 @@ def harmonise(
     return Panel(out, audit.table(len(out)), links, tuple(audit.notes))
 
 
+def _years_text(raw: pd.DataFrame) -> str:
+    return ", ".join(str(y) for y in np.unique(raw["year"]))
+
+
+def _check_years(raw: pd.DataFrame, min_years: int) -> bool:
+    """Refuse years the reference tables do not cover, and a ``min_years`` that would drop every firm; say
+    whether any two years are close enough for firms to be linked across them.
+    """
+    check_year_range(raw, "harmonise")
+    years = np.unique(raw["year"])
+    if min_years > len(years):
+        raise InputError(f"harmonise: min_years={min_years} keeps firms observed in at least {min_years} years, "
+                         f"but the records cover {len(years)} year(s) ({_years_text(raw)}): every firm would be "
+                         f"dropped; give more years, or a smaller min_years (1 for a cross-section; in sez run: "
+                         f"[harmonise] min_years)")
+    linked_across_years = bool(np.any(np.diff(years) <= MAX_GAP))
+    if min_years > 1 and not linked_across_years:
+        raise InputError(f"harmonise: no two years of the records ({_years_text(raw)}) are within {MAX_GAP} years "
+                         f"of each other, so no firm can be linked across years and min_years={min_years} would "
+                         f"drop every firm; give extracts of consecutive years, or min_years=1 for a "
+                         f"cross-section (in sez run: [harmonise] min_years = 1)")
+    return linked_across_years
+
+
 def _derive(df: pd.DataFrame, deflators, audit: cl.Audit) -> pd.DataFrame:
     df = df.sort_values(["firm_id", "year"], ignore_index=True)
     va, method = cl.value_added(df)
@@ -122,9 +170,11 @@ def _derive(df: pd.DataFrame, deflators, audit: cl.Audit) -> pd.DataFrame:
     dep = df.get("depreciation", pd.Series(np.nan, index=df.index))
     investment = (capital_nominal - capital_nominal.shift(1) + dep).where(prev_same)
     birth = df.get("founding_year", pd.Series(np.nan, index=df.index))
-    birth = birth.where((birth >= 1800) & (birth <= year))  # impossible founding years are unknown
     first_year = year.groupby(firm).transform("min")
     last_year = year.groupby(firm).transform("max")
+    # a firm can be seen to exit only where a later survey year is within a link's reach
+    survey_years = np.unique(year)
+    followed = year.map({y: bool(((survey_years > y) & (survey_years <= y + MAX_GAP)).any()) for y in survey_years})
     exports = df.get("exports", pd.Series(np.nan, index=df.index))
     out = pd.DataFrame({
         "firm_id": firm.astype(np.int64),
@@ -159,7 +209,7 @@ def _derive(df: pd.DataFrame, deflators, audit: cl.Audit) -> pd.DataFrame:
         "ln_tfp": np.nan,
         "age": (year - birth).astype("Int64"),
         "entry": ((year == first_year) & (birth == year)).fillna(False).astype(bool),
-        "exit": ((year == last_year) & (year < year.max())).astype(bool),
+        "exit": ((year == last_year) & followed).astype(bool),
         "link_type": df["link_type"].astype("category"),
         "high_tech": (df["cic2"].isin(cl.HIGH_TECH_CIC2) | df["cic3"].isin(cl.HIGH_TECH_CIC3)).astype(bool),
         "coastal": df["province"].astype("string").str[:2].isin(cl.COASTAL).fillna(False).astype(bool),

@@ -15,6 +15,9 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+#: Largest gap in years a link bridges: 2, a firm missing from one wave (Brandt et al. 2012).
+MAX_GAP = 2
+
 RULES = ("code", "name", "legal_rep_city", "phone_city", "founding_industry_town_product")
 _KEY_COLUMNS = {
     "code": ("legal_person_code",),
@@ -72,12 +75,13 @@ def rule_keys(raw: pd.DataFrame) -> pd.DataFrame:
     return keys
 
 
-def link_firms(raw: pd.DataFrame, max_gap: int = 2) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+def link_firms(raw: pd.DataFrame, max_gap: int = MAX_GAP) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
     """Panel ids for the records of ``raw`` (one row per firm-year record).
 
     Returns ``(firm_id, link_type, report)``: ``link_type`` is the rule that
     linked a record to its predecessor ("new" for a first appearance); the
-    report counts links by year pair and rule.
+    report counts links by year pair and rule (no rows, the same columns, where no two years are within
+    ``max_gap`` of each other).
     """
     if "year" not in raw.columns:
         raise ValueError("link_firms needs a 'year' column")
@@ -121,4 +125,4 @@ def link_firms(raw: pd.DataFrame, max_gap: int = 2) -> tuple[pd.Series, pd.Serie
         ids[new] = np.arange(next_id, next_id + new.sum())
         next_id += int(new.sum())
         firm_id[idx] = ids
-    return firm_id, link_type, pd.DataFrame(report)
+    return firm_id, link_type, pd.DataFrame(report, columns=["year", "to_year", "rule", "links"])
