@@ -134,8 +134,21 @@ def test_an_input_pattern_that_reaches_the_output_folder_is_refused_before_readi
     for f in (extracts / "raw").glob("asie_*.parquet"):
         (base / "data" / f.name).write_bytes(f.read_bytes())
     cfg = pipeline_config({"data": {"source": "files", "files": ["**/*.parquet"]},
-                           "run": {"out": "results", "steps": ["harmonise"], "cache": False}}, base=base)
-    run_pipeline(cfg, progress=False)  # the first run: results/ is empty
-    assert (base / "results" / "panel.parquet").is_file()
-    with pytest.raises(OutputFolderError, match=r"panel\.parquet.*narrow the pattern"):
-        run_pipeline(cfg, progress=False)  # the pattern now matches the panel the first run wrote
+                           "run": {"out": "results", "steps": ["read"], "cache": False}}, base=base)
+    first = run_pipeline(cfg, progress=False)  # the first run: results/ is empty
+    assert first["steps"]["read"]["status"] == "ok" and list((base / "results").rglob("*.parquet"))
+    with pytest.raises(OutputFolderError, match=r"results.*narrow the pattern"):
+        run_pipeline(cfg, progress=False)  # the pattern now matches what the first run wrote
+
+
+def test_a_folder_name_with_glob_characters_is_read_literally(extracts, tmp_path):
+    folder = tmp_path / "run[1]" / "raw"
+    folder.mkdir(parents=True)
+    for f in (extracts / "raw").iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    cfg = pipeline_config({"data": {"source": "files", "files": ["raw/asie_*"]},
+                           "run": {"out": str(tmp_path / "out"), "steps": ["read"], "cache": False}},
+                          base=tmp_path / "run[1]")
+    summary = run_pipeline(cfg, progress=False)
+    assert summary["steps"]["read"]["status"] == "ok"
+    assert summary["read"]["files"] == len(list((extracts / "raw").glob("asie_*")))

@@ -41,6 +41,7 @@ def _valid(**sections):
     (_valid(tfp={"trim": 0.7}), r"\[tfp\] trim must lie in \[0, 0.5\)"),
     (_valid(data={"years": [2007]}), r"\[data\] years must have 2 entries"),
     (_valid(data={"years": [2007, 1998]}), r"\[data\] years must be \[first, last\]"),
+    (_valid(data={"years": [1998, 2050]}), r"\[data\] years must lie within 1995-2013"),
     (_valid(data={"source": "synthetic"}), r"\[data\] files names extracts, but source = 'synthetic'"),
     (_valid(data={"columns": {"staff": "employes"}}), r"\[data\] columns .*unknown canonical names"),
     (_valid(data={"columns": {"staff": 3}}), r"\[data\] columns must be table\[str\]"),
@@ -178,7 +179,9 @@ def _write(root: Path, name: str, **sections) -> Path:
 
 
 def _statuses(summary):
-    return {n: ("stored" if s["cached"] else s["status"]) for n, s in summary["steps"].items()}
+    """What this run did with each step it ran (steps kept from an earlier run aside)."""
+    return {n: ("stored" if s["cached"] else s["status"]) for n, s in summary["steps"].items()
+            if "from_earlier_run" not in s}
 
 
 def test_unmapped_column_is_named_in_the_error(user_files):

@@ -39,6 +39,7 @@ from typing import Callable
 
 from sez.data.synthetic import EXIT_0, FILE_FORMATS
 from sez.errors import ConfigError
+from sez.limits import SUPPORTED_YEARS
 from sez.model import Grid, Params
 from sez.model.params import ESTIMABLE
 from sez.moments import CALIBRATION_MOMENTS, MOMENTS
@@ -378,6 +379,9 @@ def _check_pipeline_values(s: dict, source: str) -> None:
                               "read them, or remove files")
     if data["years"] and data["years"][0] > data["years"][1]:
         fail("data", "years", f"must be [first, last] with first <= last, got {data['years']}")
+    if data["years"] and not all(SUPPORTED_YEARS[0] <= y <= SUPPORTED_YEARS[1] for y in data["years"]):
+        fail("data", "years", f"must lie within {SUPPORTED_YEARS[0]}-{SUPPORTED_YEARS[1]}, the survey years "
+                              f"sez reads, got {data['years']}")
     if data["columns"]:
         from sez.data.columns import name_map
 

@@ -40,6 +40,7 @@ from sez.data.synthetic.process import (
     _simulate,
 )
 from sez.data.synthetic.records import _write_raw
+from sez.limits import SUPPORTED_YEARS
 
 
 @dataclass
@@ -90,7 +91,7 @@ def synthetic(n_firms: int = 20_000, years: tuple[int, int] = (1998, 2013), seed
     n_firms : int
         Number of true firms over the whole period (incumbents and entrants).
     years : (int, int)
-        First and last survey year, inclusive, within 1990-2013.
+        First and last survey year, inclusive, within ``sez.limits.SUPPORTED_YEARS`` (the years reading accepts).
     seed : int
         Seed of ``numpy.random.SeedSequence``; independent streams for the firm
         process, the addresses and identities, and the mess.
@@ -112,8 +113,10 @@ def synthetic(n_firms: int = 20_000, years: tuple[int, int] = (1998, 2013), seed
     SyntheticASIE
     """
     first, last = int(years[0]), int(years[1])
-    if not (1990 <= first <= last <= TARGET_CODE_YEAR):
-        raise ValueError(f"years must lie within 1990-{TARGET_CODE_YEAR} and be ordered, got {years}")
+    lowest, highest = SUPPORTED_YEARS[0], min(SUPPORTED_YEARS[1], TARGET_CODE_YEAR)
+    if not (lowest <= first <= last <= highest):
+        raise ValueError(f"years must lie within {lowest}-{highest} (the years reading accepts) and be ordered, "
+                         f"got {years}")
     if n_firms < 10:
         raise ValueError(f"n_firms must be at least 10, got {n_firms}")
     rates = {"default": MessRates(), "none": NO_MESS}.get(mess, mess) if isinstance(mess, str) else mess

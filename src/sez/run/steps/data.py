@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
 from pathlib import Path
 
 import pandas as pd
 
-from sez.data.read import InputError
+from sez.data.read import InputError, find_files
 from sez.run.config import PipelineConfig
 from sez.run.context import Run
 
@@ -46,14 +45,9 @@ def input_files(cfg: PipelineConfig) -> list[Path]:
     """The user's extracts: each entry of [data] files is a path or a glob pattern that must match."""
     found: list[Path] = []
     for entry in cfg["data"]["files"]:
-        pattern = cfg.resolve(entry)
-        if any(c in entry for c in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(str(pattern), recursive=True))
-        else:
-            matches = [pattern]
-        matches = [m for m in matches if m.is_file()]
+        matches = find_files(entry, cfg.base)
         if not matches:
-            raise InputError(f"[data] files: {entry!r} matches no file (looked for {pattern})")
+            raise InputError(f"[data] files: {entry!r} matches no file (looked for {cfg.resolve(entry)})")
         found.extend(m for m in matches if m not in found)
     return found
 
