@@ -79,7 +79,7 @@ def test_sez_grid_refuses_a_large_grid_before_computing_and_allow_large_override
     path.write_text(GRID_TOML.format(dir=tmp_path))
     assert cli.main(["grid", str(path), "--workers", "1"]) == 2
     err = capsys.readouterr().err
-    assert f"{path}: [points]: parameter grid of 2 xbar_S x 3 tau_S: 6 points (limit 5)" in err
+    assert f"{path}: parameter grid of 2 xbar_S x 3 tau_S: 6 points (limit 5)" in err
     assert "--allow-large" in err
     assert not (tmp_path / "g.jsonl").exists()  # nothing was computed
 

@@ -131,7 +131,6 @@ EXIT_OK, EXIT_POINTS_FAILED, EXIT_RUN_FAILED = 0, 3, 4
 
 
 def _grid(args) -> int:
-    from sez.errors import SizeError
     from sez.parallel import WorkerLost
     from sez.run import config
     from sez.smm import evaluate_grid
@@ -143,8 +142,8 @@ def _grid(args) -> int:
     spec = _spec(cfg)
     try:
         points = factorial_points(cfg.point_axes, spec, allow_large=args.allow_large)
-    except SizeError as err:
-        raise SizeError(f"{cfg.path}: [points]: {err}") from None
+    except ValueError as err:  # too many points, or a [simulation] size that is not a whole number
+        raise type(err)(f"{cfg.path}: {err}") from None
     checkpoint = cfg.output.get("checkpoint", str(cfg.path.with_suffix(".jsonl")))
     try:
         with _executor(args) as ex:
