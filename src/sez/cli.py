@@ -141,14 +141,20 @@ def _grid(args) -> int:
     from sez.parallel import WorkerLost
     from sez.run import config
     from sez.smm import evaluate_grid
+    from sez.smm.grid import factorial_points
 
     cfg = config.load(args.config)
-    if not cfg.points:
+    if not cfg.point_axes:
         raise config.ConfigError(f"{cfg.path}: [points] is empty: nothing to evaluate")
+    spec = _spec(cfg)
+    try:
+        points = factorial_points(cfg.point_axes, spec, allow_large=args.allow_large)
+    except ValueError as err:  # too many points, or a [simulation] size that is not a whole number
+        raise type(err)(f"{cfg.path}: {err}") from None
     checkpoint = cfg.output.get("checkpoint", str(cfg.path.with_suffix(".jsonl")))
     try:
         with _executor(args) as ex:
-            table = evaluate_grid(cfg.points, base=cfg.params, spec=_spec(cfg), executor=ex, checkpoint=checkpoint,
+            table = evaluate_grid(points, base=cfg.params, spec=spec, executor=ex, checkpoint=checkpoint,
                                   seed=int(cfg.simulation.get("seed", 0)), progress=True,
                                   retry_failed=args.retry_failed)
     except WorkerLost as err:
@@ -281,6 +287,8 @@ def main(argv=None) -> int:
         if name == "grid":
             cmd.add_argument("--retry-failed", action="store_true",
                              help="compute again the points whose error the checkpoint records")
+            cmd.add_argument("--allow-large", action="store_true",
+                             help="evaluate a [points] grid of more than sez.limits.MAX_GRID_POINTS points")
         cmd.set_defaults(func=_quiet_collateral(func))
     args = parser.parse_args(argv)
     try:

@@ -52,3 +52,9 @@ class TFPWarning(UserWarning):
 
 class ConfigError(ValueError):
     """A configuration file is malformed; the message names the file, section and key."""
+
+
+class SizeError(ValueError):
+    """A job is estimated, from its sizes before anything is allocated, to need more memory or time than
+    ``sez.limits`` allows; the message gives the estimate, the limit and the override.
+    """

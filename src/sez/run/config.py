@@ -11,7 +11,7 @@ The sections of a ``sez grid`` / ``sez calibrate`` file::
     years = 10
     burn_in = 60
     seed = 0
-    [points]       # sez grid: a full factorial grid over these values
+    [points]       # sez grid: a full factorial grid over these values (counted before it is built)
     xbar_S = [0.1, 0.3, 0.5]
     [calibrate]    # sez calibrate: which parameters are free, their box, search sizes
     free = ["xbar_S", "theta_S"]
@@ -31,7 +31,6 @@ The sections of a ``sez grid`` / ``sez calibrate`` file::
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +63,8 @@ class RunConfig:
     params: Params
     grid: Grid
     simulation: dict
-    points: list[dict] = field(default_factory=list)
+    #: [points]: parameter name -> its values; ``sez.smm.grid.factorial_points`` counts, checks and expands them
+    point_axes: dict[str, list] = field(default_factory=dict)
     calibrate: dict = field(default_factory=dict)
     targets: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)
@@ -114,12 +114,10 @@ def load(path: str | Path) -> RunConfig:
     for name, values in points_spec.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{path}: [points] {name} must be a non-empty list of values")
-    names = list(points_spec)
-    points = [dict(zip(names, combo)) for combo in itertools.product(*(points_spec[n] for n in names))]
     calibrate = dict(raw.get("calibrate", {}))
     _check_calibrate(path, calibrate)
     targets = raw.get("targets") or table7()["data"].to_dict()
-    return RunConfig(path, params, grid, dict(raw.get("simulation", {})), points, calibrate, targets,
+    return RunConfig(path, params, grid, dict(raw.get("simulation", {})), dict(points_spec), calibrate, targets,
                      _output_paths(path, raw.get("output", {})))
 
 

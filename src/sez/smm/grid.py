@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -12,8 +14,10 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from sez import limits
 from sez import moments as mom
 from sez.model import Grid, Params, simulate, solve, stationary
+from sez.model.simulate import estimate_panel
 from sez.parallel import map_items
 from sez.store import Checkpoint
 
@@ -28,6 +32,33 @@ class ModelSpec:
     burn_in: int = 60
     moments: tuple = mom.CALIBRATION_MOMENTS
     method: str = "howard"
+
+    def seconds_per_point(self) -> float:
+        """Estimated seconds on one thread of one point: a solve of ``grid`` and a simulated panel."""
+        return self.grid.estimate()[2] + estimate_panel(self.n_firms, self.years, self.burn_in)[2]
+
+
+#: Bytes of one grid point held while a grid runs: its parameter dict, its checkpoint record and its row
+#: of the table (about a kilobyte with a handful of parameters and the calibration moments).
+BYTES_PER_POINT = 1024
+
+
+def factorial_points(axes: dict[str, Sequence], spec: ModelSpec = ModelSpec(),
+                     allow_large: bool = False) -> list[dict]:
+    """Every combination of the values in ``axes`` (parameter name -> values): a full factorial grid.
+
+    The points are counted by multiplying the axes' lengths before any is built: more than
+    ``sez.limits.MAX_GRID_POINTS``, or more memory than ``sez.limits.memory_limit()``, is a
+    :class:`sez.errors.SizeError` giving the count, the memory and the core-hours at ``spec``'s cost per
+    point, unless ``allow_large=True`` (``sez grid --allow-large``).
+    """
+    count = math.prod(len(values) for values in axes.values())
+    shape = " x ".join(f"{len(values)} {name}" for name, values in axes.items())
+    limits.check_size(f"parameter grid of {shape}", count, "points", count * BYTES_PER_POINT,
+                      count * spec.seconds_per_point(), allow_large=allow_large, max_count=limits.MAX_GRID_POINTS,
+                      limit_time=False, override="allow_large=True (sez grid --allow-large)")
+    names = list(axes)
+    return [dict(zip(names, combo)) for combo in itertools.product(*axes.values())]
 
 
 def model_moments(params: Params, spec: ModelSpec = ModelSpec(), seed: int = 0) -> pd.Series:
