@@ -174,6 +174,7 @@ def _grid(args) -> int:
 def _calibrate(args) -> int:
     import pandas as pd
 
+    from sez.parallel import WorkerLost
     from sez.run import config
     from sez.smm import estimate
 
@@ -182,18 +183,28 @@ def _calibrate(args) -> int:
     if not free:
         raise config.ConfigError(f"{cfg.path}: [calibrate] needs free = [...] parameter names")
     data = pd.Series(cfg.targets, dtype=float)
-    with _executor(args) as ex:
-        bounds = {name: tuple(box) for name, box in cfg.calibrate.get("bounds", {}).items()}
-        res = estimate(data, cfg.params, free, spec=_spec(cfg, data.index), executor=ex, bounds=bounds or None,
-                       seed=int(cfg.simulation.get("seed", 0)), global_points=cfg.calibrate.get("global_points", 16),
-                       local_starts=cfg.calibrate.get("local_starts", 3),
-                       local_maxiter=cfg.calibrate.get("local_maxiter", 200),
-                       profile=cfg.calibrate.get("profile", False), progress=True)
+    # [output] paths are relative to the file's folder (config.load); by default the checkpoint lies beside it,
+    # so that a job killed on a cluster resumes when submitted again
+    outputs = cfg.output
+    checkpoint = outputs.get("checkpoint", cfg.path.with_suffix(".calibration.jsonl"))
+    try:
+        with _executor(args) as ex:
+            bounds = {name: tuple(box) for name, box in cfg.calibrate.get("bounds", {}).items()}
+            res = estimate(data, cfg.params, free, spec=_spec(cfg, data.index), executor=ex, bounds=bounds or None,
+                           seed=int(cfg.simulation.get("seed", 0)),
+                           global_points=cfg.calibrate.get("global_points", 16),
+                           local_starts=cfg.calibrate.get("local_starts", 3),
+                           local_maxiter=cfg.calibrate.get("local_maxiter", 200),
+                           profile=cfg.calibrate.get("profile", False), progress=True, checkpoint=checkpoint)
+    except WorkerLost as err:
+        print(f"sez calibrate: the run failed: {err}; the finished evaluations are in {checkpoint}, and running "
+              "the same command again resumes from them", file=sys.stderr)
+        return EXIT_RUN_FAILED
     print(res.summary())
-    if cfg.output.get("table"):
-        res.params_table().to_csv(cfg.output["table"])
-    if cfg.output.get("verdict"):
-        res.verdict().to_csv(cfg.output["verdict"])
+    if "table" in outputs:
+        res.params_table().to_csv(outputs["table"])
+    if "verdict" in outputs:
+        res.verdict().to_csv(outputs["verdict"])
     return 0
 
 

@@ -54,9 +54,11 @@ def file_digest(path: Path) -> str:
 
 
 class Checkpoint:
-    """An append-only JSON-lines file: a header naming the grid, then one line per
-    finished point, flushed and synced as it completes; a point is written once, unless
-    a retry supersedes its recorded failure (the later record counts).
+    """An append-only JSON-lines file: a header naming the work (its ``kind`` and the
+    fingerprint of its settings), then one line per finished point, flushed and synced
+    as it completes; a point is written once, unless a retry supersedes its recorded
+    failure (the later record counts). ``n_points`` is None where the number of points
+    is not known in advance (a calibration's evaluations).
 
     Reading keeps every valid record. Only a torn final line (no newline: a
     write cut short by a kill) is dropped. A bad line elsewhere is skipped
@@ -66,16 +68,18 @@ class Checkpoint:
     point, is an error naming the lines.
     """
 
-    def __init__(self, path: str | os.PathLike, fingerprint: str, n_points: int):
+    def __init__(self, path: str | os.PathLike, fingerprint: str, n_points: int | None, kind: str = "grid",
+                 settings: str = "other points, function, base parameters or seed"):
         self.path = Path(path)
         self.fingerprint = fingerprint
+        self.kind, self.settings = kind, settings  # the work, and what names it (for the refusal)
         self.done: dict[int, dict] = {}
         if self.path.exists() and self.path.stat().st_size > 0:
             self._read(n_points)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "w") as f:
-                f.write(json.dumps({"grid": fingerprint, "points": n_points}) + "\n")
+                f.write(json.dumps({kind: fingerprint, "points": n_points}) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
 
@@ -86,10 +90,11 @@ class Checkpoint:
         try:
             header = json.loads(lines[0])
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.path}: not a grid checkpoint (bad header line)") from err
-        if header.get("grid") != self.fingerprint or header.get("points") != n_points:
-            raise ValueError(f"{self.path}: checkpoint was written for another grid (other points, function, "
-                             f"base parameters or seed); use another path or delete it")
+            raise ValueError(f"{self.path}: not a {self.kind} checkpoint (bad header line)") from err
+        if not isinstance(header, dict) or header.get(self.kind) != self.fingerprint or \
+                header.get("points") != n_points:
+            raise ValueError(f"{self.path}: checkpoint was written for another {self.kind} ({self.settings}); "
+                             "use another path or delete it")
         torn = not raw.endswith(b"\n")  # the last element of ``lines`` is then a line cut short
         bad: list[tuple[int, bytes]] = []
         first_line: dict[int, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import asdict
 from typing import Sequence
@@ -14,11 +15,21 @@ from scipy.stats import qmc
 from sez import moments as mom
 from sez.model import Params
 from sez.model.params import ESTIMABLE
-from sez.parallel import SerialExecutor
+from sez.parallel import SerialExecutor, WorkerLost
+from sez.progress import _stamped, active
+from sez.smm.checkpoint import EvaluationCheckpoint, fingerprint
 from sez.smm.grid import ModelSpec
 from sez.smm.noise import _noise_weights, _precision, default_bounds, simulation_noise
 from sez.smm.results import IDENTIFICATION_TOL, PROFILE_RISE, SMMResult
-from sez.smm.search import _coordinate_scan, _jacobian, _local_gauss_newton, _local_search, _Objective, _profile_rise
+from sez.smm.search import (
+    MODEL_ERRORS,
+    _coordinate_scan,
+    _jacobian,
+    _local_gauss_newton,
+    _local_search,
+    _Objective,
+    _profile_rise,
+)
 
 
 def estimate(
@@ -41,6 +52,7 @@ def estimate(
     executor=None,
     seed: int = 0,
     progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
 ) -> SMMResult:
     """Estimate ``free`` parameters by the simulated method of moments.
 
@@ -86,6 +98,14 @@ def estimate(
     the ratio of simulated to observed firms, both panels covering about as many
     years (``spec.years``). A parameter that no moment moves gets no standard
     error (NaN).
+
+    With a ``checkpoint`` path every model evaluation (and noise measurement) is
+    appended to that JSON-lines file as it finishes; a rerun with the same arguments
+    reads each recorded one back instead of computing it, and returns the estimate the
+    uninterrupted run would have. A checkpoint written with other arguments is refused.
+    A fault of the machine (an interrupt, a lost worker: :class:`sez.parallel.WorkerLost`)
+    ends the estimation and is never recorded. ``progress`` prints timestamped lines
+    (stages, and how many evaluations were read back from the checkpoint).
     """
     free = list(free)
     unknown = [n for n in free if n not in ESTIMABLE]
@@ -117,24 +137,53 @@ def estimate(
         if isinstance(weights, str):
             if weights != "noise":
                 raise ValueError(f"weights = {weights!r}: give a matrix or 'noise'")
-            noise0 = simulation_noise(start.replace(**dict(zip(free, x0))), free, spec, dict(zip(free, lo_hi)),
-                                      seed, max(int(noise_draws), 2), executor)
-            extra_evaluations += noise0.attrs["evaluations"]
-            W = _noise_weights(noise0, data)
+            W = None  # measured at the start below, once the checkpoint is open
         elif weights is None:
             W = np.diag(1.0 / np.maximum(np.abs(data.to_numpy()), 1e-12) ** 2)
         else:
             W = np.asarray(weights, dtype=float)
-    if W.shape != (k, k):
+    if W is not None and W.shape != (k, k):
         raise ValueError(f"weights must be {k} x {k}")
-    obj = _Objective(data, start, free, spec, W, seed)
+    store = None
+    if checkpoint is not None:
+        store = EvaluationCheckpoint(checkpoint, fingerprint({
+            "data": data, "start": start, "free": free, "spec": spec, "covariance": covariance, "weights": weights,
+            "bounds": lo_hi, "data_firms": data_firms, "global_points": global_points, "local_starts": local_starts,
+            "local_maxiter": local_maxiter, "local": local, "scan_rounds": scan_rounds, "noise_draws": noise_draws,
+            "identification_tol": identification_tol, "profile": profile, "seed": seed}), list(data.index))
+        if progress:
+            _say(f"calibration checkpoint {store.path}: {len(store.evaluations)} model evaluation(s) and "
+                 f"{len(store.noise)} noise measurement(s) recorded; they are read back, not computed again")
+    obj = _Objective(data, start, free, spec, W, seed, store)
+    measured: dict[tuple, pd.DataFrame] = {}
+
+    def noise_at(point, draws: int) -> pd.DataFrame:
+        """The simulation noise at ``point``, measured once per point and number of draws (and recorded)."""
+        nonlocal extra_evaluations
+        key = (tuple(float(t) for t in point), int(draws))
+        if key not in measured:
+            if store is not None and key in store.noise:
+                measured[key] = store.noise[key]
+                store.read_back += measured[key].attrs["evaluations"]
+            else:
+                measured[key] = simulation_noise(start.replace(**dict(zip(free, key[0]))), free, spec,
+                                                 dict(zip(free, lo_hi)), seed, int(draws), executor)
+                if store is not None:
+                    store.add_noise(*key, measured[key])
+            extra_evaluations += measured[key].attrs["evaluations"]
+        return measured[key]
+
+    if W is None:
+        W = obj.W = _noise_weights(noise_at(x0, max(int(noise_draws), 2)), data)
     starts = [(x0, obj(x0))]
     if global_points:
         sob = qmc.Sobol(p, scramble=True, seed=seed).random(global_points)
         pts = qmc.scale(sob, [b[0] for b in lo_hi], [b[1] for b in lo_hi])
-        obj.prefetch(pts, executor or SerialExecutor(), progress=progress)
+        obj.prefetch(pts, executor or SerialExecutor(), progress="global stage" if progress else False)
         values = np.array([obj(x) for x in pts])
         starts += [(pts[i], float(values[i])) for i in np.argsort(values)[:local_starts]]
+        if progress:
+            _say(f"global stage: {global_points} Sobol points, best objective {values.min():.6g}" + _resumed(store))
     starts = sorted(starts, key=lambda s: s[1])[:max(1, local_starts)]
     search = _local_gauss_newton if local == "gauss-newton" else _local_search
 
@@ -145,19 +194,10 @@ def estimate(
             if not fc < fs:
                 break
             xs, fs, cs = search(obj, xc, fc, lo_hi, local_maxiter, executor)
+        if progress:
+            _say(f"local stage: objective {f_start:.6g} -> {fs:.6g}, {obj.evaluations} model evaluations so far"
+                 + _resumed(store))
         return xs, fs, cs
-
-    measured: dict[tuple, pd.DataFrame] = {}
-
-    def noise_at(point, draws: int) -> pd.DataFrame:
-        """The simulation noise at ``point``, measured once per point and number of draws."""
-        nonlocal extra_evaluations
-        key = (tuple(float(t) for t in point), int(draws))
-        if key not in measured:
-            measured[key] = simulation_noise(start.replace(**dict(zip(free, key[0]))), free, spec,
-                                             dict(zip(free, lo_hi)), seed, int(draws), executor)
-            extra_evaluations += measured[key].attrs["evaluations"]
-        return measured[key]
 
     x, f, converged = starts[0][0], starts[0][1], False
     for x_start, f_start in starts:
@@ -178,7 +218,9 @@ def estimate(
     if noise_draws:
         try:
             noise = noise_at(theta, noise_draws)
-        except (ValueError, RuntimeError, ArithmeticError) as err:
+        except WorkerLost:  # a fault of the machine, not a noise that cannot be measured
+            raise
+        except MODEL_ERRORS as err:
             warnings.warn(f"the simulation noise could not be measured at the estimate ({err}); only a parameter "
                           f"that no moment moves is reported as not identified", RuntimeWarning, stacklevel=2)
     if len(noise):
@@ -223,7 +265,9 @@ def estimate(
                 noise = noise_at(theta, noise_draws)
                 sigma = 2.0 * noise.attrs["covariance"].loc[data.index, data.index].to_numpy()
                 W_noise = _noise_weights(noise, data)
-            except (ValueError, RuntimeError, ArithmeticError) as err:
+            except WorkerLost:
+                raise
+            except MODEL_ERRORS as err:
                 warnings.warn(f"the simulation noise could not be measured at the moved estimate ({err}); the "
                               "previous estimate's is used", RuntimeWarning, stacklevel=2)
             precision = _precision(jac, sigma, theta, span)
@@ -253,6 +297,11 @@ def estimate(
     box = pd.DataFrame({"min": seen.min(), "max": seen.max()}) if len(seen) else pd.DataFrame()
     box.attrs["points"] = len(seen)
     est = pd.Series(theta, index=free)
+    if progress:
+        total = obj.evaluations + extra_evaluations
+        _say(f"calibration: {total} model evaluations" + (
+            f", {store.read_back} read back from the checkpoint {store.path}, {total - store.read_back} computed"
+            if store is not None else ""))
     return SMMResult(
         free=tuple(free), params=est, bse=pd.Series(se, index=free), start=pd.Series(x0, index=free),
         data_moments=data, model_moments=m_hat[data.index], objective=float(obj.gap(m_hat) @ W @ obj.gap(m_hat)),
@@ -262,3 +311,16 @@ def estimate(
         box_ranges=box, bounds=pd.DataFrame(lo_hi, index=free, columns=["lower", "upper"]),
         identification_tol=identification_tol, profile_rise=profile_rise,
     )
+
+
+def _say(text: str) -> None:
+    """A progress line: in the run's log inside a pipeline, else timestamped on standard output (a batch log)."""
+    log = active()
+    if log is not None:
+        log.status(text)
+    else:
+        print(_stamped(text), flush=True)
+
+
+def _resumed(store: EvaluationCheckpoint | None) -> str:
+    return "" if store is None else f" ({store.read_back} read back from the checkpoint)"

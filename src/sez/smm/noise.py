@@ -92,12 +92,18 @@ def simulation_noise(
         if fine.sum() > D.shape[1]:
             coef, *_ = np.linalg.lstsq(D[fine], Y[fine, j], rcond=None)
             rough[j] = np.sqrt(((Y[fine, j] - D[fine] @ coef) ** 2).sum() / (fine.sum() - D.shape[1]))
-    out = pd.DataFrame({"monte_carlo": mc.std(ddof=1), "roughness": pd.Series(rough, index=names)})
+    return noise_table(mc.std(ddof=1), pd.Series(rough, index=names), len(X) + 1)
+
+
+def noise_table(monte_carlo: pd.Series, roughness: pd.Series, evaluations: int) -> pd.DataFrame:
+    """``simulation_noise``'s table from its two parts (s.d. by moment) and the model evaluations they took."""
+    out = pd.DataFrame({"monte_carlo": monte_carlo, "roughness": roughness})
     out["total"] = np.hypot(out["monte_carlo"], out["roughness"])
     # diagonal: a covariance from a few panels has rank draws - 1 and would overstate
     # what the moments pin down along the directions it misses
+    names = list(out.index)
     out.attrs["covariance"] = pd.DataFrame(np.diag(out["total"].to_numpy() ** 2), index=names, columns=names)
-    out.attrs["evaluations"] = len(X) + 1
+    out.attrs["evaluations"] = int(evaluations)
     return out
 
 

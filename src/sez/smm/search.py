@@ -8,39 +8,63 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sez.smm.grid import evaluate_grid, model_moments, moments_at_point
+from sez.parallel import map_items
+from sez.smm.grid import model_moments, moments_at_point
 from sez.smm.results import JACOBIAN_STEP, LM_STEPS
+
+#: The errors by which the model says it has no solution at a point: results (recorded), unlike a fault of
+#: the machine (an interrupt, a lost worker), which ends the estimation.
+MODEL_ERRORS = (ValueError, RuntimeError, ArithmeticError)
 
 
 class _Objective:
     """Weighted distance of model from data moments under common random numbers.
-    Every point evaluated is remembered (a search revisits points).
+    Every point evaluated is remembered (a search revisits points); with a
+    ``checkpoint`` (:class:`sez.smm.checkpoint.EvaluationCheckpoint`) each one is
+    recorded as it finishes, and one recorded by an earlier run is read back.
     """
 
-    def __init__(self, data, start, free, spec, weights, seed):
+    def __init__(self, data, start, free, spec, weights, seed, checkpoint=None):
         self.data, self.start, self.free, self.spec, self.W, self.seed = data, start, free, spec, weights, seed
+        self.checkpoint = checkpoint
         self.evaluations = 0
         self.seen: dict[tuple, pd.Series | None] = {}
+
+    def _read_back(self, key) -> bool:
+        """Take the evaluation at ``key`` from the checkpoint, if an earlier run recorded it."""
+        if self.checkpoint is None or key not in self.checkpoint.evaluations:
+            return False
+        self.seen[key] = self.checkpoint.evaluations[key]
+        self.checkpoint.read_back += 1
+        return True
+
+    def _record(self, key, moments: pd.Series | None, error: BaseException | None = None) -> None:
+        self.seen[key] = moments
+        if self.checkpoint is not None:
+            self.checkpoint.add(key, moments, error)
 
     def moments(self, theta) -> pd.Series:
         key = tuple(float(t) for t in theta)
         if key not in self.seen:
             self.evaluations += 1
-            params = self.start.replace(**dict(zip(self.free, key)))
-            try:
-                self.seen[key] = model_moments(params, self.spec, self.seed)
-            except (ValueError, RuntimeError, ArithmeticError):
-                self.seen[key] = None
-                raise
+            if not self._read_back(key):
+                params = self.start.replace(**dict(zip(self.free, key)))
+                try:
+                    m = model_moments(params, self.spec, self.seed)
+                except MODEL_ERRORS as err:
+                    self._record(key, None, err)
+                    raise
+                self._record(key, m)
         m = self.seen[key]
         if m is None:
             raise RuntimeError(f"no solution at {dict(zip(self.free, key))}")
         return m
 
-    def prefetch(self, thetas, executor, progress: bool = False) -> None:
+    def prefetch(self, thetas, executor, progress: str | bool = False) -> None:
         """Evaluate the points not seen yet together on ``executor`` (the global
-        stage, a Jacobian's columns, a scan: independent evaluations). Results are
-        those of evaluating them one by one: every point uses the same seed.
+        stage, a Jacobian's columns, a scan: independent evaluations), recording
+        each as it finishes. Results are those of evaluating them one by one:
+        every point uses the same seed. ``progress`` titles the progress lines.
         """
         if executor is None:
             return
@@ -48,13 +72,21 @@ class _Objective:
                                   if key not in self.seen))
         if len(todo) < 2 and not progress:
             return
+        self.evaluations += sum(self._read_back(key) for key in todo)
+        todo = [key for key in todo if key not in self.seen]
         fn = functools.partial(moments_at_point, base=self.start, spec=self.spec, fixed_seed=self.seed)
-        grid = evaluate_grid([dict(zip(self.free, key)) for key in todo], fn, executor=executor, seed=self.seed,
-                             progress=progress)
         names = list(self.spec.moments)
-        for key, (_, row) in zip(todo, grid.iterrows()):
+        for i, result, err in map_items(fn, [dict(zip(self.free, key)) for key in todo], executor=executor,
+                                        seed=self.seed, progress=progress):
+            if err is not None and not isinstance(err, Exception):
+                raise err  # an interrupt is not a result
             self.evaluations += 1
-            self.seen[key] = pd.Series(row[names].to_numpy(dtype=float), index=names) if pd.isna(row["error"]) else None
+            if err is None:
+                self._record(todo[i], pd.Series([result.get(n, np.nan) for n in names], index=names, dtype=float))
+            elif isinstance(err, MODEL_ERRORS):
+                self._record(todo[i], None, err)
+            else:  # not the model's answer: no solution in this run, computed again by a rerun
+                self.seen[todo[i]] = None
 
     def gap(self, m: pd.Series) -> np.ndarray:
         return (m[self.data.index] - self.data).to_numpy()
@@ -63,7 +95,7 @@ class _Objective:
         """The moment gap, or None where the model has no solution."""
         try:
             g = self.gap(self.moments(theta))
-        except (ValueError, RuntimeError, ArithmeticError):
+        except MODEL_ERRORS:
             return None
         return g if np.all(np.isfinite(g)) else None
 
@@ -230,7 +262,7 @@ def _jacobian(obj: _Objective, theta, lo_hi, m_hat, executor=None) -> np.ndarray
         for x in pair:
             try:
                 sides.append((x[j], obj.moments(x)[obj.data.index]) if x[j] != theta[j] else None)
-            except (ValueError, RuntimeError, ArithmeticError):  # no solution there: one-sided
+            except MODEL_ERRORS:  # no solution there: one-sided
                 sides.append(None)
         (x_up, m_up), (x_dn, m_dn) = [s if s is not None else (theta[j], m_hat[obj.data.index]) for s in sides]
         if x_up == x_dn:
