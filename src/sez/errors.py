@@ -52,3 +52,9 @@ class TFPWarning(UserWarning):
 
 class ConfigError(ValueError):
     """A configuration file is malformed; the message names the file, section and key."""
+
+
+class CollinearError(DidDataError):
+    """Every regressor of a fixed-effects regression is collinear with the fixed effects; the message
+    names them.
+    """
