@@ -230,13 +230,14 @@ def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CR
     return parsed
 
 
-def empty_sample(usable: Mapping[str, np.ndarray]) -> str:
+def empty_sample(usable: Mapping[str, np.ndarray], meaning: str = "non-missing, finite") -> str:
     """Why an estimation sample is empty, given each column's usable rows: the columns with no usable
-    value in any row (an all-missing regressor), else how many rows each column leaves.
+    value in any row (an all-missing regressor), else how many rows each column leaves. ``meaning`` says
+    what a usable value is.
     """
     empty = [column for column, ok in usable.items() if not np.any(ok)]
     if empty:
-        return (f"column(s) {', '.join(map(repr, empty))} have no usable (non-missing, finite) value in any row: "
+        return (f"column(s) {', '.join(map(repr, empty))} have no usable ({meaning}) value in any row: "
                 "fill them or leave them out")
     return ("no row has a usable value in every column at once; usable rows by column: "
             + ", ".join(f"{column!r} {int(np.sum(ok))}" for column, ok in usable.items()))

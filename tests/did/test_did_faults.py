@@ -62,6 +62,17 @@ def test_event_study_drops_an_absorbed_control_and_keeps_the_event_times():
     np.testing.assert_allclose(ours.twfe_se, reference.se()[names], rtol=1e-8)
 
 
+def test_sun_abraham_keeps_its_cells_beside_a_control_in_large_units():
+    # the cells' collinearity test was relative to the largest column: a control in yuan erased every cell
+    df = staggered_panel(n_firms=400, years=range(2000, 2010), seed=1)
+    runs = [did.event_study(df.assign(x=df.x * scale), "y", controls=("x",), window=(-3, 4), reference=-3,
+                            estimators=("sun_abraham",)) for scale in (1.0, 1e6)]
+    unit, yuan = (r.table[["sun_abraham_coef", "sun_abraham_se"]] for r in runs)
+    assert unit.drop(index=-3).notna().all().all()
+    np.testing.assert_allclose(yuan.to_numpy(), unit.to_numpy(), rtol=1e-7)
+    assert not any("collinear" in k for k in runs[1].counts)
+
+
 def test_twfe_gives_an_absorbed_control_nan_and_pyfixest_estimates_for_the_rest():
     df = with_assets()
     res = did.twfe(df, "y", controls=("assets", "x"))

@@ -34,3 +34,11 @@ def test_a_group_with_too_few_firms_is_skipped_and_recorded_while_the_others_are
     assert "only 8 firm(s) observed in two consecutive years" in res.diagnostics["99"]["skipped"]
     # the within and pooled regressions need no firm's previous year, and still estimate the small group
     assert "99" in tfp.estimate(panel, method="fe", by="cic2", min_obs=10, write_tfp=False).estimates.index
+
+
+def test_an_input_missing_in_every_row_is_named_rather_than_an_empty_result():
+    # with nonpositive="drop" every row was dropped and an empty table of estimates came back
+    panel = few_firms(40).assign(capital=np.nan)
+    with pytest.raises(tfp.TFPInputError, match=r"no row is usable for estimation: column\(s\) 'capital' have no "
+                                                r"usable \(finite, and positive where logs are taken\) value"):
+        tfp.estimate(panel, method="ols", nonpositive="drop")
