@@ -65,7 +65,7 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
                                "are dropped")
     fit = _fit(frame, outcome, regressors, fe_names, fe, vcov)
     if fe:
-        absorbed = _absorbed(fit, frame.loc[used])
+        absorbed = _absorbed(fit, frame, used)
         if absorbed:
             first = [str(v) for v in fit._collin_vars]
             if len(absorbed) == len(fit._coefnames):
@@ -107,7 +107,7 @@ def _all_collinear(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -
                           "time is calendar time): drop those regressors or a fixed effect that absorbs them")
 
 
-def _absorbed(fit, used: pd.DataFrame) -> list[str]:
+def _absorbed(fit, frame: pd.DataFrame, used: np.ndarray) -> list[str]:
     """The fit's regressors that keep less than ``COLLINEAR_SHARE`` of their variation (sum of squared
     deviations from the mean over the rows used) once the fixed effects and the regressors before them
     are partialled out.
@@ -117,8 +117,8 @@ def _absorbed(fit, used: pd.DataFrame) -> list[str]:
     """
     names = [str(n) for n in fit._coefnames]
     cross = np.asarray(fit._hessian, dtype=float)
-    values = used[names].to_numpy(dtype=float)
-    total = ((values - values.mean(axis=0)) ** 2).sum(axis=0)
+    # column by column: a copy of every regressor at once is an event study's N x k again
+    total = [float(np.var(frame[name].to_numpy(dtype=float)[used])) * int(used.sum()) for name in names]
     kept, absorbed = [], []
     for j, name in enumerate(names):
         left = cross[j, j]

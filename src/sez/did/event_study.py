@@ -234,22 +234,22 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
             if np.any(binned == k):  # an event time no firm reaches has no dummy (it would be collinear)
                 sample[_event_name(k)] = (binned == k).astype(float)
                 names.append(_event_name(k))
+        coef = se = pd.Series(dtype=float)
         try:
             fit = _feols(sample, outcome, [*names, *controls], fe, vcov)
         except CollinearError:
             # every event time absorbed (every firm entering in the same year makes event time calendar
             # time): no coefficient, as the imputation column's event times with nothing to impute from
-            fit = None
-            counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join([*names, *controls])}"
-                   ] = len(names) + len(controls)
-        if fit is not None:
+            regressors = [*names, *controls]
+            counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join(regressors)}"] = len(
+                regressors)
+            nobs["twfe"], n_clusters["twfe"] = 0, count_clusters(sample, vcov)
+        else:
             fits["twfe"] = fit
             nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, sample, vcov)
             counts["singleton observations (TWFE)"] = int(len(sample) - fit._N)
             _note_collinear(fit, counts)
-        else:
-            nobs["twfe"], n_clusters["twfe"] = 0, count_clusters(sample, vcov)
-        coef, se = (fit.coef(), fit.se()) if fit is not None else (pd.Series(dtype=float), pd.Series(dtype=float))
+            coef, se = fit.coef(), fit.se()
         table["twfe_coef"] = [0.0 if k == reference else coef.get(_event_name(k), np.nan) for k in event_times]
         table["twfe_se"] = [np.nan if k == reference else se.get(_event_name(k), np.nan) for k in event_times]
         sample = sample.drop(columns=names)
@@ -279,10 +279,9 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
             try:
                 pre_fit = _feols(untreated, outcome, [*lead_names, *controls], fe, vcov)
             except CollinearError:
-                pre_fit = None
                 counts["imputation pre-trend: leads collinear with the fixed effects (no coefficient): "
                        + ", ".join(lead_names)] = len(lead_names)
-            if pre_fit is not None:
+            else:
                 fits["imputation_pretrend"] = pre_fit
                 pc, ps = pre_fit.coef(), pre_fit.se()
                 pre = {k: (pc.get(_event_name(k), np.nan), ps.get(_event_name(k), np.nan)) for k in leads}
