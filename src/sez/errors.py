@@ -58,3 +58,9 @@ class SizeError(ValueError):
     """A job is estimated, from its sizes before anything is allocated, to need more memory or time than
     ``sez.limits`` allows; the message gives the estimate, the limit and the override.
     """
+
+
+class CollinearError(DidDataError):
+    """Every regressor of a fixed-effects regression is collinear with the fixed effects; the message
+    names them.
+    """

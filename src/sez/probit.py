@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from sez.limits import COLLINEAR_SHARE
 from sez.panel import as_columns, lag_within_firm, require_columns
-from sez.results import Results, parse_vcov, renamed_keywords, significance_stars
+from sez.results import Results, empty_sample, parse_vcov, renamed_keywords, significance_stars
 
 __all__ = [
     "ProbitResults",
@@ -470,9 +471,8 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         names.append(name)
 
     dropped = {"missing": 0, "no_lag": 0}
-    outcome = data[y]
-    observed_y = outcome.notna().to_numpy()
-    y_values = outcome.to_numpy(dtype=float, na_value=np.nan)
+    y_values = _binary_outcome(data[y], y, func)
+    observed_y = ~np.isnan(y_values)
     bad = observed_y & ~np.isin(y_values, (0.0, 1.0))
     if bad.any():
         raise ValueError(f"{func}: outcome {y!r} must be 0/1 (or boolean); values "
@@ -498,7 +498,11 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     usable = present & finite & ~no_lag
     dropped["missing"] = int(len(data) - usable.sum() - dropped["no_lag"])
     if not usable.any():
-        raise ValueError(f"{func}: no observation has y, all regressors and fixed effects")
+        by_column = {y: observed_y, **{name: np.isfinite(x_matrix[:, j]) for j, name in enumerate(names)},
+                     **{c: data[c].notna().to_numpy() for c in [*fe] + ([cluster_column] if cluster_column else [])}}
+        if lags:
+            by_column["previous year observed (lags)"] = ~no_lag
+        raise ValueError(f"{func}: no observation is left: {empty_sample(by_column)}")
 
     y_values = y_values[usable]
     x_matrix = x_matrix[usable]
@@ -534,7 +538,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         if cluster.max() < 1:
             raise ValueError(f"{func}: clustered standard errors need at least two clusters in {cluster_column!r}")
 
-    _check_regressors(x_matrix, names, absorber, func)
+    _check_regressors(x_matrix, names, absorber, fe, func)
     _check_separation(y_values, x_matrix, names, func)
 
     eta, iterations, loglik = _newton(y_values, x_matrix, absorber, tol, maxiter, func)
@@ -572,7 +576,25 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     return result
 
 
-def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Absorber, func: str) -> None:
+def _binary_outcome(outcome: pd.Series, name: str, func: str) -> np.ndarray:
+    """The outcome as floats (NaN where missing), or an error naming the column, the values found and how to
+    convert them: labels such as "yes"/"no" are refused rather than guessed.
+    """
+    if pd.api.types.is_numeric_dtype(outcome) or pd.api.types.is_bool_dtype(outcome):
+        return outcome.to_numpy(dtype=float, na_value=np.nan)
+    values = pd.to_numeric(pd.Series(np.asarray(outcome, dtype=object)), errors="coerce").to_numpy(dtype=float)
+    text = outcome.notna().to_numpy() & np.isnan(values)
+    if text.any():
+        found = sorted(map(str, pd.unique(np.asarray(outcome, dtype=object)[text])))
+        raise ValueError(f"{func}: outcome {name!r} must be 0/1 or boolean; it holds {found[:5]}"
+                         f"{' and more' if len(found) > 5 else ''} (dtype {outcome.dtype}). Convert it first, "
+                         f"e.g. data[{name!r}] = data[{name!r}].map({{{found[-1]!r}: 1, {found[0]!r}: 0}}) "
+                         "choosing which label is 1")
+    return values
+
+
+def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Absorber, fe_names: Sequence[str],
+                      func: str) -> None:
     """Raise for a regressor without variation, absorbed by the fixed effects, or collinear with others."""
     unit = np.ones(len(x_matrix))
     centred = x_matrix - x_matrix.mean(axis=0)
@@ -583,16 +605,19 @@ def _check_regressors(x_matrix: np.ndarray, names: Sequence[str], absorber: _Abs
                          f"in the estimation sample")
     within = absorber.demean(x_matrix, unit)
     within_scale = np.sqrt((within ** 2).sum(axis=0))
-    absorbed = within_scale <= 1e-8 * scale
+    # the share of each regressor's variation left once the fixed effects are partialled out
+    absorbed = within_scale ** 2 <= COLLINEAR_SHARE * scale ** 2
     if absorbed.any():
         raise ValueError(f"{func}: regressor(s) {[n for n, a in zip(names, absorbed) if a]} are collinear "
-                         f"with the fixed effects")
+                         f"with the fixed effects {fe_names}: they have no coefficient; drop them from x or "
+                         "the fixed effect that absorbs them")
     normalised = within / within_scale
     gram = normalised.T @ normalised
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
-    if eigenvalues[0] < 1e-10:
+    if eigenvalues[0] < COLLINEAR_SHARE:
         involved = [n for n, v in zip(names, eigenvectors[:, 0]) if abs(v) > 1e-3]
-        raise ValueError(f"{func}: regressors {involved} are collinear (given the fixed effects)")
+        raise ValueError(f"{func}: regressors {involved} are collinear (given the fixed effects {fe_names}): "
+                         "drop one of them")
 
 
 def _check_separation(y: np.ndarray, x_matrix: np.ndarray, names: Sequence[str], func: str) -> None:

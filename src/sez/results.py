@@ -21,7 +21,7 @@ from scipy import stats
 
 from .limits import DEGENERATE_SE
 
-__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "degenerate", "parse_vcov", "renamed",
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "degenerate", "empty_sample", "parse_vcov", "renamed",
            "renamed_keywords", "significance_stars", "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
@@ -228,3 +228,16 @@ def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CR
     if parsed.kind not in allowed:
         raise ValueError(f"{func}: vcov {parsed.spec!r} is not available here; use {expected}")
     return parsed
+
+
+def empty_sample(usable: Mapping[str, np.ndarray], meaning: str = "non-missing, finite") -> str:
+    """Why an estimation sample is empty, given each column's usable rows: the columns with no usable
+    value in any row (an all-missing regressor), else how many rows each column leaves. ``meaning`` says
+    what a usable value is.
+    """
+    empty = [column for column, ok in usable.items() if not np.any(ok)]
+    if empty:
+        return (f"column(s) {', '.join(map(repr, empty))} have no usable ({meaning}) value in any row: "
+                "fill them or leave them out")
+    return ("no row has a usable value in every column at once; usable rows by column: "
+            + ", ".join(f"{column!r} {int(np.sum(ok))}" for column, ok in usable.items()))

@@ -150,3 +150,23 @@ def test_bad_grids(changes, pattern):
 def test_floors_beyond_cash_grid_are_an_error():
     with pytest.raises(GridError, match="cash_high"):
         build_state_space(quiet(xbar_S=1e6), Grid())
+
+
+def test_numpy_real_scalars_are_accepted_and_stored_as_python_values():
+    p = quiet(alpha=np.float32(0.3), beta=np.float64(0.95), lam=np.int64(0), sez_exit_to_nsez=np.bool_(False),
+              liquidation=np.str_("taxed"))
+    assert (type(p.alpha), type(p.beta), type(p.lam), type(p.sez_exit_to_nsez), type(p.liquidation)) == (
+        float, float, int, bool, str)
+    assert p.alpha == float(np.float32(0.3))
+    assert p == quiet(alpha=float(np.float32(0.3)), beta=0.95, lam=0, sez_exit_to_nsez=False)
+    # a numpy bool or string is no more a number than a Python one
+    for value in (np.bool_(True), np.str_("0.3")):
+        with pytest.raises(ParameterError, match="alpha must be a real number"):
+            quiet(alpha=value)
+
+
+@pytest.mark.parametrize("value, pattern", [(np.float32("nan"), "alpha must be finite"),
+                                            (np.float32(1.5), r"alpha = 1\.5 is outside")])
+def test_numpy_scalars_are_refused_for_the_reason_python_values_are(value, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        quiet(alpha=value)

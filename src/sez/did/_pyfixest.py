@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from sez.did.prepare import _codes, _non_singleton_rows
-from sez.errors import DidDataError
+from sez.errors import CollinearError, DidDataError
+from sez.limits import COLLINEAR_SHARE
 from sez.results import Vcov
 
 
@@ -38,8 +39,15 @@ def demeaner_for(fe: Sequence[str]):
 
 
 def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], vcov: Vcov):
-    import pyfixest as pf  # imported lazily: a heavy import
+    """Pyfixest's ``feols`` of ``outcome`` on ``regressors`` and the fixed effects ``fe``, lean.
 
+    A regressor that keeps less than ``sez.limits.COLLINEAR_SHARE`` of its variation once the fixed
+    effects (and the regressors before it) are partialled out gets no coefficient, as the regressors
+    pyfixest itself finds collinear: both are listed in the fit's ``_collin_vars``. pyfixest's own test
+    is absolute (the demeaned column's sum of squares below ``collin_tol``), so an absorbed regressor
+    whose iterative demeaning leaves rounding residuals (about 1e-8), or one measured in large units,
+    passed it and was reported as estimated. Raises :class:`CollinearError` when no regressor is left.
+    """
     # pyfixest gets the fixed effects as integer codes: it would otherwise join an interaction's columns as
     # strings (about 1.2 s at 2.3 million rows), and the codes serve the singleton check below
     frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, *vcov.cluster])})
@@ -48,9 +56,33 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         frame[name] = _codes(data, term)[0]
     # pyfixest's compiled demeaning aborts the whole process on a sample its singleton removal empties
     complete = frame[[outcome, *regressors]].notna().all(axis=1).to_numpy()
-    if fe and _non_singleton_rows([frame[n].to_numpy()[complete] for n in fe_names]).sum() <= len(regressors):
-        raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {int(complete.sum())} complete "
-                           f"row(s), too few left once singleton fixed effects ({', '.join(fe)}) are dropped")
+    used = complete.copy()
+    if fe:
+        used[complete] = _non_singleton_rows([frame[n].to_numpy()[complete] for n in fe_names])
+        if used.sum() <= len(regressors):
+            raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {int(complete.sum())} "
+                               f"complete row(s), too few left once singleton fixed effects ({', '.join(fe)}) "
+                               "are dropped")
+    fit = _fit(frame, outcome, regressors, fe_names, fe, vcov)
+    if fe:
+        absorbed = _absorbed(fit, frame, used)
+        if absorbed:
+            first = [str(v) for v in fit._collin_vars]
+            if len(absorbed) == len(fit._coefnames):
+                raise _all_collinear(outcome, regressors, fe)
+            fit = _fit(frame, outcome, [r for r in regressors if r not in absorbed], fe_names, fe, vcov)
+            fit._collin_vars = list(dict.fromkeys([*first, *absorbed, *map(str, fit._collin_vars)]))
+    # what lean leaves: the demeaned regressors and the fixed-effect codes (an event study's: about 400 MB
+    # at the papers' scale), which nothing here reads
+    for attribute in ("_X_untransformed", "_fe"):
+        if hasattr(fit, attribute):
+            delattr(fit, attribute)
+    return fit
+
+
+def _fit(frame: pd.DataFrame, outcome: str, regressors: Sequence[str], fe_names: Sequence[str],
+         fe: Sequence[str], vcov: Vcov):
+    import pyfixest as pf  # imported lazily: a heavy import
 
     with warnings.catch_warnings():
         # the singleton count and the collinear regressors are reported in the results instead
@@ -59,26 +91,55 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
         try:
             # lean: the fit keeps its coefficients and covariance, not its N x k matrices (the twelve event
             # studies of Table 17 at the papers' scale held about 20 GB of them)
-            fit = pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov=vcov.spec,
-                           copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
-                           demeaner=demeaner_for(fe))
+            return pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov=vcov.spec,
+                            copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
+                            demeaner=demeaner_for(fe))
         except ValueError as err:
             if "collinear" not in str(err):
                 raise
-            raise DidDataError(f"{outcome} on {', '.join(regressors)}: every regressor is collinear with the fixed "
-                               f"effects ({', '.join(fe)}) in this sample (e.g. no firm changes treatment status)"
-                               ) from err
-    # what lean leaves: the undemeaned regressors and the fixed-effect codes (an event study's: about 400 MB
-    # at the papers' scale), which nothing here reads
-    for attribute in ("_X_untransformed", "_fe"):
-        if hasattr(fit, attribute):
-            delattr(fit, attribute)
-    return fit
+            raise _all_collinear(outcome, regressors, fe) from err
 
 
-def _note_collinear(fit, counts: dict) -> None:
-    """Count the regressors the fit dropped as collinear with the fixed effects (e.g. a time-invariant control)."""
-    dropped = [str(v) for v in (getattr(fit, "_collin_vars", None) or []) if not str(v).startswith("_")]
+def _all_collinear(outcome: str, regressors: Sequence[str], fe: Sequence[str]) -> CollinearError:
+    return CollinearError(f"{outcome} on {', '.join(regressors) or 'the regressors'}: every regressor is "
+                          f"collinear with the fixed effects ({', '.join(fe)}) in this sample (e.g. no firm "
+                          "changes treatment status, or every firm enters in the same year, so that event "
+                          "time is calendar time): drop those regressors or a fixed effect that absorbs them")
+
+
+def _absorbed(fit, frame: pd.DataFrame, used: np.ndarray) -> list[str]:
+    """The fit's regressors that keep less than ``COLLINEAR_SHARE`` of their variation (sum of squared
+    deviations from the mean over the rows used) once the fixed effects and the regressors before them
+    are partialled out.
+
+    The partialled sums of squares are the pivots of a Cholesky factorisation of the demeaned cross
+    product, which the fit keeps (``_hessian``, k x k), in the order of the regressors.
+    """
+    names = [str(n) for n in fit._coefnames]
+    cross = np.asarray(fit._hessian, dtype=float)
+    # column by column: a copy of every regressor at once is an event study's N x k again
+    total = [float(np.var(frame[name].to_numpy(dtype=float)[used])) * int(used.sum()) for name in names]
+    kept, absorbed = [], []
+    for j, name in enumerate(names):
+        left = cross[j, j]
+        if kept:
+            left -= cross[j, kept] @ np.linalg.solve(cross[np.ix_(kept, kept)], cross[kept, j])
+        if left <= COLLINEAR_SHARE * total[j] or total[j] == 0:
+            absorbed.append(name)
+        else:
+            kept.append(j)
+    return absorbed
+
+
+def _note_collinear(fit, counts: dict, labels: dict | None = None) -> None:
+    """Count the regressors the fit dropped as collinear with the fixed effects (e.g. a time-invariant control).
+
+    ``labels`` maps internal column names (underscored) to the names the results show; other underscored
+    names are not the user's and are not listed.
+    """
+    labels = labels or {}
+    dropped = [labels.get(v, v) for v in map(str, getattr(fit, "_collin_vars", None) or [])
+               if v in labels or not v.startswith("_")]
     if dropped:
         counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join(dropped)}"] = len(dropped)
 

@@ -24,7 +24,7 @@ from sez.did.prepare import (
 from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
 from sez.did.twfe import twfe_results
-from sez.errors import DidDataError
+from sez.errors import CollinearError, DidDataError
 from sez.results import Vcov
 
 
@@ -234,12 +234,22 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
             if np.any(binned == k):  # an event time no firm reaches has no dummy (it would be collinear)
                 sample[_event_name(k)] = (binned == k).astype(float)
                 names.append(_event_name(k))
-        fit = _feols(sample, outcome, [*names, *controls], fe, vcov)
-        fits["twfe"] = fit
-        nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, sample, vcov)
-        counts["singleton observations (TWFE)"] = int(len(sample) - fit._N)
-        _note_collinear(fit, counts)
-        coef, se = fit.coef(), fit.se()
+        coef = se = pd.Series(dtype=float)
+        try:
+            fit = _feols(sample, outcome, [*names, *controls], fe, vcov)
+        except CollinearError:
+            # every event time absorbed (every firm entering in the same year makes event time calendar
+            # time): no coefficient, as the imputation column's event times with nothing to impute from
+            regressors = [*names, *controls]
+            counts[f"regressors collinear with the fixed effects (no coefficient): {', '.join(regressors)}"] = len(
+                regressors)
+            nobs["twfe"], n_clusters["twfe"] = 0, count_clusters(sample, vcov)
+        else:
+            fits["twfe"] = fit
+            nobs["twfe"], n_clusters["twfe"] = int(fit._N), _n_clusters(fit, sample, vcov)
+            counts["singleton observations (TWFE)"] = int(len(sample) - fit._N)
+            _note_collinear(fit, counts)
+            coef, se = fit.coef(), fit.se()
         table["twfe_coef"] = [0.0 if k == reference else coef.get(_event_name(k), np.nan) for k in event_times]
         table["twfe_se"] = [np.nan if k == reference else se.get(_event_name(k), np.nan) for k in event_times]
         sample = sample.drop(columns=names)
@@ -266,10 +276,15 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
                 lead_names.append(_event_name(k))
         pre = {}
         if lead_names:
-            pre_fit = _feols(untreated, outcome, [*lead_names, *controls], fe, vcov)
-            fits["imputation_pretrend"] = pre_fit
-            pc, ps = pre_fit.coef(), pre_fit.se()
-            pre = {k: (pc.get(_event_name(k), np.nan), ps.get(_event_name(k), np.nan)) for k in leads}
+            try:
+                pre_fit = _feols(untreated, outcome, [*lead_names, *controls], fe, vcov)
+            except CollinearError:
+                counts["imputation pre-trend: leads collinear with the fixed effects (no coefficient): "
+                       + ", ".join(lead_names)] = len(lead_names)
+            else:
+                fits["imputation_pretrend"] = pre_fit
+                pc, ps = pre_fit.coef(), pre_fit.se()
+                pre = {k: (pc.get(_event_name(k), np.nan), ps.get(_event_name(k), np.nan)) for k in leads}
         coef_col, se_col = [], []
         for k in event_times:
             if k == reference:
@@ -364,12 +379,9 @@ def trend_specification(data: pd.DataFrame, outcome: str, form: str = "paper", t
     out = {}
     if "twfe" in estimators:
         fit = _feols(sample, outcome, [*columns, *controls], fe, vcov)
-        names = [*terms, *controls]
-        coef = fit.coef().reindex([*columns, *controls]).set_axis(names)
-        se = fit.se().reindex([*columns, *controls]).set_axis(names)
         twfe_counts = dict(counts, **{"singleton observations": int(len(sample) - fit._N)})
-        _note_collinear(fit, twfe_counts)
-        out["twfe"] = twfe_results(fit, sample, outcome, treatment, coef, se, fe, vcov, twfe_counts)
+        shown = dict(zip([*columns, *controls], [*terms, *controls]))
+        out["twfe"] = twfe_results(fit, sample, outcome, treatment, shown, fe, vcov, twfe_counts)
     if "imputation" in estimators:
         untreated_model = [*controls] if form == "paper" else ["_pre_trend", *controls]
         imp = _Imputer(sample, outcome, treatment, fe, untreated_model, vcov, tol)

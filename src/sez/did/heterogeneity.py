@@ -135,9 +135,9 @@ def by_group(data: pd.DataFrame, outcome: str, group: pd.Series | str, treatment
         counts[f"treated observations in group {_plain(level)}"] = int(prepared.loc[in_group, treatment].sum())
         names.append(name)
     fit = _feols(prepared, outcome, names, fe, vcov)
-    index = pd.Index(levels, name="group")
-    return twfe_results(fit, prepared, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
-                        pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
+    result = twfe_results(fit, prepared, outcome, treatment, dict(zip(names, levels)), fe, vcov, counts)
+    result.params.index.name = result.bse.index.name = "group"
+    return result
 
 
 def triple_difference(data: pd.DataFrame, outcome: str, moderator: str, treatment: str = "sez",
@@ -160,8 +160,7 @@ def triple_difference(data: pd.DataFrame, outcome: str, moderator: str, treatmen
     names = ["_treated", "_treated_x_moderator", "_moderator"]
     fit = _feols(sample, outcome, names, fe, vcov)
     index = [treatment, f"{treatment} x {moderator}", moderator]
-    return twfe_results(fit, sample, outcome, treatment, pd.Series(fit.coef().reindex(names).to_numpy(), index=index),
-                        pd.Series(fit.se().reindex(names).to_numpy(), index=index), fe, vcov, counts)
+    return twfe_results(fit, sample, outcome, treatment, dict(zip(names, index)), fe, vcov, counts)
 
 
 def _moderated_imputation(data: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], vcov: Vcov,

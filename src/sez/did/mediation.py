@@ -44,6 +44,13 @@ def mediation(data: pd.DataFrame, outcome: str, mediator: str, treatment: str = 
         sample["_treated"] = sample[treatment].to_numpy(dtype=float)
         names = ["_treated" if r == treatment else r for r in regs]
         fit = _feols(sample, dep, [*names, *controls], fe, vcov)
+        absorbed = [r for r, name in zip(regs, names) if not np.isfinite(fit.coef().get(name, np.nan))]
+        if absorbed:
+            verb = "is" if len(absorbed) == 1 else "are"
+            raise DidDataError(f"{func}: path {label}, {dep} on {', '.join(regs)}: {', '.join(map(repr, absorbed))} "
+                               f"{verb} collinear with the fixed effects ({', '.join(fe)})"
+                               f"{' and the controls' if controls else ''}, so the path has no coefficient; "
+                               "drop the fixed effect or control that absorbs it")
         fits[label], nobs[label] = fit, int(fit._N)
         return fit.coef(), fit.se()
 

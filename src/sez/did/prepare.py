@@ -10,7 +10,7 @@ import pandas as pd
 from sez.errors import DidDataError
 from sez.limits import MIN_CLUSTERS
 from sez.panel import as_columns, require_columns
-from sez.results import Vcov, parse_vcov, renamed_keywords
+from sez.results import Vcov, empty_sample, parse_vcov, renamed_keywords
 
 
 def _fe_columns(fe: Sequence[str]) -> list[str]:
@@ -38,12 +38,11 @@ def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str
     require_columns(panel, used, func)
     data = panel[used].copy()
     data[treatment] = _as_treatment(data[treatment], treatment, func)
-    numeric = [outcome, *controls]
-    finite = np.ones(len(data), dtype=bool)
-    for col in numeric:
-        v = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
-        finite &= np.isfinite(v)
-    finite &= ~data[list(dict.fromkeys([unit, time, *vcov.cluster, *_fe_columns(fe)]))].isna().any(axis=1).to_numpy()
+    usable = {col: np.isfinite(pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float))
+              for col in [outcome, *controls]}
+    usable.update({col: data[col].notna().to_numpy() for col in [unit, time, *vcov.cluster, *_fe_columns(fe)]
+                   if col not in usable})
+    finite = np.logical_and.reduce(list(usable.values()))
     counts = {}
     if (~finite).any():
         counts["missing or non-finite values"] = int((~finite).sum())
@@ -52,7 +51,7 @@ def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str
         rows = data.index[data.duplicated([unit, time], keep=False).to_numpy()][:5].tolist()
         raise DidDataError(f"{func}: ({unit}, {time}) is not unique, e.g. rows {rows}")
     if len(data) == 0:
-        raise DidDataError(f"{func}: no observation has finite {outcome!r} and the other columns")
+        raise DidDataError(f"{func}: no observation is left: {empty_sample(usable)}")
     for column in vcov.cluster:
         n = data[column].nunique()
         if n < MIN_CLUSTERS:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sez.did.prepare import _non_singleton_rows
+from sez.limits import COLLINEAR_SHARE
 
 #: Up to this many levels outside the largest fixed effect, the reduced system is factored densely
 #: (a pivoted Cholesky of at most 6,000 x 6,000, about 290 MB and a few seconds); above it, conjugate gradients.
@@ -225,9 +226,13 @@ def _sparse_fe_regression(y: np.ndarray, design, names: Sequence[str], codes: li
     cross = (design.T @ design).toarray() - sum(zd.T @ g for zd, g in zip(z_d, gamma))
     z_y = [z.T @ y for z in levels]
     moment = design.T @ y - sum(g.T @ zy for g, zy in zip(gamma, z_y))
-    # pivoted Cholesky of the scaled cross product: its rank drops the columns collinear with the effects
+    # a column keeping less than COLLINEAR_SHARE of its own variation within the effects is absorbed by them
+    # (against its own variation, not the largest column's: a control in yuan must not erase the dummies);
+    # then a pivoted Cholesky of the scaled cross product drops the columns collinear with the others
     diagonal = np.diag(cross).copy()
-    present = diagonal > 1e-9 * max(1.0, float(diagonal.max(initial=0.0)))
+    column_sum = np.asarray(design.sum(axis=0)).ravel()
+    variation = np.asarray(design.multiply(design).sum(axis=0)).ravel() - column_sum ** 2 / n
+    present = (diagonal > COLLINEAR_SHARE * variation) & (variation > 0)
     scale = np.where(present, 1.0 / np.sqrt(np.where(present, diagonal, 1.0)), 0.0)
     factor, piv, rank, _ = lapack.dpstrf(cross * np.outer(scale, scale), lower=1, tol=1e-10)
     keep = np.sort(piv[:rank] - 1)

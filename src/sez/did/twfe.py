@@ -66,20 +66,25 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[
     sample[treat_col] = sample[treatment].to_numpy(dtype=float)
     fit = _feols(sample, outcome, [treat_col, *controls], fe, vcov)
     counts["singleton observations"] = int(len(sample) - fit._N)
-    _note_collinear(fit, counts)
-    names = [treat_col, *controls]
-    coef = fit.coef().reindex(names)
-    if not np.isfinite(coef.iloc[0]):
-        raise DidDataError(f"{func}: the treatment is collinear with the fixed effects (no firm changes status "
-                           "within the estimation sample)")
-    se = fit.se().reindex(names)
-    index = [treatment, *controls]
-    return twfe_results(fit, sample, outcome, treatment, pd.Series(coef.to_numpy(), index=index),
-                        pd.Series(se.to_numpy(), index=index), fe, vcov, counts)
+    if not np.isfinite(fit.coef().get(treat_col, np.nan)):
+        raise DidDataError(f"{func}: the treatment {treatment!r} is collinear with the fixed effects "
+                           f"({', '.join(fe)}){' and the controls' if controls else ''} in the estimation sample "
+                           "(e.g. no firm changes status, or every firm enters in the same year): nothing "
+                           "identifies its effect; drop the fixed effect or control that absorbs it")
+    return twfe_results(fit, sample, outcome, treatment, {treat_col: treatment, **{c: c for c in controls}}, fe,
+                        vcov, counts)
 
 
-def twfe_results(fit, data: pd.DataFrame, outcome: str, treatment: str, params: pd.Series, bse: pd.Series,
-                 fe: Sequence[str], vcov: Vcov, counts: dict) -> DidResults:
-    """A pyfixest fit as DidResults, with pyfixest's degrees of freedom for its t statistics."""
+def twfe_results(fit, data: pd.DataFrame, outcome: str, treatment: str, terms: dict, fe: Sequence[str], vcov: Vcov,
+                 counts: dict) -> DidResults:
+    """A pyfixest fit as DidResults, with pyfixest's degrees of freedom for its t statistics.
+
+    ``terms`` maps the fit's regressors to the names the results show, in order; a regressor the fit
+    dropped as collinear has NaN and is named in ``counts``.
+    """
+    _note_collinear(fit, counts, terms)
+    names, index = list(terms), list(terms.values())
+    params = pd.Series(fit.coef().reindex(names).to_numpy(), index=index)
+    bse = pd.Series(fit.se().reindex(names).to_numpy(), index=index)
     return DidResults("TWFE", outcome, treatment, params, bse, int(fit._N), _n_clusters(fit, data, vcov),
                       tuple(fe), vcov.spec, counts, _CONVENTIONS_TWFE, float(fit._df_t))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from sez.errors import CollateralWarning, ParameterError
 
@@ -87,6 +90,13 @@ class Params:
         return dataclasses.replace(self, **changes)
 
     def __post_init__(self):
+        # a numpy scalar (np.float32(0.3), np.int64(2), np.bool_(True), np.str_("taxed")) is stored as the
+        # Python value it holds, so that arithmetic, equality and the kernels see one type; validate() then
+        # refuses a bool where a number is expected, as it refuses a Python bool
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                object.__setattr__(self, f.name, value.item())
         if self.check:
             self.validate()
 
@@ -156,8 +166,9 @@ class Params:
         }
         for name, (lo, hi, lo_closed, hi_closed) in ranges.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ParameterError(f"{name} must be a real number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ParameterError(f"{name} must be a real number (a float, an int or a numpy real scalar; "
+                                     f"not a bool or a string), got {value!r}")
             if not math.isfinite(value):
                 raise ParameterError(f"{name} must be finite, got {value!r}")
             ok_lo = value >= lo if lo_closed else value > lo

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sez.limits import MIN_GROUP_OBS, MIN_PANEL_FIRMS
 from sez.progress import active as progress_active
 from sez.results import Vcov, parse_vcov, renamed_keywords
 from sez.tfp.linear import _fit_linear
@@ -37,12 +38,23 @@ __all__ = ["estimate", "trim_within_zone"]
 
 _FUNC = "sez.tfp.estimate"
 
+#: Methods whose moments use a firm's previous year, so that a group must be a panel of firms
+PANEL_METHODS = ("op", "lp", "acf", "wrdg")
+
 
 def _estimate_block(label, block, seed, *, method: str, settings: ProxySettings, min_obs: int, names, form: str,
                     vcov: Vcov, logged_inputs: np.ndarray, start=None) -> dict:
     if len(block.y) < min_obs:
         raise TFPInputError(f"industry {label!r}: only {len(block.y)} observation(s), need at least {min_obs}; "
                             f"pool it with others or pass small='skip'")
+    if method in PANEL_METHODS:
+        # productivity's law of motion is learnt from firms' consecutive years (docs/estimators.md)
+        panel_firms = len(np.unique(block.firm[block.prev >= 0]))
+        if panel_firms < MIN_PANEL_FIRMS:
+            raise TFPInputError(f"industry {label!r}: only {panel_firms} firm(s) observed in two consecutive years, "
+                                f"need at least {MIN_PANEL_FIRMS} for method {method!r} (sez.limits.MIN_PANEL_FIRMS), "
+                                "which learns productivity's evolution from them; pool it with others, use "
+                                "method='fe' or 'ols', or pass small='skip'")
     rng = np.random.default_rng(seed)
     if method in ("ols", "fe"):
         fit = _fit_linear(block, method, names, form)
@@ -85,7 +97,7 @@ def _standard_error_kind(method: str, vcov: Vcov) -> str:
 def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | None = None,
              proxy_settings: ProxySettings | dict | None = None, by: str | None = "cic2",
              form: str = "cobb-douglas", vcov: str | dict | None = None, unit: str = "firm_id",
-             time: str = "year", min_obs: int = 50, small: str = "raise", nonpositive: str = "raise",
+             time: str = "year", min_obs: int = MIN_GROUP_OBS, small: str = "raise", nonpositive: str = "raise",
              trim: float | None = None, zone: str = "sez", seed: int = 0, executor=None, write_tfp: bool = True,
              **old) -> TFPResults:
     """Estimate a production function by industry (or pooled) and firm log TFP.
@@ -117,9 +129,12 @@ def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | 
     unit, time : str
         The firm and year columns. Lags link consecutive years of a firm only.
     min_obs : int
-        Fewest observations (and lagged observations) a group may have.
+        Fewest observations (and lagged observations) a group may have (``sez.limits.MIN_GROUP_OBS``).
+        OP, LP, ACF and WRDG also need ``sez.limits.MIN_PANEL_FIRMS`` firms observed in two
+        consecutive years in each group.
     small : {"raise", "skip"}
-        What to do with a group below ``min_obs``: raise naming it, or skip it (recorded).
+        What to do with a group below either minimum: raise naming it, the count and the minimum,
+        or skip it (the reason recorded in ``diagnostics[group]["skipped"]``).
     nonpositive : {"raise", "drop"}
         Rows with missing or non-positive values of a used column: raise naming the column,
         or leave them out (counted in ``dropped``).

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sez.results import renamed
+from sez.results import empty_sample, renamed
 from sez.tfp.settings import TFPInputError
 
 __all__ = ["firm_age"]
@@ -98,6 +98,9 @@ def _prepare(panel, by, y_col, free_cols, state_cols, proxy, mat_col, logged, le
     production_ok = np.logical_and.reduce([ok[c] for c in production_cols])
     usable = production_ok & ok[proxy] if proxy else production_ok
     dropped = {col: int((~ok[col]).sum()) for col in cols}
+    if not usable.any():
+        meaning = "finite" if logged else "finite, and positive where logs are taken"
+        raise TFPInputError(f"no row is usable for estimation: {empty_sample(ok, meaning)}")
     survive = None
     if need_exit:
         if "exit" not in panel.columns:
