@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sez import cli, limits
-from sez.data.synthetic import synthetic
+from sez.data.synthetic import EXIT_0, PAPER_EXIT_0, synthetic
+from sez.data.synthetic.generate import expected_records
 from sez.errors import SizeError
 from sez.model import Grid, Params, simulate, solve
 from sez.model.growth import GrowthModel, estimate_growth, solve_growth
@@ -166,6 +167,18 @@ def test_synthetic_data_is_refused_from_its_size(monkeypatch):
     monkeypatch.setattr(limits, "MEMORY_SHARE", 1e-12)
     message, _, peak = refused(synthetic, n_firms=100, years=(1998, 1999))
     assert peak < 1_000_000
-    assert "synthetic(n_firms=100, years=(1998, 1999)): 200 firm-years" in message and "too much memory" in message
+    expected = int(expected_records(100, 2, EXIT_0))  # a firm stays 1 + exp(2.9) = 19 years on average: 2 of 2
+    assert expected == 181
+    assert f"synthetic(n_firms=100, years=(1998, 1999)): {expected} raw records" in message
+    assert "too much memory" in message
     assert "synthetic(..., allow_large=True)" in message
     assert len(synthetic(n_firms=100, years=(1998, 1999), allow_large=True).truth) > 0
+
+
+@pytest.mark.parametrize("exit_intercept", [EXIT_0, PAPER_EXIT_0])
+def test_the_synthetic_estimate_counts_the_records_the_generator_makes(exit_intercept):
+    """The memory estimate scales with the records: within 20% of the count at both exit hazards (the paper
+    size's hazard gives a third of the default's records a firm, so a count of firm-years overstates it 5x)."""
+    made = synthetic(n_firms=2000, seed=1, exit_intercept=exit_intercept, mess="none")
+    records = sum(len(frame) for frame in made.raw.values())
+    assert expected_records(2000, 16, exit_intercept) == pytest.approx(records, rel=0.2)

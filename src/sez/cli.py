@@ -40,7 +40,7 @@ def _demo(args) -> int:
     from sez.run import run_demo
 
     summary = run_demo(size=args.size, out_dir=args.out, seed=args.seed, progress=True, calibrate=args.calibrate,
-                       log_file=args.log, force=args.force)
+                       log_file=args.log, force=args.force, allow_large=args.allow_large)
     return _report_end(summary, Path(args.out))
 
 
@@ -59,7 +59,7 @@ def _run(args) -> int:
         cfg = dataclasses.replace(pipeline_config({**cfg.settings, "run": {**cfg["run"], **overrides}},
                                                   base=cfg.base, source=f"{args.config} (command line)"),
                                   path=cfg.path)
-    summary = run_pipeline(cfg, progress=True, log_file=args.log, force=args.force)
+    summary = run_pipeline(cfg, progress=True, log_file=args.log, force=args.force, allow_large=args.allow_large)
     return _report_end(summary, cfg.resolve(cfg["run"]["out"]))
 
 
@@ -77,7 +77,7 @@ def _model(args) -> int:
     for w in caught:
         console.print(f"note: {w.message}")
     warnings.simplefilter("ignore", CollateralWarning)  # noted once above
-    grid = Grid(n_cash=args.n_cash, n_capital=args.n_capital)
+    grid = Grid(n_cash=args.n_cash, n_capital=args.n_capital, allow_large=args.allow_large)
     with OutputFolder(Path(args.out), force=args.force):  # claimed before the solve, so a refusal costs nothing
         _model_outputs(args, console, params, grid)
     return 0
@@ -249,6 +249,9 @@ def _add_run_options(parser) -> None:
                              "not a terminal, as in a batch job)")
     parser.add_argument("--force", action="store_true",
                         help="write into a non-empty folder that no sez run wrote (never over the run's inputs)")
+    parser.add_argument("--allow-large", action="store_true",
+                        help="run synthetic data and model grids estimated to exceed the memory or time limits "
+                             "of sez.limits (refused otherwise, with the estimate)")
 
 
 def main(argv=None) -> int:
@@ -285,6 +288,8 @@ def main(argv=None) -> int:
     model.add_argument("--threads", type=int, default=None)
     model.add_argument("--out", default="sez-model", help="folder for figures and tables")
     model.add_argument("--force", action="store_true", help="write into a non-empty folder that no sez run wrote")
+    model.add_argument("--allow-large", action="store_true",
+                       help="solve a grid estimated to exceed the memory or time limits of sez.limits")
     model.set_defaults(func=_model)
     for name, func, text in (("grid", _grid, "evaluate model moments over the [points] grid of a TOML config, "
                                                  "checkpointed (rerun to resume)"),

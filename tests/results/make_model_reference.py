@@ -5,9 +5,10 @@
 The file holds values, policies, the stationary distribution and a small
 simulated panel of the default model (tests/reference_model.py says which), and
 tests/test_model_reference.py requires a fresh computation to match it bit for
-bit under the numpy version that made it (and to 1e-12 under another). Refactors must leave it alone. Regenerate it only for an intended change of
-the numbers, and state the reason (and the size of the change) in the commit
-that carries the new file.
+bit under the numpy version that made it (and to 1e-12 under another).
+Refactors must leave it alone. Regenerate it only for an intended change of the
+numbers, and state the reason (and the size of the change) in the commit that
+carries the new file.
 """
 
 import sys

@@ -35,7 +35,7 @@ class StepRecord:
 class Run:
     """State shared by the steps of one run: settings, results, outputs, report sections, summary."""
 
-    def __init__(self, out_dir: Path, cfg: PipelineConfig, deflate: bool = False):
+    def __init__(self, out_dir: Path, cfg: PipelineConfig, deflate: bool = False, allow_large: bool = False):
         self.out = out_dir
         self.tables_dir = out_dir / "tables"
         self.figures_dir = out_dir / "figures"
@@ -44,6 +44,7 @@ class Run:
         self.cfg = cfg
         self.seed = cfg["run"]["seed"]
         self.deflate = deflate  # synthetic data only: deflate by the generator's true price index
+        self.allow_large = allow_large  # past the size limits of sez.limits (synthetic data, the model's grid)
         self.state: dict = {}
         self.summary: dict = {}
         self.sections: dict[str, report.Section] = {}

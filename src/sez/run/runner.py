@@ -356,7 +356,7 @@ def demo_config(size: str = "small", seed: int = 0, out_dir: str | Path = "sez-d
 
 def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: int = 0, progress: bool = True,
              steps: Sequence[str] | None = None, deflate: bool = False, calibrate: bool = False,
-             log_file: str | Path | None = None, force: bool = False) -> dict:
+             log_file: str | Path | None = None, force: bool = False, allow_large: bool = False) -> dict:
     """Run the whole chain on synthetic data and write tables, figures, a JSON summary and ``report.html``.
 
     Parameters
@@ -382,6 +382,9 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
         Append the timestamped progress lines to this file as well.
     force : bool
         Write into a non-empty folder that no sez run wrote (never over the run's inputs).
+    allow_large : bool
+        Generate synthetic data and solve model grids that the estimates of ``sez.limits`` say exceed the
+        machine's memory or the time limit (refused otherwise, with the estimate).
     deflate : bool
         Deflate output and value added by the generator's true output price
         index (as a user's ``[data] deflators`` would). Investment, the
@@ -403,11 +406,11 @@ def run_demo(size: str = "small", out_dir: str | Path = "sez-demo-run", seed: in
     if calibrate:
         chosen = (chosen or [n for n, step in STEPS.items() if not step.optional]) + ["calibrate"]
     return run_pipeline(demo_config(size, seed, out_dir, chosen), progress=progress, deflate=deflate,
-                        log_file=log_file, force=force)
+                        log_file=log_file, force=force, allow_large=allow_large)
 
 
 def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = False,
-                 log_file: str | Path | None = None, force: bool = False) -> dict:
+                 log_file: str | Path | None = None, force: bool = False, allow_large: bool = False) -> dict:
     """Run the pipeline a configuration describes (``sez run``; :func:`sez.run.load_pipeline`).
 
     With ``[run] cache = true`` each step's results are stored under
@@ -432,7 +435,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
     """
     out = cfg.resolve(cfg["run"]["out"])
     with OutputFolder(out, _inputs(cfg), force=force):
-        return _run_pipeline(cfg, out, progress, deflate, log_file)
+        return _run_pipeline(cfg, out, progress, deflate, log_file, allow_large)
 
 
 def _inputs(cfg: PipelineConfig) -> list[Path]:
@@ -449,14 +452,15 @@ def _inputs(cfg: PipelineConfig) -> list[Path]:
     return found
 
 
-def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool, log_file) -> dict:
+def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool, log_file,
+                  allow_large: bool) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")  # figures are written to files, never shown
     synthetic = cfg["data"]["source"] == "synthetic"
     chosen = cfg["run"]["steps"] or [n for n, step in STEPS.items() if not step.optional]
     wanted = [n for n in _with_prerequisites(chosen, cfg) if synthetic or n != "synthetic"]
-    run = Run(out, cfg, deflate=deflate)
+    run = Run(out, cfg, deflate=deflate, allow_large=allow_large)
     use_cache = cfg["run"]["cache"]
     cache = StepCache(out, CACHED_TYPES)
     earlier = EarlierSteps(out)

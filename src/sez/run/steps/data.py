@@ -25,7 +25,7 @@ def step_synthetic(run: Run) -> None:
     n_firms = run.cfg["data"]["synthetic_firms"]
     result = synthetic(n_firms=n_firms, seed=run.seed, out_dir=run.out / "raw",
                        exit_intercept=run.cfg["data"]["synthetic_exit_intercept"],
-                       excel_years=tuple(run.cfg["data"]["synthetic_excel_years"]))
+                       excel_years=tuple(run.cfg["data"]["synthetic_excel_years"]), allow_large=run.allow_large)
     # the raw frames are on disk and the read step reads them back: keep the truth, not a second copy
     run.state["synthetic"] = dataclasses.replace(result, raw={})
     truth = result.truth

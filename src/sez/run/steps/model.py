@@ -21,7 +21,7 @@ def step_model(run: Run) -> None:
         params = Params.paper()
     notes = sorted({str(w.message) for w in caught})
     settings = run.cfg["model"]
-    grid = Grid(n_cash=settings["n_cash"], n_capital=settings["n_capital"])
+    grid = Grid(n_cash=settings["n_cash"], n_capital=settings["n_capital"], allow_large=run.allow_large)
     scenario = settings["scenario"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollateralWarning)
@@ -60,8 +60,8 @@ def step_calibrate(run: Run) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollateralWarning)  # the model step states it
         start = Params.paper()
-        spec = smm.ModelSpec(grid=Grid(n_cash=model["n_cash"], n_capital=model["n_capital"]),
-                             n_firms=settings["n_firms"])
+        grid = Grid(n_cash=model["n_cash"], n_capital=model["n_capital"], allow_large=run.allow_large)
+        spec = smm.ModelSpec(grid=grid, n_firms=settings["n_firms"])
         targets = table7().loc[settings["targets"], "data"]
         result = smm.estimate(targets, start, settings["free"], spec=spec, global_points=settings["global_points"],
                               local_maxiter=settings["local_maxiter"], seed=run.seed)
