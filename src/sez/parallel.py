@@ -116,7 +116,7 @@ class SerialExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # recorded in the future, like a pool does
+        except Exception as err:  # recorded in the future, like a pool does; an interrupt stops the map
             future.set_exception(err)
         return future
 

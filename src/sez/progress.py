@@ -24,12 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["RunLog", "MemorySampler", "LineCounter", "track", "active"]
+__all__ = ["RunLog", "MemorySampler", "LineCounter", "track", "active", "stamped_line"]
 
 _CURRENT: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar("sez_run_log", default=None)
 
 
-def _stamped(text: str) -> str:
+def stamped_line(text: str) -> str:
     return f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}"
 
 
@@ -75,7 +75,7 @@ class RunLog:
 
     def line(self, text: str) -> None:
         """One timestamped line to the batch log and the log file."""
-        stamped = _stamped(text)
+        stamped = stamped_line(text)
         if self.plain:
             print(stamped, file=self.stream, flush=True)
         if self.file is not None:
@@ -140,7 +140,7 @@ class LineCounter:
         if log is not None:
             log.status(text)
         else:
-            print(_stamped(text), file=self.stream, flush=True)
+            print(stamped_line(text), file=self.stream, flush=True)
 
     def advance(self) -> None:
         """Count one finished item; print a line when the next step of the interval is reached."""

@@ -24,3 +24,12 @@ def fails_until_allowed(point, seed):
     if point["x"] == 2 and not os.path.exists(point["gate"]):
         raise ValueError("no solution at x = 2")
     return square(point, seed)
+
+
+def interrupted_until_allowed(point, seed):
+    """Ctrl-C arrives at x = 2 while the file named by the point's ``gate`` does not exist."""
+    import os
+
+    if point["x"] == 2 and not os.path.exists(point["gate"]):
+        raise KeyboardInterrupt
+    return square(point, seed)

@@ -101,3 +101,17 @@ def test_retry_failed_computes_recorded_failures_again(tmp_path):
     reread = evaluate_grid(points, grid_helpers.fails_until_allowed, executor=SerialExecutor(),
                            checkpoint=checkpoint, progress=False)
     assert reread["error"].isna().all()
+
+
+def test_an_interrupt_in_a_serial_grid_is_not_a_result(tmp_path):
+    checkpoint, gate = tmp_path / "grid.jsonl", tmp_path / "go on"
+    points = [{"x": x, "gate": str(gate)} for x in range(4)]
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_grid(points, grid_helpers.interrupted_until_allowed, executor=SerialExecutor(),
+                      checkpoint=checkpoint, progress=False)
+    assert sorted(r["index"] for r in _records(checkpoint)) == [0, 1]  # the interrupted point is not recorded
+    gate.touch()
+    done = evaluate_grid(points, grid_helpers.interrupted_until_allowed, executor=SerialExecutor(),
+                         checkpoint=checkpoint, progress=False)
+    assert done["error"].isna().all() and done["y"].tolist() == [0, 1, 4, 9]
+

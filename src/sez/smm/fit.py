@@ -16,7 +16,7 @@ from sez import moments as mom
 from sez.model import Params
 from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, WorkerLost
-from sez.progress import _stamped, active
+from sez.progress import stamped_line, active
 from sez.smm.checkpoint import EvaluationCheckpoint, fingerprint
 from sez.smm.grid import ModelSpec
 from sez.smm.noise import _noise_weights, _precision, default_bounds, simulation_noise
@@ -319,7 +319,7 @@ def _say(text: str) -> None:
     if log is not None:
         log.status(text)
     else:
-        print(_stamped(text), flush=True)
+        print(stamped_line(text), flush=True)
 
 
 def _resumed(store: EvaluationCheckpoint | None) -> str:
