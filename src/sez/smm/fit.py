@@ -16,7 +16,7 @@ from sez import moments as mom
 from sez.model import Params
 from sez.model.params import ESTIMABLE
 from sez.parallel import SerialExecutor, WorkerLost
-from sez.progress import stamped_line, active
+from sez.progress import active, stamped_line
 from sez.smm.checkpoint import EvaluationCheckpoint, fingerprint
 from sez.smm.grid import ModelSpec
 from sez.smm.noise import _noise_weights, _precision, default_bounds, simulation_noise
