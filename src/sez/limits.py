@@ -17,6 +17,13 @@ from sez.errors import SizeError
 #: group with no variation). Its statistic and p-value are NaN, so it gets no stars.
 DEGENERATE_SE = 1e-10
 
+#: The Kolmogorov-Smirnov test (``sez.stats.ks_2samp``) gives exact p-values by default when m * n is at
+#: most this: below it the asymptotic distribution is rough and the O(m n) count takes microseconds.
+EXACT_AUTO_LIMIT = 10_000
+
+#: Beyond this many lattice steps (m * n; seconds of work) the exact Kolmogorov-Smirnov count is refused.
+EXACT_MAX_WORK = 1_000_000_000
+
 #: Fewer clusters than this give no clustered variance (one cluster: a sandwich of zero, or a division by
 #: G - 1 = 0); every clustered estimate refuses them.
 MIN_CLUSTERS = 2

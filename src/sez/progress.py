@@ -30,6 +30,7 @@ _CURRENT: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar("sez_ru
 
 
 def stamped_line(text: str) -> str:
+    """``text`` after the local date and time, as a batch log's progress lines show it."""
     return f"{datetime.now():%Y-%m-%d %H:%M:%S} {text}"
 
 

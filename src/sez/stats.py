@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import special
 
 from sez import _core
+from sez.limits import EXACT_AUTO_LIMIT, EXACT_MAX_WORK
 
 __all__ = [
     "KSResult",
@@ -37,11 +38,6 @@ __all__ = [
     "dominance_verdict",
 ]
 
-# Exact p-values by default when m * n is at most this: below it the
-# asymptotic distribution is rough and the O(m n) count takes microseconds.
-EXACT_AUTO_LIMIT = 10_000
-# Beyond this many lattice steps (seconds of work) the exact count is refused.
-EXACT_MAX_WORK = 1_000_000_000
 
 
 # ---------------------------------------------------------------------------

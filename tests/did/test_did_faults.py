@@ -123,3 +123,10 @@ def test_columns_that_empty_the_sample_together_are_counted():
     df["late"] = np.where(df.year >= 2005, 1.0, np.nan)
     with pytest.raises(DidDataError, match=r"usable rows by column: 'y' 600, 'early' 250, 'late' 350"):
         did.twfe(df, "y", controls=("early", "late"))
+
+
+@pytest.mark.parametrize("window, reference", [((-3.5, 4), -1), ((-3, 4), -1.0), ((-3, True), -1), ((-3,), -1)])
+def test_an_event_window_that_is_not_whole_years_is_refused_not_truncated(window, reference):
+    panel = staggered_panel(n_firms=200, years=range(2000, 2008), seed=2)
+    with pytest.raises(ValueError, match=r"event_study: window = \(first, last\) and reference are whole event"):
+        did.event_study(panel, "y", window=window, reference=reference)

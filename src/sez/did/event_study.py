@@ -213,6 +213,10 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
     dropped, counted in ``counts``.
     """
     func = "event_study"
+    whole = [v for v in (*window, reference) if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
+    if len(window) != 2 or whole:
+        raise ValueError(f"{func}: window = (first, last) and reference are whole event times (years), got "
+                         f"window={window}, reference={reference}")
     lo, hi = int(window[0]), int(window[1])
     if not lo <= reference < 0 or hi < 0:
         raise ValueError(f"{func}: need window[0] <= reference < 0 <= window[1], got window={window}, "

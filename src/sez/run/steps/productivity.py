@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sez.data.read import InputError
+from sez.limits import MIN_GROUP_OBS
 from sez.papers import numbers
 from sez.run.context import Run, json_number
 
@@ -49,7 +50,7 @@ def step_tfp(run: Run) -> None:
         # small industries share one pooled production function, estimated on their rows together
         small_rows = data[data[by].astype(str).isin(skipped)]
         try:
-            pooled = tfp.estimate(small_rows, method=method, by=None, nonpositive="drop", min_obs=50,
+            pooled = tfp.estimate(small_rows, method=method, by=None, nonpositive="drop", min_obs=MIN_GROUP_OBS,
                                   write_tfp=False, seed=run.seed)
             source = "pooled small industries"
         except tfp.TFPInputError:
