@@ -13,6 +13,7 @@ import pandas as pd
 
 from sez.run import report
 from sez.run.config import PipelineConfig
+from sez.store import write_atomic
 
 #: The DiD estimates are judged against the synthetic truth within this many of their standard errors.
 SEZ_EFFECT_TOLERANCE_SE = 4.0
@@ -71,10 +72,17 @@ class Run:
               index: bool = True) -> None:
         """Write ``frame`` as CSV and add it, captioned, to the step's report section."""
         path = self.tables_dir / f"{name}.csv"
-        frame.to_csv(path, index=index)
+        write_atomic(path, lambda f: frame.to_csv(f, index=index))
         self.files.append(path)
         shown = frame if index else frame.set_index(frame.columns[0])
         self.sections[step].items.append(report.Table(caption, shown, note, csv=f"tables/{name}.csv"))
+
+    def panel(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a firm-year table as ``<out>/<name>.parquet`` (a kill leaves the earlier file or the new one)."""
+        path = self.out / f"{name}.parquet"
+        write_atomic(path, lambda f: frame.to_parquet(f, index=False))
+        self.files.append(path)
+        return path
 
     def figure(self, step: str, name: str, draw: Callable[[Path], object], caption: str, note: str = "") -> None:
         """Draw a figure into ``figures/<name>.png`` and add it to the step's section."""

@@ -22,6 +22,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sez.store import write_atomic
+
 __all__ = ["Table", "Figure", "Section", "write_html"]
 
 
@@ -217,5 +219,5 @@ def write_html(sections: Sequence[Section], path: str | Path, title: str = "SEZ 
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
-    path.write_text(page, encoding="utf-8")
+    write_atomic(Path(path), lambda f: f.write(page.encode("utf-8")))
     return path

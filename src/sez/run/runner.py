@@ -33,7 +33,7 @@ from sez.run.steps.did import step_did, step_event_study, step_heterogeneity, st
 from sez.run.steps.facts import step_facts
 from sez.run.steps.model import step_calibrate, step_model
 from sez.run.steps.productivity import step_elasticities, step_tfp
-from sez.store import CacheEntryError, OutputFolder, StepCache, file_digest
+from sez.store import CacheEntryError, OutputFolder, StepCache, file_digest, write_atomic
 
 __all__ = ["DemoSize", "SIZES", "STEPS", "Step", "demo_config", "run_demo", "run_pipeline"]
 
@@ -560,7 +560,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
         intro = (f"Your ASIE extracts ({n_files} files) through harmonisation, productivity, agglomeration, export "
                  f"entry, SEZ effects and the model; {total:.1f} s in all"
                  + (f", configuration {cfg.path}" if cfg.path else "") + ".")
-    summary_path.write_text(json.dumps(_jsonable(run.summary), indent=2), encoding="utf-8")
+    write_atomic(summary_path, lambda f: f.write(json.dumps(_jsonable(run.summary), indent=2).encode("utf-8")))
     report.write_html([run.sections[n] for n in shown], report_path,
                       title="SEZ: from raw data to the papers' tables", intro=intro)
     return _jsonable(run.summary)

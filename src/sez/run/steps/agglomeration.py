@@ -42,9 +42,7 @@ def step_agglomeration(run: Run) -> None:
     run.table("agglomeration", "exporter_counts", desc,
               "Neighbouring exporters of each firm-year (agglomeration paper's agg1_1 .. agg3_2), summary",
               "Same year, the firm itself excluded: county-industry, county, indigenous and foreign-invested counts.")
-    path = run.out / "analysis_panel.parquet"
-    data.to_parquet(path, index=False)
-    run.files.append(path)
+    run.panel("analysis_panel", data)
 
 
 def _testable_years(data: pd.DataFrame) -> list[int]:

@@ -98,9 +98,7 @@ def step_harmonise(run: Run) -> None:
                       min_years=settings["min_years"], weak_keywords_count=settings["weak_keywords_count"])
     run.state["panel"] = panel
     data = panel.data
-    path = run.out / "panel.parquet"
-    data.to_parquet(path, index=False)
-    run.files.append(path)
+    run.panel("panel", data)
     links = panel.links.groupby("rule", sort=False)["links"].sum()
     run.summary["harmonise"] = {
         "rows_in": int(panel.audit.attrs["rows_in"]), "rows_out": int(panel.audit.attrs["rows_out"]),
