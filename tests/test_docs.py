@@ -33,3 +33,4 @@ def test_docs_build_strict_without_warnings(tmp_path):
         assert member in page and ":::" not in page, f"api/{module}: {member} missing"
     for page in ("getting-started", "performance", "cluster"):
         assert (site / page / "index.html").is_file()
+
