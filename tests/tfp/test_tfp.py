@@ -638,8 +638,8 @@ def test_bad_input_names_column_and_industry():
     assert ok.dropped == {"capital": 1}
     tiny = panel.assign(investment=1.0, cic2=np.where(panel.firm_id == 0, "99", panel.cic2))
     with pytest.raises(tfp.TFPInputError, match="industry '99'"):
-        tfp.estimate(tiny, method="ols")
-    skipped = tfp.estimate(tiny, method="ols", small="skip")
+        tfp.estimate(tiny, method="ols", by="cic2")
+    skipped = tfp.estimate(tiny, method="ols", by="cic2", small="skip")
     assert "99" not in skipped.estimates.index and "skipped" in skipped.diagnostics["99"]
     with pytest.raises(ValueError, match="form must be one of"):
         tfp.estimate(panel, method="ols", form="ces")
@@ -649,7 +649,7 @@ def test_bad_input_names_column_and_industry():
     with pytest.raises(tfp.TFPInputError, match="'age' is missing or non-finite in 1 row"):
         tfp.estimate(aged, method="ols", inputs=tfp.Inputs(state=["capital", "age"], levels="age"))
     aged.loc[7, "age"] = 0.0                       # in levels, zero is a valid age
-    res = tfp.estimate(aged, method="ols", inputs=tfp.Inputs(state=["capital", "age"], levels="age"))
+    res = tfp.estimate(aged, method="ols", by="cic2", inputs=tfp.Inputs(state=["capital", "age"], levels="age"))
     row = res.estimates.loc["13"]
     assert row.returns_to_scale == pytest.approx(row.beta_employees + row.beta_capital)   # age is no input share
 

@@ -20,8 +20,10 @@ from sez.tfp.prepare import _prepare
 from sez.tfp.proxy import _fit_proxy
 from sez.tfp.results import TFPResults, _listed
 from sez.tfp.settings import (
+    DEFAULT_CRITERION,
     FIRST_STAGE_COLLAPSE,
     FORMS,
+    METHOD_CRITERIA,
     RENAMED,
     TRANSLOG_METHODS,
     Inputs,
@@ -63,7 +65,7 @@ def _estimate_block(label, block, seed, *, method: str, settings: ProxySettings,
     else:
         fit = _fit_proxy(block, method, settings.degree, settings.markov_degree, settings.exit_correction,
                          settings.starts, rng, min_obs, label, names, form, settings.overidentify, start,
-                         logged_inputs, settings.year_effects)
+                         logged_inputs, settings.year_effects, settings.criterion)
     fit["n_obs"] = len(block.y)
     fit["n_firms"] = len(np.unique(block.firm))
     return fit
@@ -95,12 +97,12 @@ def _standard_error_kind(method: str, vcov: Vcov) -> str:
 
 
 def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | None = None,
-             proxy_settings: ProxySettings | dict | None = None, by: str | None = "cic2",
+             proxy_settings: ProxySettings | dict | None = None, by: str | None = None,
              form: str = "cobb-douglas", vcov: str | dict | None = None, unit: str = "firm_id",
              time: str = "year", min_obs: int = MIN_GROUP_OBS, small: str = "raise", nonpositive: str = "raise",
              trim: float | None = None, zone: str = "sez", seed: int = 0, executor=None, write_tfp: bool = True,
              **old) -> TFPResults:
-    """Estimate a production function by industry (or pooled) and firm log TFP.
+    """Estimate a production function, pooled or by industry, and firm log TFP.
 
     Parameters
     ----------
@@ -114,10 +116,12 @@ def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | 
         are logged (:class:`Inputs`; a dict of its fields). None: value added on employees and
         capital.
     proxy_settings : ProxySettings or dict, optional
-        Polynomial degrees, exit correction, starting values, over-identification and year
-        effects of OP, LP, ACF (and WRDG's degree) (:class:`ProxySettings`).
+        Polynomial degrees, exit correction, starting values, over-identification, year
+        effects and the second stage's criterion of OP, LP, ACF (and WRDG's degree)
+        (:class:`ProxySettings`).
     by : str or None
-        Column defining estimation groups (``"cic2"``); None pools all firms.
+        Column defining estimation groups, e.g. ``"cic2"`` for one production function per
+        2-digit industry; None (the default) pools all firms.
     form : {"cobb-douglas", "translog"}
         Functional form; translog for OLS, FE and ACF. Translog coefficients are not
         elasticities: see ``elasticity_<input>`` in the estimates and the panel.
@@ -183,8 +187,11 @@ def estimate(data: pd.DataFrame, method: str = "op", *, inputs: Inputs | dict | 
     y_col, free_cols, state_cols, proxy, mat_col, names = _spec(method, inputs)
     if settings.exit_correction and method != "op":
         raise ValueError(f"exit_correction is implemented for method='op' only, not {method!r}")
+    if settings.criterion is not None and settings.criterion not in METHOD_CRITERIA.get(method, ()):
+        raise ValueError(f"{_FUNC}: ProxySettings(criterion={settings.criterion!r}) is not available for method "
+                         f"{method!r}; the criteria are {METHOD_CRITERIA} (leave criterion None for the others)")
     settings = replace(settings, markov_degree=settings.markov_degree or (1 if method == "acf" else 3),
-                       starts=settings.starts or 3)
+                       starts=settings.starts or 3, criterion=settings.criterion or DEFAULT_CRITERION.get(method))
     levels = list(inputs.levels)
     cluster = vcov.cluster[0] if method == "wrdg" and vcov.kind == "CRV1" and vcov.cluster[0] != unit else None
     prepared = _prepare(data, by, y_col, free_cols, state_cols, proxy, mat_col, inputs.logged, levels, nonpositive,

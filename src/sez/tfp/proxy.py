@@ -2,11 +2,12 @@
 Caves and Frazer (2015).
 
 First stage: a polynomial control function in the state variables and the proxy (ACF: in all
-inputs and the proxy), with year effects unless ``year_effects=False``. Second stage: OP by
-nonlinear least squares, LP and ACF by GMM on the innovation of productivity's law of motion,
-from several starts; among the optima, one with non-negative elasticities of the logged inputs
-where there is one (OP, LP: the smallest sum of squared ``xi + e``; ACF: the most persistent
-productivity). See docs/estimators.md.
+inputs and the proxy), with year effects unless ``year_effects=False``. Second stage, by the
+``criterion`` of :class:`sez.tfp.ProxySettings`: nonlinear least squares (OP's default), GMM on
+the innovation of productivity's law of motion (LP's and ACF's), or the least squares of
+``prodest`` (the law of motion fitted on productivity itself), from several starts; among the
+optima, one with non-negative elasticities of the logged inputs where there is one (OP, LP: the
+smallest sum of squared ``xi + e``; ACF: the most persistent productivity). See docs/estimators.md.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def _second_inputs(block: _Block, method: str, names: Sequence[str], form: str) 
 def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit_correction: bool,
                starts: int, rng: np.random.Generator, min_obs: int, label, names: Sequence[str],
                form: str = "cobb-douglas", overidentify: bool = False, start=None,
-               logged_inputs: np.ndarray | None = None, year_effects: bool = False) -> dict:
-    """OP, LP and ACF: first-stage control function, second stage by NLS or GMM."""
+               logged_inputs: np.ndarray | None = None, year_effects: bool = False, criterion: str = "nls") -> dict:
+    """OP, LP and ACF: first-stage control function, second stage by ``criterion`` ("nls", "gmm" or "prodest")."""
     logged_inputs = np.ones(len(names), dtype=bool) if logged_inputs is None else np.asarray(logged_inputs)
     n_free = block.free.shape[1]
     # year effects: in the control function (a proxy in other units than output, e.g. nominal investment
@@ -89,16 +90,25 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
                 return v - (np.bincount(year_code, v) / year_count)[year_code]
             return np.column_stack([demean(v[:, j]) for j in range(v.shape[1])])
 
+    def off_law_of_motion(g_basis, v):
+        """The residual of ``v`` on the law of motion g (and the year effects), by least squares."""
+        if demean is not None:
+            v = demean(v)
+            return v - _project(demean(g_basis[:, 1:]), v) if g_basis.shape[1] > 1 else v
+        return v - _project(g_basis, v)
+
+    # prodest: g is fitted on productivity phi - X theta, not on y - free - X theta = productivity + e, so the
+    # residual is e plus the innovation of that fit (Rovigatti and Mollisi, 2018)
+    first_stage_error = tn - phi[now]
+
     def residual(theta):
         omega_lag = phil - Xl @ theta
         g_basis = polynomial(omega_lag if extra is None else np.column_stack([omega_lag, extra]), markov_degree)
-        lhs = tn - Xn @ theta
-        if demean is not None:
-            lhs = demean(lhs)
-            return lhs - _project(demean(g_basis[:, 1:]), lhs) if g_basis.shape[1] > 1 else lhs
-        return lhs - _project(g_basis, lhs)
+        if criterion == "prodest":
+            return first_stage_error + off_law_of_motion(g_basis, phi[now] - Xn @ theta)
+        return off_law_of_motion(g_basis, tn - Xn @ theta)
 
-    if method == "op":
+    if criterion in ("nls", "prodest"):
         def objective(theta):
             r = residual(theta)
             return float(r @ r / len(r))
@@ -175,7 +185,7 @@ def _fit_proxy(block: _Block, method: str, degree: int, markov_degree: int, exit
     collapse = bool(np.any(np.abs(beta_free) < FIRST_STAGE_COLLAPSE * np.abs(ols_free)))
     elasticity = mean_map @ beta
     plausible = bool(np.all(elasticity[logged_inputs] >= 0))
-    return {"beta": beta, "n_second_stage": len(now), "objective": best["objective"],
+    return {"beta": beta, "criterion": criterion, "n_second_stage": len(now), "objective": best["objective"],
             "converged": best["converged"], "plausible": plausible, "elasticity": elasticity,
             "first_stage_collapse": collapse,
             "ols_free": ols_free, "starts": trials,

@@ -13,7 +13,8 @@ import numpy as np
 from sez.errors import TFPInputError, TFPWarning
 
 __all__ = ["Inputs", "ProxySettings", "TFPInputError", "TFPWarning", "METHODS", "METHOD_NAMES", "FORMS",
-           "TRANSLOG_METHODS", "OUTPUT_COLUMNS", "DEFAULT_PROXY", "FIRST_STAGE_COLLAPSE"]
+           "TRANSLOG_METHODS", "OUTPUT_COLUMNS", "DEFAULT_PROXY", "FIRST_STAGE_COLLAPSE", "CRITERIA",
+           "DEFAULT_CRITERION"]
 
 METHODS = ("ols", "fe", "op", "lp", "acf", "wrdg")
 METHOD_NAMES = {"ols": "OLS", "fe": "fixed effects", "op": "Olley-Pakes", "lp": "Levinsohn-Petrin",
@@ -23,6 +24,14 @@ TRANSLOG_METHODS = ("ols", "fe", "acf")
 OUTPUT_COLUMNS = {"va": "value_added", "gross": "output"}
 DEFAULT_PROXY = {"op": "investment", "lp": "intermediate_input", "acf": "intermediate_input",
                  "wrdg": "intermediate_input"}
+#: Second-stage criteria of the control-function estimators: "nls" (the sum of squared ``xi + e``
+#: with the law of motion's coefficients estimated with the production function's), "gmm" (moments
+#: of ``xi + e`` with the instruments), "prodest" (the sum of squared ``xi + e`` with the law of
+#: motion fitted on productivity, as R's and Stata's ``prodest``); see :class:`ProxySettings`
+CRITERIA = ("nls", "gmm", "prodest")
+DEFAULT_CRITERION = {"op": "nls", "lp": "gmm", "acf": "gmm"}
+#: Criteria each control-function method implements (ACF's first stage leaves no separate free inputs)
+METHOD_CRITERIA = {"op": CRITERIA, "lp": CRITERIA, "acf": ("gmm",)}
 #: OP/LP: a free input's first-stage coefficient below this share of its least-squares one is flagged
 #: (``first_stage_collapse``): the proxy does not separate it from productivity
 FIRST_STAGE_COLLAPSE = 0.2
@@ -133,6 +142,15 @@ class ProxySettings:
         (productivity's common year shifts, and a proxy or output in units that change by year,
         e.g. nominal investment beside deflated output). False gives the time-invariant control
         function of ``prodest`` and Stata's ``opreg``/``levpet``.
+    criterion : {"nls", "gmm", "prodest"}, optional
+        What the second stage minimises. ``"nls"``: the sum of squared ``xi + e`` in
+        ``y - b_l l - b_k k = g(omega_{t-1}) + xi + e``, ``g``'s coefficients estimated with
+        ``b_k`` (Olley and Pakes, 1996; Stata's ``opreg``). ``"gmm"``: the moments
+        ``E[(xi + e) z] = 0`` (``z``: ``k_t``, and ``m_{t-1}`` in gross output; ACF its own),
+        weighted by ``(Z'Z)^-1``. ``"prodest"``: the same sum of squares with ``g`` fitted by least
+        squares on productivity ``omega = phi - b_k k`` (Rovigatti and Mollisi, 2018: R's and
+        Stata's ``prodest``). None: ``"nls"`` for OP, ``"gmm"`` for LP and ACF (ACF has only
+        ``"gmm"``).
     """
 
     degree: int = 3
@@ -142,6 +160,7 @@ class ProxySettings:
     start: Sequence[float] | Mapping | None = None
     overidentify: bool = False
     year_effects: bool = True
+    criterion: str | None = None
 
     def __post_init__(self):
         _count(self.degree, "degree", "ProxySettings")
@@ -149,6 +168,8 @@ class ProxySettings:
         _count(self.starts, "starts", "ProxySettings", optional=True)
         for name in ("exit_correction", "overidentify", "year_effects"):
             _flag(getattr(self, name), name, "ProxySettings")
+        if self.criterion is not None and self.criterion not in CRITERIA:
+            raise ValueError(f"ProxySettings: criterion must be one of {CRITERIA} or None, got {self.criterion!r}")
         if self.start is not None:
             start = ({label: _vector(v) for label, v in self.start.items()} if isinstance(self.start, Mapping)
                      else _vector(self.start))
@@ -185,7 +206,7 @@ RENAMED = {**{k: f"'inputs=Inputs({k}=...)'" for k in ("output", "free", "state"
                                                     "levels")},
            **{k: f"'proxy_settings=ProxySettings({k}=...)'" for k in ("degree", "markov_degree", "exit_correction",
                                                                    "starts", "start", "overidentify",
-                                                                   "year_effects")}}
+                                                                   "year_effects", "criterion")}}
 
 
 def _spec(method: str, inputs: Inputs):

@@ -33,7 +33,7 @@ def _gmm_sandwich(G: np.ndarray, W: np.ndarray, S: np.ndarray, n: int) -> np.nda
 
 
 def _fit_wooldridge(block: _Block, degree: int, min_obs: int, label,
-                    vcov: Vcov = Vcov("CRV1", ("firm_id",))) -> dict:
+                    vcov: Vcov) -> dict:
     """Wooldridge (2009) one-step GMM with omega_t = rho0 + rho omega_{t-1} + xi.
 
     Equations on every firm-year with a lag, productivity ``omega = c(k, m) gamma``:
