@@ -429,9 +429,11 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str] | None = None, fe: Seque
     data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema) or any table with the columns named.
     y : str
-        Binary outcome (bool or 0/1; missing values are dropped and counted).
+        Binary outcome (bool or 0/1; missing values are dropped and counted), or a formula in fixest's
+        syntax, ``"exporter ~ x1 + x2 | year + cic3 + county"`` (regressors, then the fixed effects
+        after ``|``), in place of ``x`` and ``fe``.
     x : sequence of str
-        Regressors. Those also listed in ``lags`` enter as their one-year lag
+        Regressors (a string is one). Those also listed in ``lags`` enter as their one-year lag
         within firm and are named ``"L.<column>"`` in the results.
     fe : sequence of str, optional
         Fixed-effect columns (e.g. ``["year", "cic3", "county"]``). Without
@@ -480,6 +482,13 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str] | None = None, fe: Seque
         Newton's method did not converge (e.g. a regressor separates the outcome).
     """
     func = "probit"
+    if "~" in y:
+        from sez.did._pyfixest import split_formula  # the one module that touches pyfixest's parser
+
+        if x or fe:
+            raise ValueError(f"{func}: give the regressors and fixed effects either in the formula {y!r} or as x "
+                             "and fe, not both")
+        y, x, fe = split_formula(y, func)
     x = list(as_columns(x, "x", func))
     fe = list(as_columns(fe, "fe", func))
     lags = list(as_columns(lags, "lags", func))

@@ -158,3 +158,27 @@ def test_a_fit_kept_whole_serves_pyfixest_wild_bootstrap(panel):
     full = did.twfe(panel, "y", fe=("firm_id", "city^year"), controls="x", lean=False)
     boot = full.fit.wildboottest(reps=99, param="sez", seed=1)
     assert np.isfinite(float(boot["Pr(>|t|)"]))
+
+
+# ---------------------------------------------------------------------------
+# formulas in fixest's syntax give the list call's results
+
+
+def test_formula_and_list_calls_give_identical_results(panel):
+    pairs = [
+        (did.twfe(panel, "y ~ sez + x | firm_id + city^year", vcov="iid"),
+         did.twfe(panel, "y", treatment="sez", controls=["x"], fe=("firm_id", "city^year"), vcov="iid")),
+        (did.imputation(panel, "y ~ sez + x | firm_id + year", weights="w"),
+         did.imputation(panel, "y", controls="x", weights="w")),
+    ]
+    for formula, listed in pairs:
+        pd.testing.assert_series_equal(formula.params, listed.params)
+        pd.testing.assert_series_equal(formula.bse, listed.bse)
+        assert (formula.outcome, formula.fixed_effects) == (listed.outcome, listed.fixed_effects)
+    # no "|": no fixed effects, as in fixest
+    assert did.twfe(panel, "y ~ sez + x", vcov="iid").fixed_effects == ()
+    events = [did.event_study(panel, spec, window=(-2, 2), reference=-2, **kw).table
+              for spec, kw in (("y ~ sez | firm_id + year", {}), ("y", {"fe": ["firm_id", "year"]}))]
+    pd.testing.assert_frame_equal(*events)
+    with pytest.raises(ValueError, match=r"log\(x\).*create those columns"):
+        did.twfe(panel, "y ~ sez + log(x) | firm_id")

@@ -75,3 +75,14 @@ def test_weights_are_frequency_weights_of_the_likelihood(data):
     np.testing.assert_allclose(clustered.bse.to_numpy(), np.sqrt(np.diag(expected)), rtol=1e-5)
     with pytest.raises(NotImplementedError, match="weighted"):
         clustered.marginal_effects()
+
+
+def test_formula_and_list_calls_give_identical_results(data):
+    formula = probit(data, "y ~ x1 + x2 + d | year + ind", vcov={"CRV1": "cty"})
+    listed = probit(data, "y", REGRESSORS, fe=["year", "ind"], vcov={"CRV1": "cty"})
+    pd.testing.assert_series_equal(formula.params, listed.params)
+    pd.testing.assert_frame_equal(formula.cov, listed.cov)
+    assert formula.fe == ["year", "ind"] and formula.y_name == "y"
+    assert list(probit(data, "y ~ x1 + d").params.index) == ["Intercept", "x1", "d"]
+    with pytest.raises(ValueError, match="either in the formula"):
+        probit(data, "y ~ x1 | year", fe="ind")

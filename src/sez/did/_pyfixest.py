@@ -166,3 +166,32 @@ def _n_clusters(fit, data: pd.DataFrame, vcov: Vcov) -> int | None:
     if g is not None and np.size(g):
         return int(np.min(g))
     return int(min(data[c].nunique() for c in vcov.cluster))
+
+
+def split_formula(formula: str, func: str) -> tuple[str, list[str], list[str]]:
+    """A formula in fixest's syntax, ``"y ~ x1 + x2 | fe1 + fe2^fe3"``, read by pyfixest's parser: the
+    outcome, the regressors (in order; the intercept term is implied) and the fixed-effect terms.
+
+    Every regressor must be a column name: a transformation (``log(x)``), an interaction (``x:z``) or a
+    multiple estimation (``sw(...)``) is an error saying so, since the estimators take columns.
+    """
+    import formulaic
+    from pyfixest.estimation.formula.parse import Formula  # imported lazily: a heavy import
+
+    try:
+        parsed = Formula.parse(formula)
+    except Exception as err:  # pyfixest's own syntax errors, named for the caller
+        raise ValueError(f"{func}: cannot read the formula {formula!r}: {err}") from err
+    if len(parsed) != 1 or parsed[0].first_stage:
+        raise ValueError(f"{func}: the formula {formula!r} asks for several estimations or instruments; "
+                         "give one formula 'y ~ x1 + x2 | fe1 + fe2'")
+    sides = formulaic.Formula(parsed[0].second_stage)
+    lhs = [str(t) for t in sides.lhs]
+    rhs = [str(t) for t in sides.rhs if str(t) != "1"]
+    fe = [t.strip() for t in (parsed[0].fixed_effects or "").split("+") if t.strip() and t.strip() != "0"]
+    terms = [*lhs, *rhs, *[c for t in fe for c in t.split("^")]]
+    not_columns = [t for t in terms if not t.isidentifier()]
+    if len(lhs) != 1 or not_columns:
+        raise ValueError(f"{func}: the formula {formula!r} must name one outcome and columns only; "
+                         f"{not_columns or lhs} are not column names: create those columns first")
+    return lhs[0], rhs, fe

@@ -21,6 +21,7 @@ from sez.did.prepare import (
     as_columns,
     cluster_codes,
     count_clusters,
+    formula_roles,
 )
 from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression
@@ -216,6 +217,7 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
     dropped, counted in ``counts``.
     """
     func = "event_study"
+    outcome, treatment, fe, controls = formula_roles(outcome, treatment, fe, controls, func)
     whole = [v for v in (*window, reference) if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
     if len(window) != 2 or whole:
         raise ValueError(f"{func}: window = (first, last) and reference are whole event times (years), got "

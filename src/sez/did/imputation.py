@@ -19,6 +19,7 @@ from sez.did.prepare import (
     arguments,
     cluster_codes,
     count_clusters,
+    formula_roles,
 )
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows
@@ -138,6 +139,7 @@ def imputation(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Seq
     stays unbiased for the average effect on the treated while TWFE does not.
     """
     func = "imputation"
+    outcome, treatment, fe, controls = formula_roles(outcome, treatment, fe, controls, func)
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old, IMPUTATION_VCOV, 2, IMPUTATION_VCOV_WHY)
     sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func, weights=weights)
     sample, _ = _handle_reversals(sample, treatment, unit, time, on_reversal, func, counts, allow_keep=False)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
-from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments
+from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments, formula_roles
 from sez.did.results import DidResults
 from sez.errors import DidDataError
 from sez.results import Vcov
@@ -46,7 +46,10 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[
     data : pandas.DataFrame
         Firm-year table (``sez.panel`` schema).
     outcome : str
-        Dependent variable, e.g. ``"ln_tfp"``.
+        Dependent variable, e.g. ``"ln_tfp"``, or a formula in fixest's syntax,
+        ``"ln_tfp ~ sez + ln_k | firm_id + city^year"``: the first regressor is the
+        treatment, the others are controls, the part after ``|`` the fixed effects
+        (none without it); it replaces ``treatment``, ``controls`` and ``fe``.
     treatment : str
         0/1 or boolean column, one in the years a firm is in a zone.
     fe : sequence of str
@@ -83,6 +86,7 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str = "sez", fe: Sequence[
     compare it with :func:`imputation`.
     """
     func = "twfe"
+    outcome, treatment, fe, controls = formula_roles(outcome, treatment, fe, controls, func)
     fe, controls, vcov = arguments(func, fe, controls, vcov, unit, old)
     sample, counts = _prepare(data, outcome, treatment, fe, controls, vcov, unit, time, func, weights=weights)
     sample, _ = _handle_reversals(sample, treatment, unit, time, on_reversal, func, counts, allow_keep=True)
