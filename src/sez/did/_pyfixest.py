@@ -195,3 +195,17 @@ def split_formula(formula: str, func: str) -> tuple[str, list[str], list[str]]:
         raise ValueError(f"{func}: the formula {formula!r} must name one outcome and columns only; "
                          f"{not_columns or lhs} are not column names: create those columns first")
     return lhs[0], rhs, fe
+
+
+def formula_roles(outcome: str, treatment: str, fe, controls, func: str) -> tuple[str, str, object, object]:
+    """``outcome`` as a fixest formula ``"y ~ d + x1 + x2 | fe1 + fe2^fe3"`` read as (outcome, treatment,
+    fixed effects, controls): the first regressor is the treatment, the others are controls, and the
+    formula's fixed effects (none without ``|``) replace ``fe``. A plain column name passes through.
+    """
+    if "~" not in outcome:
+        return outcome, treatment, fe, controls
+    y, regressors, fe_terms = split_formula(outcome, func)
+    if not regressors:
+        raise ValueError(f"{func}: the formula {outcome!r} has no regressor; its first regressor is the treatment, "
+                         "e.g. 'ln_tfp ~ sez + ln_k | firm_id + year'")
+    return y, regressors[0], tuple(fe_terms), tuple(regressors[1:])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
+from sez.did._pyfixest import _feols, _n_clusters, _note_collinear, formula_roles
 from sez.did.imputation import _cells, _Imputer, imputation_results
 from sez.did.prepare import (
     IMPUTATION_VCOV,
@@ -21,7 +21,6 @@ from sez.did.prepare import (
     as_columns,
     cluster_codes,
     count_clusters,
-    formula_roles,
 )
 from sez.did.results import DidResults, EventStudyResults
 from sez.did.solver import _sparse_fe_regression

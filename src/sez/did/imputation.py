@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sez.did._pyfixest import _feols
+from sez.did._pyfixest import _feols, formula_roles
 from sez.did.prepare import (
     IMPUTATION_VCOV,
     IMPUTATION_VCOV_WHY,
@@ -19,7 +19,6 @@ from sez.did.prepare import (
     arguments,
     cluster_codes,
     count_clusters,
-    formula_roles,
 )
 from sez.did.results import DidResults
 from sez.did.solver import _FixedEffectSolver, _identified_rows

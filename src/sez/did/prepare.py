@@ -206,22 +206,6 @@ def count_clusters(data: pd.DataFrame, vcov: Vcov) -> int | None:
 RENAMED = {"cluster": "'vcov' (e.g. vcov={'CRV1': 'firm_id'})", "firm": "'unit'"}
 
 
-def formula_roles(outcome: str, treatment: str, fe, controls, func: str) -> tuple[str, str, object, object]:
-    """``outcome`` as a fixest formula ``"y ~ d + x1 + x2 | fe1 + fe2^fe3"`` read as (outcome, treatment,
-    fixed effects, controls): the first regressor is the treatment, the others are controls, and the
-    formula's fixed effects (none without ``|``) replace ``fe``. A plain column name passes through.
-    """
-    if "~" not in outcome:
-        return outcome, treatment, fe, controls
-    from sez.did._pyfixest import split_formula  # the one module that touches pyfixest
-
-    y, regressors, fe_terms = split_formula(outcome, func)
-    if not regressors:
-        raise ValueError(f"{func}: the formula {outcome!r} has no regressor; its first regressor is the treatment, "
-                         "e.g. 'ln_tfp ~ sez + ln_k | firm_id + year'")
-    return y, regressors[0], tuple(fe_terms), tuple(regressors[1:])
-
-
 def arguments(func: str, fe, controls, vcov, unit: str, old: dict, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
               max_clusters: int = 2, why: str = "") -> tuple[tuple[str, ...], tuple[str, ...], Vcov]:
     """The shared arguments of the DiD estimators checked: ``fe`` and ``controls`` as tuples, ``vcov`` parsed."""

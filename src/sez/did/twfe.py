@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
-from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments, formula_roles
+from sez.did._pyfixest import _feols, _n_clusters, _note_collinear, formula_roles
+from sez.did.prepare import _check_variation, _handle_reversals, _prepare, arguments
 from sez.did.results import DidResults
 from sez.errors import DidDataError
 from sez.results import Vcov
