@@ -128,8 +128,8 @@ def test_imputation_hetero_is_each_firm_year_its_own_cluster():
 def test_vcov_the_estimator_cannot_give_is_refused_by_name():
     with pytest.raises(ValueError, match="imputation: vcov 'iid' is not available"):
         did.imputation(PANEL, "y", vcov="iid")
-    with pytest.raises(ValueError, match="imputation: clustering by 2 columns"):
-        did.imputation(PANEL, "y", vcov={"CRV1": "firm_id+city"})
+    with pytest.raises(ValueError, match="imputation: clustering by 3 columns"):
+        did.imputation(PANEL, "y", vcov={"CRV1": "firm_id+city+year"})
     with pytest.raises(ValueError, match="'robust' is now 'hetero'"):
         probit.probit(probit_data(), "y", ["x1"], vcov="robust")
     with pytest.raises(ValueError, match=r"'cluster' is now \{'CRV1': column\}"):

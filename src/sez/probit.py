@@ -15,7 +15,14 @@ from scipy import special, stats
 
 from sez.limits import COLLINEAR_SHARE
 from sez.panel import as_columns, lag_within_firm, require_columns
-from sez.results import Results, empty_sample, parse_vcov, renamed_keywords, significance_stars
+from sez.results import (
+    Results,
+    cluster_sandwich,
+    empty_sample,
+    parse_vcov,
+    renamed_keywords,
+    significance_stars,
+)
 
 __all__ = [
     "ProbitResults",
@@ -24,6 +31,9 @@ __all__ = [
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+#: The name of the intercept in ``params`` when no fixed effect absorbs it (pyfixest's and R's name)
+INTERCEPT = "Intercept"
 
 
 # ---------------------------------------------------------------------------
@@ -136,15 +146,25 @@ class ProbitResults(Results):
     Attributes
     ----------
     params : pandas.Series
-        Slope coefficients (the fixed effects are absorbed and not reported).
+        Coefficients: ``"Intercept"`` first when there are no fixed effects, then the slopes (the fixed
+        effects are absorbed and not reported; ``slopes`` leaves out the intercept).
     cov : pandas.DataFrame
         Covariance of ``params`` (also ``cov_params()``) of the kind ``vcov`` names.
     vcov : str or dict
-        ``"iid"`` (observed information, Stata's default), ``"hetero"`` or ``{"CRV1": column}``.
+        ``"iid"`` (observed information, Stata's default), ``"hetero"``, ``{"CRV1": column}`` or
+        ``{"CRV1": "a+b"}`` (two-way).
     loglik, loglik_null : float
-        Log-likelihood and that of an intercept-only probit on the same sample.
+        Log-likelihood and that of an intercept-only probit on the same sample (weighted when ``weights``).
+    pseudo_r2 : float
+        McFadden's pseudo R-squared (a property).
     nobs : int
-        Observations used.
+        Observations used (rows, also when weighted).
+    n_clusters : int or None
+        Clusters (the fewer of a two-way clustering); None when not clustered.
+    fe : list of str
+        The fixed effects' names.
+    weights : str or None
+        The weights column of a weighted likelihood.
     dropped : dict
         Rows removed before estimation, by reason: ``missing`` (a missing value
         in y, a regressor, a fixed effect or the cluster), ``no_lag`` (no
@@ -174,6 +194,7 @@ class ProbitResults(Results):
     mean_fe_index: float
     iterations: int
     n_clusters: int | None = None
+    weights: str | None = None
     _state: dict = field(default_factory=dict, repr=False)
 
     _renamed = {"zvalues": "tvalues (z statistics: see statistic_name)", "vcov_type": "vcov"}
@@ -186,6 +207,11 @@ class ProbitResults(Results):
     def cov_params(self) -> pd.DataFrame:
         """The covariance of ``params`` (a copy of ``cov``)."""
         return self.cov.copy()
+
+    @property
+    def slopes(self) -> pd.Series:
+        """The coefficients of the regressors (``params`` without the intercept)."""
+        return self.params.drop(INTERCEPT, errors="ignore")
 
     @property
     def stars(self) -> pd.Series:
@@ -209,7 +235,10 @@ class ProbitResults(Results):
         return [f"Dropped: {self.n_dropped} {self.dropped}",
                 f"Log-likelihood: {self.loglik:.4f}   null (intercept only): {self.loglik_null:.4f}   "
                 f"McFadden pseudo R2: {self.pseudo_r2:.4f}",
-                f"Standard errors: {parse_vcov(self.vcov, 'ProbitResults', max_clusters=1)}"]
+                f"Standard errors: {parse_vcov(self.vcov, 'ProbitResults', max_clusters=2)}"
+                + (f" ({self.n_clusters} clusters)" if self.n_clusters else "")
+                + (f"; likelihood weighted by {self.weights!r}" if self.weights else ""),
+                PROBIT_SE_CONVENTIONS]
 
     # -- marginal effects --------------------------------------------------
     def marginal_effects(self, at: str = "mean", values: Mapping[str, float | str] | None = None,
@@ -239,8 +268,12 @@ class ProbitResults(Results):
         if at == "average" and values:
             raise ValueError("marginal_effects: values are only used with at='mean'")
         state = self._state
-        beta = self.params.to_numpy()
-        names = list(self.params.index)
+        if self._state.get("weighted"):
+            raise NotImplementedError("marginal_effects: not available for a weighted probit; fit it without "
+                                      "weights for marginal effects")
+        slopes = self.slopes
+        beta = slopes.to_numpy()
+        names = list(slopes.index)
         k = len(beta)
         binary = state["binary"] if discrete else np.zeros(k, dtype=bool)
         n = self.nobs
@@ -325,7 +358,7 @@ class ProbitResults(Results):
             Rows (regressor, "Min"/"Max"), columns ``by``; the values are
             marginal effects. Standard errors are in ``.attrs["std_err"]``.
         """
-        names = list(self.params.index)
+        names = list(self.slopes.index)
         of = list(of or names)
         by = list(by or names)
         effects, errors = {}, {}
@@ -364,30 +397,26 @@ class ProbitResults(Results):
         cross = x_tilde.T @ (weight[:, None] * scaled_tilde)  # k x r
         coef_beta = inv_info @ (cross @ coef_a + grad_b)  # beta-part of H^{-1} g, k x m
         fitted = (scaled - scaled_tilde) @ coef_a + x_tilde @ coef_beta  # n x m
-        if parse_vcov(self.vcov, "marginal_effects").kind == "iid":
+        if parse_vcov(self.vcov, "marginal_effects", max_clusters=2).kind == "iid":
             return coef_a.T @ (basis.T @ fitted) + grad_b.T @ coef_beta
-        return _sandwich(fitted * state["score"][:, None], state.get("cluster"))
+        return cluster_sandwich(fitted * state["score"][:, None], state["clusters"])
 
 
-def _sandwich(influence: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
-    """Sum of outer products of influence sums (per observation or cluster), Stata's small-sample factor."""
-    n = influence.shape[0]
-    if cluster is None:
-        return influence.T @ influence * (n / (n - 1.0))
-    n_clusters = int(cluster.max()) + 1
-    sums = np.zeros((n_clusters, influence.shape[1]))
-    np.add.at(sums, cluster, influence)
-    return sums.T @ sums * (n_clusters / (n_clusters - 1.0))
+#: The small-sample conventions of the probit's standard errors, as its summary states them
+PROBIT_SE_CONVENTIONS = ("Conventions: 'iid' the inverse observed information (Stata's probit); 'hetero' the "
+                         "sandwich times n/(n-1) (Stata's vce(robust)); clustered the sandwich times G/(G-1), two-way "
+                         "V_a + V_b - V_ab (Cameron, Gelbach and Miller 2011) with every term times G/(G-1), G the "
+                         "fewer clusters (fixest's default), negative eigenvalues set to zero; z statistics.")
 
 
 # ---------------------------------------------------------------------------
 # estimation
 
 
-def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | None = None,
+def probit(data: pd.DataFrame, y: str, x: Sequence[str] | None = None, fe: Sequence[str] | None = None,
            lags: Sequence[str] | None = None, vcov: str | Mapping[str, str] = "iid",
            unit: str = "firm_id", time: str = "year", tol: float = 1e-10, maxiter: int = 100,
-           fe_tol: float = 1e-10, fe_maxiter: int = 100_000, **old) -> ProbitResults:
+           fe_tol: float = 1e-10, fe_maxiter: int = 100_000, weights: str | None = None, **old) -> ProbitResults:
     """Probit of a binary outcome with absorbed high-dimensional fixed effects.
 
     Maximises the probit log-likelihood in the slopes and all fixed effects by
@@ -400,20 +429,33 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     data : pandas.DataFrame
         Firm-year table (:mod:`sez.panel` schema) or any table with the columns named.
     y : str
-        Binary outcome (bool or 0/1; missing values are dropped and counted).
+        Binary outcome (bool or 0/1; missing values are dropped and counted), or a formula in fixest's
+        syntax, ``"exporter ~ x1 + x2 | year + cic3 + county"`` (regressors, then the fixed effects
+        after ``|``), in place of ``x`` and ``fe``.
     x : sequence of str
-        Regressors. Those also listed in ``lags`` enter as their one-year lag
+        Regressors (a string is one). Those also listed in ``lags`` enter as their one-year lag
         within firm and are named ``"L.<column>"`` in the results.
     fe : sequence of str, optional
         Fixed-effect columns (e.g. ``["year", "cic3", "county"]``). Without
-        fixed effects an intercept is estimated (``mean_fe_index``).
+        fixed effects an intercept is estimated and reported first in
+        ``params`` as ``"Intercept"``, with its standard error.
     lags : sequence of str, optional
         Members of ``x`` to lag by one year within ``unit``; a lag exists only
         if the firm is observed in year t-1 (see :func:`lag_within_firm`).
-    vcov : {"iid", "hetero"} or {"CRV1": column}
+    vcov : {"iid", "hetero"}, {"CRV1": column} or {"CRV1": "a+b"}
         Observed information (``"iid"``, Stata's ``probit`` default), the
-        heteroskedasticity-robust sandwich (factor n/(n-1)), or clustered
-        (factor G/(G-1)); pyfixest's spelling, as everywhere in sez.
+        heteroskedasticity-robust sandwich (factor n/(n-1)), clustered
+        (factor G/(G-1)) or two-way clustered (Cameron, Gelbach and Miller
+        2011: ``V_a + V_b - V_ab``, each term times G/(G-1) with G the fewer
+        clusters, negative eigenvalues set to zero); pyfixest's spelling, as
+        everywhere in sez.
+    weights : str, optional
+        A column of positive weights multiplying each observation's
+        log-likelihood. ``"iid"`` is then the inverse weighted information, as
+        frequency weights (a weight of 2 counts as two observations);
+        ``"hetero"`` and clustered errors are sandwiches of the weighted
+        scores, as Stata's pweights (clustered: as the replicated rows in
+        the same cluster). Marginal effects are not available with weights.
     unit, time : str
         Panel keys for the lags.
     tol : float
@@ -440,6 +482,13 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         Newton's method did not converge (e.g. a regressor separates the outcome).
     """
     func = "probit"
+    if "~" in y:
+        from sez.did._pyfixest import split_formula  # the one module that touches pyfixest's parser
+
+        if x or fe:
+            raise ValueError(f"{func}: give the regressors and fixed effects either in the formula {y!r} or as x "
+                             "and fe, not both")
+        y, x, fe = split_formula(y, func)
     x = list(as_columns(x, "x", func))
     fe = list(as_columns(fe, "fe", func))
     lags = list(as_columns(lags, "lags", func))
@@ -451,9 +500,10 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     if not_in_x:
         raise ValueError(f"{func}: lags {not_in_x} are not among the regressors x")
     renamed_keywords(old, {"firm": "'unit'"}, func)
-    parsed = parse_vcov(vcov, func, max_clusters=1)
-    cluster_column = parsed.cluster[0] if parsed.kind == "CRV1" else None
-    needed = [y, *x, *fe] + ([cluster_column] if cluster_column else []) + ([unit, time] if lags else [])
+    parsed = parse_vcov(vcov, func, max_clusters=2)
+    cluster_columns = list(parsed.cluster)
+    weighted = [weights] if weights is not None else []
+    needed = [y, *x, *fe, *cluster_columns, *weighted] + ([unit, time] if lags else [])
     require_columns(data, needed, func)
 
     # design columns: lagged where asked
@@ -478,8 +528,15 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
         raise ValueError(f"{func}: outcome {y!r} must be 0/1 (or boolean); values "
                          f"{sorted(set(y_values[bad].tolist()))[:5]} in rows {data.index[bad][:5].tolist()}")
     present = observed_y.copy()
-    for column in [*fe] + ([cluster_column] if cluster_column else []):
+    for column in [*fe] + cluster_columns:
         present &= data[column].notna().to_numpy()
+    if weights is not None:
+        weight_values = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
+        not_positive = np.isfinite(weight_values) & ~(weight_values > 0)
+        if not_positive.any():
+            raise ValueError(f"{func}: weights {weights!r} must be positive; rows "
+                             f"{data.index[not_positive][:5].tolist()} are not: drop them or give them a weight")
+        present &= np.isfinite(weight_values)
     x_matrix = np.empty((len(data), len(names)))
     no_lag = np.zeros(len(data), dtype=bool)
     if lags:
@@ -499,7 +556,7 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     dropped["missing"] = int(len(data) - usable.sum() - dropped["no_lag"])
     if not usable.any():
         by_column = {y: observed_y, **{name: np.isfinite(x_matrix[:, j]) for j, name in enumerate(names)},
-                     **{c: data[c].notna().to_numpy() for c in [*fe] + ([cluster_column] if cluster_column else [])}}
+                     **{c: data[c].notna().to_numpy() for c in [*fe] + cluster_columns}}
         if lags:
             by_column["previous year observed (lags)"] = ~no_lag
         raise ValueError(f"{func}: no observation is left: {empty_sample(by_column)}")
@@ -531,19 +588,21 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     # re-code the remaining levels densely for the projection kernel
     codes = np.column_stack([pd.factorize(codes[:, d])[0] for d in range(codes.shape[1])]).astype(np.uint64)
     absorber = _Absorber(codes, fe_tol, fe_maxiter)
-    cluster = None
-    if cluster_column:
-        cluster_all = data[cluster_column].to_numpy()[usable][keep]
-        cluster = pd.factorize(cluster_all)[0]
-        if cluster.max() < 1:
-            raise ValueError(f"{func}: clustered standard errors need at least two clusters in {cluster_column!r}")
+    obs_weights = np.ones(len(y_values)) if weights is None else weight_values[usable][keep]
+    clusters = [np.arange(len(y_values))] if parsed.kind == "hetero" else []
+    for column in cluster_columns:
+        clusters.append(pd.factorize(data[column].to_numpy()[usable][keep])[0])
+        if clusters[-1].max() < 1:
+            raise ValueError(f"{func}: clustered standard errors need at least two clusters in {column!r}")
 
     _check_regressors(x_matrix, names, absorber, fe, func)
     _check_separation(y_values, x_matrix, names, func)
 
-    eta, iterations, loglik = _newton(y_values, x_matrix, absorber, tol, maxiter, func)
+    eta, iterations, loglik = _newton(y_values, x_matrix, absorber, tol, maxiter, func, obs_weights)
     q = 2.0 * y_values - 1.0
     _, score, weight = _probit_pieces(eta, q)
+    # the weighted likelihood's scores and information weights
+    score, weight = obs_weights * score, obs_weights * weight
     stacked = absorber.demean(np.column_stack([eta, x_matrix]), weight)
     x_tilde = stacked[:, 1:]
     beta = np.linalg.solve((x_tilde * weight[:, None]).T @ x_tilde, (x_tilde * weight[:, None]).T @ stacked[:, 0])
@@ -551,29 +610,33 @@ def probit(data: pd.DataFrame, y: str, x: Sequence[str], fe: Sequence[str] | Non
     inv_info = 0.5 * (inv_info + inv_info.T)
 
     n = len(y_values)
-    loglik_null = float(n * (share * math.log(share) + (1.0 - share) * math.log(1.0 - share)))
+    share = float(np.average(y_values, weights=obs_weights))
+    loglik_null = float(obs_weights.sum() * (share * math.log(share) + (1.0 - share) * math.log(1.0 - share)))
     x_mean = x_matrix.mean(axis=0)
     fe_index = eta - x_matrix @ beta
     binary = np.array([bool(np.isin(np.unique(col), (0.0, 1.0)).all()) for col in x_matrix.T])
-    result = ProbitResults(
-        params=pd.Series(beta, index=names, name="coef"),
-        cov=pd.DataFrame(np.zeros((len(names), len(names))), index=names, columns=names),
+    # without fixed effects the one absorbed level is the intercept: report it, with the full information
+    # of (1, X) for its covariance (the slopes' block is the same as the absorbed one's)
+    design, inverse, terms, coef = x_tilde, inv_info, names, beta
+    if not fe:
+        design = np.column_stack([np.ones(n), x_matrix])
+        inverse = np.linalg.inv((design * weight[:, None]).T @ design)
+        inverse = 0.5 * (inverse + inverse.T)
+        terms, coef = [INTERCEPT, *names], np.concatenate([[fe_index.mean()], beta])
+    cov = inverse if parsed.kind == "iid" else cluster_sandwich(design @ inverse * score[:, None], clusters)
+    return ProbitResults(
+        params=pd.Series(coef, index=terms, name="coef"),
+        cov=pd.DataFrame(cov, index=terms, columns=terms),
         vcov=parsed.spec, loglik=loglik, loglik_null=loglik_null, nobs=n, dropped=dropped,
         perfect_prediction=perfect_table.reset_index(drop=True), y_name=y, fe=fe,
         n_fe_levels={c: int(codes[:, d].max()) + 1 for d, c in enumerate(fe)},
         mean_fe_index=float(fe_index.mean()), iterations=iterations,
-        n_clusters=int(cluster.max()) + 1 if cluster is not None else None,
+        n_clusters=min(int(c.max()) + 1 for c in clusters) if cluster_columns else None, weights=weights,
         _state={"weight": weight, "score": score, "x_tilde": x_tilde, "inv_info": inv_info,
-                "absorber": absorber, "cluster": cluster, "eta": eta, "x": x_matrix,
+                "absorber": absorber, "clusters": clusters, "eta": eta, "x": x_matrix,
                 "eta_mean": float(eta.mean()), "x_mean": x_mean, "x_min": x_matrix.min(axis=0),
-                "x_max": x_matrix.max(axis=0), "binary": binary},
+                "x_max": x_matrix.max(axis=0), "binary": binary, "weighted": weights is not None},
     )
-    if parsed.kind == "iid":
-        cov = inv_info
-    else:
-        cov = _sandwich(x_tilde @ inv_info * score[:, None], cluster)
-    result.cov = pd.DataFrame(cov, index=names, columns=names)
-    return result
 
 
 def _binary_outcome(outcome: pd.Series, name: str, func: str) -> np.ndarray:
@@ -635,31 +698,32 @@ def _check_separation(y: np.ndarray, x_matrix: np.ndarray, names: Sequence[str],
                              f"estimate exists; drop or recode it")
 
 
-def _newton(y: np.ndarray, x_matrix: np.ndarray, absorber: _Absorber, tol: float, maxiter: int, func: str):
+def _newton(y: np.ndarray, x_matrix: np.ndarray, absorber: _Absorber, tol: float, maxiter: int, func: str,
+            obs_weights: np.ndarray):
     """Newton iterations on the observed information with absorbed fixed effects.
 
     Each step regresses the working response eta + score / weight on the
     regressors and all dummies by weighted least squares with the observed
     information as weights (the full Newton step in all parameters); a step
-    that lowers the log-likelihood is halved.
+    that lowers the log-likelihood is halved. ``obs_weights`` multiply each observation's log-likelihood.
     """
     q = 2.0 * y - 1.0
     eta = np.full(len(y), stats.norm.ppf(np.clip(y.mean(), 1e-6, 1 - 1e-6)))
     beta = np.zeros(x_matrix.shape[1])
     log_cdf, score, weight = _probit_pieces(eta, q)
-    loglik = float(log_cdf.sum())
+    loglik = float(obs_weights @ log_cdf)
     for iteration in range(1, maxiter + 1):
         working = eta + score / weight
-        stacked = absorber.demean(np.column_stack([working, x_matrix]), weight)
+        stacked = absorber.demean(np.column_stack([working, x_matrix]), obs_weights * weight)
         x_tilde, working_tilde = stacked[:, 1:], stacked[:, 0]
-        weighted = x_tilde * weight[:, None]
+        weighted = x_tilde * (obs_weights * weight)[:, None]
         beta_new = np.linalg.solve(weighted.T @ x_tilde, weighted.T @ working_tilde)
         eta_new = working - (working_tilde - x_tilde @ beta_new)
         step = 1.0
         while True:
             eta_try = eta + step * (eta_new - eta)
             log_cdf, score_try, weight_try = _probit_pieces(eta_try, q)
-            loglik_try = float(log_cdf.sum())
+            loglik_try = float(obs_weights @ log_cdf)
             if loglik_try >= loglik - 1e-12 * abs(loglik) or step < 1e-6:
                 break
             step *= 0.5

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from scipy import stats
 
 from .limits import DEGENERATE_SE
 
-__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "degenerate", "empty_sample", "parse_vcov", "renamed",
+__all__ = ["Results", "TIDY_COLUMNS", "Vcov", "cluster_sandwich", "degenerate", "empty_sample", "parse_vcov", "renamed",
            "renamed_keywords", "significance_stars", "two_sided_p"]
 
 #: The columns of every ``tidy()`` frame, in order.
@@ -198,14 +198,17 @@ class Vcov:
 
 
 def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
-               max_clusters: int = 1) -> Vcov:
+               max_clusters: int = 1, why: str = "") -> Vcov:
     """Read ``vcov = "iid" | "hetero" | {"CRV1": "a"} | {"CRV1": "a+b"}``; errors name ``func``.
 
     ``allowed`` lists the kinds the estimator supports; ``max_clusters`` how many
-    cluster columns (two-way clustering needs 2).
+    cluster columns (two-way clustering needs 2); ``why`` says, in an error, why
+    a kind is not supported.
     """
     expected = " | ".join([repr(k) for k in allowed if k != "CRV1"]
-                          + (['{"CRV1": column}'] if "CRV1" in allowed else []))
+                          + (['{"CRV1": column}' + (' | {"CRV1": "a+b"}' if max_clusters >= 2 else "")]
+                             if "CRV1" in allowed else []))
+    because = f" ({why})" if why else ""
     if isinstance(vcov, Mapping):
         if set(vcov) != {"CRV1"}:
             old = {"cluster": "{'CRV1': column}"}
@@ -217,17 +220,55 @@ def parse_vcov(vcov, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CR
             raise ValueError(f"{func}: vcov {{'CRV1': ...}} needs one or more column names, got {spec!r}")
         if len(columns) > max_clusters:
             raise ValueError(f"{func}: clustering by {len(columns)} columns ({'+'.join(columns)}) is not supported "
-                             f"here; at most {max_clusters}")
+                             f"here; at most {max_clusters}{because}: use {expected}")
         parsed = Vcov("CRV1", columns)
     elif isinstance(vcov, str) and vcov in ("iid", "hetero"):
         parsed = Vcov(vcov)
     else:
         old = {"observed": "'iid'", "robust": "'hetero'", "cluster": "{'CRV1': column}", "HC1": "'hetero'"}
-        hint = f"; {vcov!r} is now {old[vcov]}" if isinstance(vcov, str) and vcov in old else ""
+        if isinstance(vcov, str) and vcov in old:
+            hint = f"; {vcov!r} is now {old[vcov]}"
+        elif isinstance(vcov, str) and vcov.strip():
+            # a bare column name, or "a+b", is a clustering spelled without its kind
+            hint = f"; to cluster by {vcov!r} write vcov={{'CRV1': {vcov!r}}}"
+        else:
+            hint = ""
         raise ValueError(f"{func}: vcov must be {expected}, got {vcov!r}{hint}")
     if parsed.kind not in allowed:
-        raise ValueError(f"{func}: vcov {parsed.spec!r} is not available here; use {expected}")
+        raise ValueError(f"{func}: vcov {parsed.spec!r} is not available here{because}; use {expected}")
     return parsed
+
+
+def cluster_sandwich(influence: np.ndarray, groups: Sequence[np.ndarray], small_sample: bool = True) -> np.ndarray:
+    """The meat of a clustered sandwich: ``sum_g s_g s_g'`` with ``s_g`` the sum of the rows of
+    ``influence`` (n x k) in cluster g; one array of cluster codes per dimension of ``groups``.
+
+    Two dimensions follow Cameron, Gelbach and Miller (2011): ``V_a + V_b - V_ab``, the last clustered by
+    the intersection; with ``small_sample`` every term is multiplied by ``G/(G-1)``, G the fewest clusters
+    of any dimension (fixest's and pyfixest's default ``G_df="min"``, reghdfe's convention). A two-way
+    matrix that is not positive semi-definite has its negative eigenvalues set to zero, as Cameron,
+    Gelbach and Miller (2011) suggest and fixest does.
+    """
+    influence = np.asarray(influence, dtype=float).reshape(len(influence), -1)
+    groups = [pd.factorize(np.asarray(g))[0] for g in groups]
+    if len(groups) == 2:
+        terms = [(groups[0], 1.0), (groups[1], 1.0), (pd.factorize(groups[0] * (groups[1].max() + 1) + groups[1])[0],
+                                                       -1.0)]
+    else:
+        terms = [(g, 1.0) for g in groups]
+    meat = np.zeros((influence.shape[1], influence.shape[1]))
+    for codes, sign in terms:
+        sums = np.zeros((int(codes.max()) + 1, influence.shape[1]))
+        np.add.at(sums, codes, influence)
+        meat += sign * (sums.T @ sums)
+    if small_sample:
+        fewest = min(int(g.max()) + 1 for g in groups)
+        meat *= fewest / (fewest - 1.0)
+    if len(groups) > 1:
+        values, vectors = np.linalg.eigh(0.5 * (meat + meat.T))
+        if values.min() < 0:
+            meat = (vectors * np.maximum(values, 0.0)) @ vectors.T
+    return meat
 
 
 def empty_sample(usable: Mapping[str, np.ndarray], meaning: str = "non-missing, finite") -> str:

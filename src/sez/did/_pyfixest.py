@@ -38,8 +38,11 @@ def demeaner_for(fe: Sequence[str]):
     return pf.LsmrDemeaner() if len(fe) >= 2 else pf.MapDemeaner()
 
 
-def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], vcov: Vcov):
-    """Pyfixest's ``feols`` of ``outcome`` on ``regressors`` and the fixed effects ``fe``, lean.
+def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequence[str], vcov: Vcov,
+           weights: str | None = None, lean: bool = True):
+    """Pyfixest's ``feols`` of ``outcome`` on ``regressors`` and the fixed effects ``fe``; weighted least
+    squares with ``weights`` (a column: pyfixest's analytic weights). ``lean`` drops the data and design
+    from the fit (pyfixest's wild bootstrap needs them: ``lean=False`` keeps them).
 
     A regressor that keeps less than ``sez.limits.COLLINEAR_SHARE`` of its variation once the fixed
     effects (and the regressors before it) are partialled out gets no coefficient, as the regressors
@@ -50,12 +53,15 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
     """
     # pyfixest gets the fixed effects as integer codes: it would otherwise join an interaction's columns as
     # strings (about 1.2 s at 2.3 million rows), and the codes serve the singleton check below
-    frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, *vcov.cluster])})
-    fe_names = [f"_fe{i}" for i in range(len(fe))]
+    weighted = [weights] if weights is not None else []
+    frame = pd.DataFrame({c: data[c].to_numpy() for c in dict.fromkeys([outcome, *regressors, *vcov.cluster,
+                                                                         *weighted])})
+    # a single column keeps its name (the fit's tables show it); an interaction is coded under a private name
+    fe_names = [term if "^" not in term else f"_fe{i}" for i, term in enumerate(fe)]
     for name, term in zip(fe_names, fe):
         frame[name] = _codes(data, term)[0]
     # pyfixest's compiled demeaning aborts the whole process on a sample its singleton removal empties
-    complete = frame[[outcome, *regressors]].notna().all(axis=1).to_numpy()
+    complete = frame[[outcome, *regressors, *weighted]].notna().all(axis=1).to_numpy()
     used = complete.copy()
     if fe:
         used[complete] = _non_singleton_rows([frame[n].to_numpy()[complete] for n in fe_names])
@@ -63,25 +69,33 @@ def _feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fe: Sequ
             raise DidDataError(f"{outcome} on {', '.join(regressors) or 'a constant'}: {int(complete.sum())} "
                                f"complete row(s), too few left once singleton fixed effects ({', '.join(fe)}) "
                                "are dropped")
-    fit = _fit(frame, outcome, regressors, fe_names, fe, vcov)
+    fit = _fit(frame, outcome, regressors, fe_names, fe, vcov, weights, lean)
     if fe:
         absorbed = _absorbed(fit, frame, used)
         if absorbed:
             first = [str(v) for v in fit._collin_vars]
             if len(absorbed) == len(fit._coefnames):
                 raise _all_collinear(outcome, regressors, fe)
-            fit = _fit(frame, outcome, [r for r in regressors if r not in absorbed], fe_names, fe, vcov)
+            fit = _fit(frame, outcome, [r for r in regressors if r not in absorbed], fe_names, fe, vcov, weights,
+                       lean)
             fit._collin_vars = list(dict.fromkeys([*first, *absorbed, *map(str, fit._collin_vars)]))
-    # what lean leaves: the demeaned regressors and the fixed-effect codes (an event study's: about 400 MB
-    # at the papers' scale), which nothing here reads
-    for attribute in ("_X_untransformed", "_fe"):
-        if hasattr(fit, attribute):
-            delattr(fit, attribute)
+    if lean:
+        # what lean leaves: the demeaned regressors and the fixed-effect codes (an event study's: about 400 MB
+        # at the papers' scale), which nothing here reads
+        for attribute in ("_X_untransformed", "_fe"):
+            if hasattr(fit, attribute):
+                delattr(fit, attribute)
+    if fe_names != list(fe):
+        # pyfixest's tables name the fixed effects from _fixef, its wild bootstrap reads them from _data
+        fit._fixef = "+".join(fe)
+        if getattr(fit, "_data", None) is not None and len(fit._data):
+            for name, term in zip(fe_names, fe):
+                fit._data[term] = fit._data[name]
     return fit
 
 
 def _fit(frame: pd.DataFrame, outcome: str, regressors: Sequence[str], fe_names: Sequence[str],
-         fe: Sequence[str], vcov: Vcov):
+         fe: Sequence[str], vcov: Vcov, weights: str | None = None, lean: bool = True):
     import pyfixest as pf  # imported lazily: a heavy import
 
     with warnings.catch_warnings():
@@ -92,7 +106,7 @@ def _fit(frame: pd.DataFrame, outcome: str, regressors: Sequence[str], fe_names:
             # lean: the fit keeps its coefficients and covariance, not its N x k matrices (the twelve event
             # studies of Table 17 at the papers' scale held about 20 GB of them)
             return pf.feols(_fml(outcome, regressors, fe_names), data=frame, vcov=vcov.spec,
-                            copy_data=False, store_data=False, lean=True, fixef_rm="singleton",
+                            weights=weights, copy_data=False, store_data=not lean, lean=lean, fixef_rm="singleton",
                             demeaner=demeaner_for(fe))
         except ValueError as err:
             if "collinear" not in str(err):
@@ -152,3 +166,46 @@ def _n_clusters(fit, data: pd.DataFrame, vcov: Vcov) -> int | None:
     if g is not None and np.size(g):
         return int(np.min(g))
     return int(min(data[c].nunique() for c in vcov.cluster))
+
+
+def split_formula(formula: str, func: str) -> tuple[str, list[str], list[str]]:
+    """A formula in fixest's syntax, ``"y ~ x1 + x2 | fe1 + fe2^fe3"``, read by pyfixest's parser: the
+    outcome, the regressors (in order; the intercept term is implied) and the fixed-effect terms.
+
+    Every regressor must be a column name: a transformation (``log(x)``), an interaction (``x:z``) or a
+    multiple estimation (``sw(...)``) is an error saying so, since the estimators take columns.
+    """
+    import formulaic
+    from pyfixest.estimation.formula.parse import Formula  # imported lazily: a heavy import
+
+    try:
+        parsed = Formula.parse(formula)
+    except Exception as err:  # pyfixest's own syntax errors, named for the caller
+        raise ValueError(f"{func}: cannot read the formula {formula!r}: {err}") from err
+    if len(parsed) != 1 or parsed[0].first_stage:
+        raise ValueError(f"{func}: the formula {formula!r} asks for several estimations or instruments; "
+                         "give one formula 'y ~ x1 + x2 | fe1 + fe2'")
+    sides = formulaic.Formula(parsed[0].second_stage)
+    lhs = [str(t) for t in sides.lhs]
+    rhs = [str(t) for t in sides.rhs if str(t) != "1"]
+    fe = [t.strip() for t in (parsed[0].fixed_effects or "").split("+") if t.strip() and t.strip() != "0"]
+    terms = [*lhs, *rhs, *[c for t in fe for c in t.split("^")]]
+    not_columns = [t for t in terms if not t.isidentifier()]
+    if len(lhs) != 1 or not_columns:
+        raise ValueError(f"{func}: the formula {formula!r} must name one outcome and columns only; "
+                         f"{not_columns or lhs} are not column names: create those columns first")
+    return lhs[0], rhs, fe
+
+
+def formula_roles(outcome: str, treatment: str, fe, controls, func: str) -> tuple[str, str, object, object]:
+    """``outcome`` as a fixest formula ``"y ~ d + x1 + x2 | fe1 + fe2^fe3"`` read as (outcome, treatment,
+    fixed effects, controls): the first regressor is the treatment, the others are controls, and the
+    formula's fixed effects (none without ``|``) replace ``fe``. A plain column name passes through.
+    """
+    if "~" not in outcome:
+        return outcome, treatment, fe, controls
+    y, regressors, fe_terms = split_formula(outcome, func)
+    if not regressors:
+        raise ValueError(f"{func}: the formula {outcome!r} has no regressor; its first regressor is the treatment, "
+                         "e.g. 'ln_tfp ~ sez + ln_k | firm_id + year'")
+    return y, regressors[0], tuple(fe_terms), tuple(regressors[1:])

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sez.did._pyfixest import _feols, _n_clusters, _note_collinear
+from sez.did._pyfixest import _feols, _n_clusters, _note_collinear, formula_roles
 from sez.did.imputation import _cells, _Imputer, imputation_results
 from sez.did.prepare import (
     IMPUTATION_VCOV,
+    IMPUTATION_VCOV_WHY,
     _check_variation,
     _codes,
     _handle_reversals,
@@ -36,11 +37,13 @@ def _estimators(estimators, func: str) -> tuple[str, ...]:
     return out
 
 
-def _vcov_support(estimators: Sequence[str]) -> tuple[tuple[str, ...], int]:
-    """The ``vcov`` kinds and cluster columns every requested estimator supports."""
+def _vcov_support(estimators: Sequence[str]) -> tuple[tuple[str, ...], int, str]:
+    """The ``vcov`` kinds and cluster columns every requested estimator supports, and why not others."""
     if set(estimators) <= {"twfe"}:
-        return ("iid", "hetero", "CRV1"), 2
-    return IMPUTATION_VCOV, 1
+        return ("iid", "hetero", "CRV1"), 2, ""
+    if "sun_abraham" in estimators:
+        return IMPUTATION_VCOV, 1, "the Sun-Abraham regression's covariance is clustered one way ('hetero': by row)"
+    return IMPUTATION_VCOV, 2, IMPUTATION_VCOV_WHY
 
 
 def _event_time(data: pd.DataFrame, treatment: str, unit: str, time: str, on_reversal: str, func: str,
@@ -126,7 +129,7 @@ def _sun_abraham(data: pd.DataFrame, outcome: str, first: np.ndarray, binned: np
     design = sparse.hstack([dummies, sparse.csc_matrix(sub[list(controls)].to_numpy(dtype=float))]
                            if controls else [dummies]).tocsc()
     fit = _sparse_fe_regression(sub[outcome].to_numpy(dtype=float), design, [*names, *controls],
-                                [_codes(sub, term)[0] for term in fe], cluster_codes(sub, vcov))
+                                [_codes(sub, term)[0] for term in fe], cluster_codes(sub, vcov)[0])
     counts["singleton observations (Sun-Abraham)"] = int(len(sub) - fit.nobs)
     dropped = [c for c in fit.collinear if not c.startswith("_")]
     if dropped:
@@ -213,6 +216,7 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
     dropped, counted in ``counts``.
     """
     func = "event_study"
+    outcome, treatment, fe, controls = formula_roles(outcome, treatment, fe, controls, func)
     whole = [v for v in (*window, reference) if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
     if len(window) != 2 or whole:
         raise ValueError(f"{func}: window = (first, last) and reference are whole event times (years), got "

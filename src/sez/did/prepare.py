@@ -32,14 +32,21 @@ def _as_treatment(values: pd.Series, name: str, func: str) -> np.ndarray:
 
 
 def _prepare(panel: pd.DataFrame, outcome: str, treatment: str, fe: Sequence[str], controls: Sequence[str],
-             vcov: Vcov, unit: str, time: str, func: str, extra: Sequence[str] = ()) -> tuple[pd.DataFrame, dict]:
-    """Columns used, rows with missing values dropped (counted), treatment as bool."""
-    used = list(dict.fromkeys([unit, time, outcome, treatment, *controls, *vcov.cluster, *_fe_columns(fe), *extra]))
+             vcov: Vcov, unit: str, time: str, func: str, extra: Sequence[str] = (),
+             weights: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Columns used, rows with missing values dropped (counted), treatment as bool; ``weights`` (a column)
+    must be positive where it is not missing.
+    """
+    weighted = [weights] if weights is not None else []
+    used = list(dict.fromkeys([unit, time, outcome, treatment, *controls, *vcov.cluster, *_fe_columns(fe), *extra,
+                               *weighted]))
     require_columns(panel, used, func)
     data = panel[used].copy()
     data[treatment] = _as_treatment(data[treatment], treatment, func)
     usable = {col: np.isfinite(pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float))
-              for col in [outcome, *controls]}
+              for col in [outcome, *controls, *weighted]}
+    if weights is not None:
+        check_weights(data[weights], weights, func)
     usable.update({col: data[col].notna().to_numpy() for col in [unit, time, *vcov.cluster, *_fe_columns(fe)]
                    if col not in usable})
     finite = np.logical_and.reduce(list(usable.values()))
@@ -154,23 +161,38 @@ def _non_singleton_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
 
 #: Standard errors the imputation estimator's analytic formula gives (Borusyak, Jaravel and Spiess, 2024)
 IMPUTATION_VCOV = ("hetero", "CRV1")
+#: Why the imputation estimator has no ``"iid"`` (said in the error)
+IMPUTATION_VCOV_WHY = ("the analytic variance of Borusyak, Jaravel and Spiess (2024) is cluster-robust; 'hetero' "
+                       "treats each firm-year as its own cluster")
+
+
+def check_weights(values: pd.Series, name: str, func: str) -> None:
+    """Raise naming the column and rows when a (non-missing) weight is not a positive number."""
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = values.notna().to_numpy() & ~(numeric > 0)
+    if bad.any():
+        rows = values.index[np.flatnonzero(bad)[:5]].tolist()
+        raise DidDataError(f"{func}: weights {name!r} must be positive numbers; {int(bad.sum())} row(s) are not, "
+                           f"e.g. rows {rows}: drop those rows or give them a positive weight")
 
 
 def resolve_vcov(vcov, unit: str, func: str, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
-                 max_clusters: int = 2) -> Vcov:
+                 max_clusters: int = 2, why: str = "") -> Vcov:
     """``vcov`` in pyfixest's spelling, parsed; None clusters by the unit (``{"CRV1": unit}``)."""
     if vcov is None:
         return Vcov("CRV1", (unit,))
     if isinstance(vcov, Vcov):
         vcov = vcov.spec
-    return parse_vcov(vcov, func, allowed, max_clusters)
+    return parse_vcov(vcov, func, allowed, max_clusters, why)
 
 
-def cluster_codes(data: pd.DataFrame, vcov: Vcov) -> np.ndarray:
-    """Each row's cluster as an integer: its cluster column's code, or its own row for ``"hetero"``."""
+def cluster_codes(data: pd.DataFrame, vcov: Vcov) -> list[np.ndarray]:
+    """Each row's cluster as an integer, one array per clustering dimension: the cluster columns' codes,
+    or each row its own cluster for ``"hetero"``.
+    """
     if vcov.kind == "CRV1":
-        return pd.factorize(data[vcov.cluster[0]])[0]
-    return np.arange(len(data))
+        return [pd.factorize(data[column])[0] for column in vcov.cluster]
+    return [np.arange(len(data))]
 
 
 def count_clusters(data: pd.DataFrame, vcov: Vcov) -> int | None:
@@ -185,8 +207,8 @@ RENAMED = {"cluster": "'vcov' (e.g. vcov={'CRV1': 'firm_id'})", "firm": "'unit'"
 
 
 def arguments(func: str, fe, controls, vcov, unit: str, old: dict, allowed: tuple[str, ...] = ("iid", "hetero", "CRV1"),
-              max_clusters: int = 2) -> tuple[tuple[str, ...], tuple[str, ...], Vcov]:
+              max_clusters: int = 2, why: str = "") -> tuple[tuple[str, ...], tuple[str, ...], Vcov]:
     """The shared arguments of the DiD estimators checked: ``fe`` and ``controls`` as tuples, ``vcov`` parsed."""
     renamed_keywords(old, RENAMED, func)
     return as_columns(fe, "fe", func), as_columns(controls, "controls", func), resolve_vcov(
-        vcov, unit, func, allowed, max_clusters)
+        vcov, unit, func, allowed, max_clusters, why)

@@ -40,6 +40,14 @@ class DidResults(Results):
     df : float or None
         Degrees of freedom of the t distribution for p-values and intervals (G - 1 when
         clustered, as reghdfe and fixest); None for the normal.
+    fit : pyfixest.Feols or None
+        The pyfixest fit behind a TWFE result, for pyfixest's own tools (``pf.etable([res.fit])``,
+        ``pf.coefplot``, and with ``lean=False`` its wild bootstrap); None for the imputation estimator.
+    r2, r2_within : float or None
+        R-squared of the TWFE regression, overall and within the fixed effects (pyfixest's); None where
+        there is no regression (the imputation estimator).
+    weights : str or None
+        The weights column, when the estimate is weighted.
     """
 
     estimator: str
@@ -54,6 +62,10 @@ class DidResults(Results):
     counts: dict = field(default_factory=dict)
     conventions: str = ""
     df: float | None = None
+    fit: object = None
+    r2: float | None = None
+    r2_within: float | None = None
+    weights: str | None = None
 
     _renamed = {"cluster": "vcov"}
 
@@ -77,8 +89,10 @@ class DidResults(Results):
 
     def _notes(self) -> list[str]:
         clusters = f" ({self.n_clusters} clusters)" if self.n_clusters is not None else ""
+        r2 = "" if self.r2 is None else f"; R-squared {self.r2:.4f}, within {self.r2_within:.4f}"
+        weighted = f"; weighted by {self.weights!r}" if self.weights else ""
         return [f"Fixed effects: {', '.join(self.fixed_effects) or 'none'}; standard errors "
-                f"{parse_vcov(self.vcov, 'DidResults')}{clusters}",
+                f"{parse_vcov(self.vcov, 'DidResults', max_clusters=2)}{clusters}{r2}{weighted}",
                 "Set aside: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none"),
                 self.conventions]
 

@@ -17,7 +17,8 @@ DENSE_LEVELS = 6_000
 
 
 class _FixedEffectSolver:
-    """Solve the normal equations ``Z0'Z0 b = r`` of a sum of fixed effects, factored once for many right sides.
+    """Solve the normal equations ``Z0'Z0 b = r`` (``Z0'W Z0 b = r`` with row ``weights``) of a sum of fixed
+    effects, factored once for many right sides.
 
     ``codes[d][rows]`` are the levels of dimension ``d`` in the fitting sample
     (the untreated rows); a right side ``r[d]`` has one entry per level of
@@ -46,14 +47,16 @@ class _FixedEffectSolver:
     """
 
     def __init__(self, codes: list[np.ndarray], sizes: list[int], rows: np.ndarray, tol: float = 1e-10,
-                 maxiter: int = 10_000):
+                 maxiter: int = 10_000, weights: np.ndarray | None = None):
         from scipy import sparse
 
         self.sizes, self.tol, self.maxiter = list(sizes), tol, maxiter
         self.big = int(np.argmax(sizes))
         self.others = [d for d in range(len(sizes)) if d != self.big]
         big_codes = codes[self.big][rows]
-        counts = np.bincount(big_codes, minlength=sizes[self.big]).astype(float)
+        # weighted least squares (``weights`` per row of ``codes``): Z0'W Z0 in place of Z0'Z0
+        row_weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)[rows]
+        counts = np.bincount(big_codes, weights=row_weights, minlength=sizes[self.big]).astype(float)
         self.inverse = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
         self.method = "firm means"
         if not self.others:
@@ -63,12 +66,14 @@ class _FixedEffectSolver:
         other_codes = np.concatenate([codes[d][rows] + o for d, o in zip(self.others, offsets[:-1])])
         n_rows, n_other = len(rows), int(offsets[-1])
         ones = np.ones(len(other_codes))
-        # B = Z_big' Z_o (levels of the big dimension by other levels); A = Z_o' Z_o
-        self.cross = sparse.csr_matrix((ones, (np.tile(big_codes, len(self.others)), other_codes)),
+        weighted = np.tile(row_weights, len(self.others))
+        # B = Z_big' W Z_o (levels of the big dimension by other levels); A = Z_o' W Z_o
+        self.cross = sparse.csr_matrix((weighted, (np.tile(big_codes, len(self.others)), other_codes)),
                                        shape=(sizes[self.big], n_other))
         design = sparse.csr_matrix((ones, (np.tile(np.arange(n_rows), len(self.others)), other_codes)),
                                    shape=(n_rows, n_other))
-        schur = (design.T @ design - self.cross.T @ sparse.diags(self.inverse) @ self.cross).tocsr()
+        schur = (design.T @ sparse.diags(row_weights) @ design
+                 - self.cross.T @ sparse.diags(self.inverse) @ self.cross).tocsr()
         diagonal = schur.diagonal()
         # a level whose Schur diagonal vanishes is fully absorbed by the big dimension (a region no mover
         # enters, or a level absent from the sample): its effect is not identified apart from them

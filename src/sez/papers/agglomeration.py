@@ -410,7 +410,8 @@ def probit_table(results: Sequence[ProbitResults] | ProbitResults, labels: Mappi
             if name not in res.params.index:
                 continue
             table.loc[row, (title, "Coef.")] = f"{res.params[name]:.{digits}f}{res.stars[name]}"
-            table.loc[row, (title, "M.E.")] = f"{me.loc[name, 'effect']:.6g}"
+            if name in me.index:  # the intercept (a probit without fixed effects) has no marginal effect
+                table.loc[row, (title, "M.E.")] = f"{me.loc[name, 'effect']:.6g}"
             table.loc[table.index[2 * position + 1], (title, "Coef.")] = f"({res.tvalues[name]:.2f})"
         base = 2 * len(regressors)
         for offset, f in enumerate(all_fe):
