@@ -50,6 +50,11 @@ def markdown_escape(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
+def _one_header(columns: pd.MultiIndex) -> list[str]:
+    """A two-level header as one row: the levels of each column joined by a space (``m1 TWFE``)."""
+    return [" ".join(str(level) for level in column if str(level)) for column in columns]
+
+
 class LayoutTable:
     """Renderings of a layout table: text ``summary``, ``to_csv``, ``to_html``, ``to_markdown``, ``to_latex``.
 
@@ -80,6 +85,8 @@ class LayoutTable:
     def to_markdown(self, inner: str = "se") -> str:
         """The layout as a Markdown (pipe) table under its title in bold, every cell and label escaped."""
         body = self.layout(inner)
+        if isinstance(body.columns, pd.MultiIndex):  # Markdown has one header row
+            body.columns = _one_header(body.columns)
         body = body.rename(index=markdown_escape, columns=markdown_escape).map(markdown_escape)
         notes = " ".join(self.notes(inner).splitlines())
         return f"**{markdown_escape(self.title)}**\n\n{body.to_markdown()}\n\n{markdown_escape(notes)}\n"
@@ -272,9 +279,9 @@ def etable(results, *, titles: Sequence[str] | None = None, labels: Mapping[str,
         Column titles, one per model (unique); default ``(1)``, ``(2)``, ...
     labels : mapping, optional
         Display names of terms and fixed effects, e.g. ``{"sez": "SEZ", "firm_id": "Firm"}``.
-    keep : sequence of str, optional
+    keep : str or sequence of str, optional
         Show only these terms (names as in ``params``), in this order.
-    order : sequence of str, optional
+    order : str or sequence of str, optional
         These terms first, then the rest in the order the models give them.
     inner : {"se", "t"}
         Standard errors or t (z) statistics in parentheses below the estimates.
@@ -308,12 +315,12 @@ def etable(results, *, titles: Sequence[str] | None = None, labels: Mapping[str,
     titles = [f"({i + 1})" for i in range(len(results))] if titles is None else [str(t) for t in titles]
     if len(titles) != len(results) or len(set(titles)) != len(titles):
         raise ValueError(f"etable: titles must be {len(results)} unique names, one per model; got {titles!r}")
+    keep, order = ([names] if isinstance(names, str) else names for names in (keep, order))  # one term alone
     found = list(dict.fromkeys(_term_name(t) for r in results for t in r.params.index))
     for argument, names in (("keep", keep), ("order", order)):
         missing = [n for n in (names or ()) if n not in found]
-        if isinstance(names, str) or missing:
-            raise ValueError(f"etable: {argument} must be a list of terms the models have; "
-                             f"{missing or names!r} not among {found}")
+        if missing:
+            raise ValueError(f"etable: {argument} names terms no model has: {missing}; the terms are {found}")
     terms = list(keep) if keep is not None else list(dict.fromkeys([*(order or ()), *found]))
     return RegressionTable(results, titles, labels or {}, terms, _check_inner(inner), _check_stars(stars),
                            digits, alpha, title)
@@ -335,7 +342,7 @@ def tidy_frame(frame: pd.DataFrame, name: str = "table", index: bool = True) -> 
     """
     out = frame.copy()
     if isinstance(out.columns, pd.MultiIndex):
-        out.columns = [" ".join(str(level) for level in column if str(level)) for column in out.columns]
+        out.columns = _one_header(out.columns)
     if index and not (isinstance(out.index, pd.RangeIndex) and out.index.name is None):  # row numbers: left out
         names = [n if n is not None and n not in out.columns else "row" if out.index.nlevels == 1 else f"row{i}"
                  for i, n in enumerate(out.index.names)]
