@@ -70,6 +70,7 @@ def test_t_statistics_in_place_of_standard_errors(models):
     layout = etable(models[1], inner="t").layout()
     assert layout.iloc[1, 0] == f"({models[1].tvalues['sez']:.3f})"
     assert "t statistics in parentheses" in etable(models[1], inner="t").notes()
+    assert f"({models[1].tvalues['sez']:.3f})" in str(etable(models[1], inner="t"))  # every rendering
 
 
 def test_stars_configurable_and_never_on_a_degenerate_standard_error():

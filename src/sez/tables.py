@@ -58,23 +58,33 @@ def _one_header(columns: pd.MultiIndex) -> list[str]:
 class LayoutTable:
     """Renderings of a layout table: text ``summary``, ``to_csv``, ``to_html``, ``to_markdown``, ``to_latex``.
 
-    Subclasses define ``title`` (a string), ``layout(inner)`` and ``notes(inner)``.
+    Subclasses define ``title`` (a string), ``layout(inner)`` and ``notes(inner)``; ``inner`` (``"se"`` or
+    ``"t"``, what the parentheses hold) defaults to the table's own ``inner``.
     """
 
-    def summary(self, inner: str = "se") -> str:
+    inner = "se"
+
+    def _parts(self, inner: str | None) -> tuple[pd.DataFrame, str]:
+        """The layout and the notes (on one line) for ``inner``, the table's own where None."""
+        inner = self.inner if inner is None else inner
+        return self.layout(inner), " ".join(self.notes(inner).splitlines())
+
+    def summary(self, inner: str | None = None) -> str:
         """Title, the layout as text, and the notes."""
+        inner = self.inner if inner is None else inner
         with pd.option_context("display.width", 250, "display.max_columns", None):
             return "\n".join([self.title, self.layout(inner).to_string(), self.notes(inner)])
 
     def __str__(self) -> str:
         return self.summary()
 
-    def to_csv(self, path=None, inner: str = "se"):
+    def to_csv(self, path=None, inner: str | None = None):
         """The layout as CSV (to ``path``, or returned as a string)."""
-        return self.layout(inner).to_csv(path)
+        return self._parts(inner)[0].to_csv(path)
 
-    def to_html(self, inner: str = "se") -> str:
+    def to_html(self, inner: str | None = None) -> str:
         """The layout as an HTML table under its title, the notes as paragraphs."""
+        inner = self.inner if inner is None else inner
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes(inner).splitlines())
         return (f"<h3>{html.escape(self.title)}</h3>\n" + self.layout(inner).to_html(classes="did-table")
                 + f"\n{notes}")
@@ -82,21 +92,19 @@ class LayoutTable:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def to_markdown(self, inner: str = "se") -> str:
+    def to_markdown(self, inner: str | None = None) -> str:
         """The layout as a Markdown (pipe) table under its title in bold, every cell and label escaped."""
-        body = self.layout(inner)
+        body, notes = self._parts(inner)
         if isinstance(body.columns, pd.MultiIndex):  # Markdown has one header row
             body.columns = _one_header(body.columns)
         body = body.rename(index=markdown_escape, columns=markdown_escape).map(markdown_escape)
-        notes = " ".join(self.notes(inner).splitlines())
         return f"**{markdown_escape(self.title)}**\n\n{body.to_markdown()}\n\n{markdown_escape(notes)}\n"
 
-    def to_latex(self, inner: str = "se") -> str:
+    def to_latex(self, inner: str | None = None) -> str:
         """The layout as a LaTeX tabular (booktabs rules), every cell, label and note escaped."""
-        body = self.layout(inner)
+        body, notes = self._parts(inner)
         body = body.rename(index=latex_escape, columns=latex_escape).map(latex_escape)
         tabular = body.to_latex(multicolumn=True, multicolumn_format="c", escape=False)
-        notes = " ".join(self.notes(inner).splitlines())
         return f"% {self.title}\n" + tabular + f"\\par\\footnotesize {latex_escape(notes)}\n"
 
 
