@@ -61,6 +61,36 @@ def test_expected_files_exist(demo):
     assert len(panel) == summary["harmonise"]["rows_out"]
 
 
+def test_every_table_has_a_tidy_numeric_twin(demo):
+    out, summary = demo
+    formatted = sorted(p.name for p in (out / "tables").glob("*.csv"))
+    assert formatted and formatted == sorted(p.name for p in (out / "tables" / "tidy").glob("*.csv"))
+    assert all(f"tables/tidy/{name}" in summary["files"] for name in formatted)
+    for name in formatted:
+        tidy = pd.read_csv(out / "tables" / "tidy" / name)
+        for column in tidy.columns:
+            if pd.api.types.is_numeric_dtype(tidy[column]):
+                continue
+            # a text column holds labels: no number with stars or parentheses, no True/False for Stata to trip on
+            cells = tidy[column].dropna().astype(str)
+            numbers = pd.to_numeric(cells.str.replace(r"[*(),]", "", regex=True), errors="coerce")
+            assert numbers.isna().all() and not cells.isin(["True", "False"]).any(), (name, column, cells.head(3))
+    # the paper's layout shows the tidy file's numbers: Table 16's first TWFE estimate and its standard error
+    layout = pd.read_csv(out / "tables" / "table16.csv", header=[0, 1], index_col=0)
+    tidy = pd.read_csv(out / "tables" / "tidy" / "table16.csv")
+    first = tidy[(tidy["spec"] == "m1") & (tidy["estimator"] == "twfe") & (tidy["term"] == "sez")].iloc[0]
+    assert {c: pd.api.types.is_float_dtype(tidy[c]) for c in ("coef", "se", "p_value")} == dict.fromkeys(
+        ("coef", "se", "p_value"), True)
+    assert layout[("m1", "TWFE")].iloc[0].rstrip("*") == f"{first['coef']:.4g}"
+    assert layout[("m1", "TWFE")].iloc[1] == f"({first['se']:.4g})"
+    probit = pd.read_csv(out / "tables" / "tidy" / "export_probit.csv")
+    assert [pd.api.types.is_float_dtype(probit[c]) for c in ("estimate", "std_err", "p_value", "marginal_effect")] \
+        == [True] * 4
+    coefficients = summary["probit"]["models"]["[1] industry counts"]["coefficients"]
+    rows = probit[probit["model"] == "[1] industry counts"].set_index("term")["estimate"]
+    assert rows.to_dict() == pytest.approx(coefficients, rel=1e-12)
+
+
 def test_summary_json_has_the_key_numbers(demo):
     out, summary = demo
     on_disk = json.loads((out / "summary.json").read_text())

@@ -14,6 +14,7 @@ import pandas as pd
 from sez.run import report
 from sez.run.config import PipelineConfig
 from sez.store import write_atomic
+from sez.tables import tidy_frame
 
 #: The DiD estimates are judged against the synthetic truth within this many of their standard errors.
 SEZ_EFFECT_TOLERANCE_SE = 4.0
@@ -39,8 +40,9 @@ class Run:
     def __init__(self, out_dir: Path, cfg: PipelineConfig, deflate: bool = False, allow_large: bool = False):
         self.out = out_dir
         self.tables_dir = out_dir / "tables"
+        self.tidy_dir = self.tables_dir / "tidy"
         self.figures_dir = out_dir / "figures"
-        for d in (self.tables_dir, self.figures_dir):
+        for d in (self.tables_dir, self.tidy_dir, self.figures_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.cfg = cfg
         self.seed = cfg["run"]["seed"]
@@ -69,11 +71,19 @@ class Run:
 
     # outputs ---------------------------------------------------------------
     def table(self, step: str, name: str, frame: pd.DataFrame, caption: str, note: str = "",
-              index: bool = True) -> None:
-        """Write ``frame`` as CSV and add it, captioned, to the step's report section."""
-        path = self.tables_dir / f"{name}.csv"
+              index: bool = True, tidy: pd.DataFrame | None = None) -> None:
+        """Write ``frame`` as CSV (the paper's layout) and its numbers as ``tables/tidy/<name>.csv``, and add
+        it, captioned, to the step's report section.
+
+        ``tidy`` holds the numbers of a layout of formatted cells (stars, parentheses): estimates, standard
+        errors and p-values in numeric columns. Without it the tidy file is ``frame`` itself with one header
+        row (:func:`sez.tables.tidy_frame`, which refuses formatted numbers).
+        """
+        numbers = tidy_frame(frame if tidy is None else tidy, f"tables/{name}.csv", index=index)
+        path, tidy_path = self.tables_dir / f"{name}.csv", self.tidy_dir / f"{name}.csv"
         write_atomic(path, lambda f: frame.to_csv(f, index=index))
-        self.files.append(path)
+        write_atomic(tidy_path, lambda f: numbers.to_csv(f, index=False))
+        self.files += [path, tidy_path]
         shown = frame if index else frame.set_index(frame.columns[0])
         self.sections[step].items.append(report.Table(caption, shown, note, csv=f"tables/{name}.csv"))
 

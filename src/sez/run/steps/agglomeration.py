@@ -79,6 +79,16 @@ def step_dominance(run: Run) -> None:
                f"Densities of log TFP by export status and agglomeration, {year} (agglomeration paper, Figure 1)")
 
 
+def _probit_numbers(results: list, titles: list[str]) -> pd.DataFrame:
+    """The numbers of the probit table: :func:`sez.tables.etable`'s tidy rows with the marginal effect at means."""
+    from sez.tables import etable
+
+    numbers = etable(results, titles=titles).tidy()
+    effects = pd.concat({title: r.marginal_effects(at="mean").frame["effect"] for title, r in zip(titles, results)})
+    numbers["marginal_effect"] = effects.reindex(pd.MultiIndex.from_frame(numbers[["model", "term"]])).to_numpy()
+    return numbers
+
+
 def step_probit(run: Run) -> None:
     """The agglomeration paper's export-entry probits (Table 3 and the split samples)."""
     from sez import probit as probit_module
@@ -119,4 +129,5 @@ def step_probit(run: Run) -> None:
     if dropped:
         note += " Dropped for lack of variation: " + "; ".join(f"{t}: {', '.join(v)}" for t, v in dropped.items())
     run.table("probit", "export_probit", table.reset_index(),
-              "Export probit with lagged regressors (agglomeration paper, Table 3 layout)", note, index=False)
+              "Export probit with lagged regressors (agglomeration paper, Table 3 layout)", note, index=False,
+              tidy=_probit_numbers(results, list(models)))

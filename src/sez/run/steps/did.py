@@ -63,7 +63,7 @@ def step_did(run: Run) -> None:
         for name, func, reversal in estimators:
             rows.append(_did_row(func(run.truth, "ln_tfp", fe=specs[0], vcov=vcov, on_reversal=reversal), tau))
             labels.append(f"{name}, synthetic truth, {' + '.join(specs[0])}")
-    table = pd.DataFrame(rows, index=pd.Index(labels, name="estimate"))
+    table = pd.DataFrame(rows, index=pd.Index(labels, name="specification"))
     run.summary["did"] = {"truth": tau, "tolerance_se": SEZ_EFFECT_TOLERANCE_SE, **main,
                           "all": {label: row for label, row in zip(labels, rows)}, "failed": failures}
     if tau is None:
@@ -93,7 +93,7 @@ def step_did(run: Run) -> None:
     with run.timed("did", "table16"):
         table16 = sez_paper.table16(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.summary["did"]["table16_skipped"] = table16.skipped
-    run.table("did", "table16", table16.layout(), table16.title, table16.notes())
+    run.table("did", "table16", table16.layout(), table16.title, table16.notes(), tidy=table16.to_frame())
 
 
 def _accuracy_at_scale(run: Run, data: pd.DataFrame, fe: tuple, vcov: dict, tau: float,
@@ -176,14 +176,14 @@ def step_event_study(run: Run) -> None:
                "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
     with run.timed("event_study", "table17"):
         table17 = sez_paper.table17(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
-    run.table("event_study", "table17", table17.layout(), table17.title, table17.notes())
+    run.table("event_study", "table17", table17.layout(), table17.title, table17.notes(), tidy=table17.to_frame())
     if "m7" in table17.fits:
         figure12 = table17.fits["m7"]["event_study"]
         run.figure("event_study", "figure12", lambda p: figure12.plot(p),
                    "Dynamic effect of SEZ entry on log TFP, specification m7 (SEZ paper, Figure 12), 95% bands")
     with run.timed("event_study", "table18"):
         table18 = sez_paper.table18(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
-    run.table("event_study", "table18", table18.layout(), table18.title, table18.notes())
+    run.table("event_study", "table18", table18.layout(), table18.title, table18.notes(), tidy=table18.to_frame())
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
 
@@ -202,7 +202,21 @@ def step_heterogeneity(run: Run) -> None:
             tables[name] = build()
     run.summary["heterogeneity"] = {name: {"skipped": t.skipped} for name, t in tables.items()}
     for name, t in tables.items():
-        run.table("heterogeneity", name, t.layout(), t.title, t.notes())
+        run.table("heterogeneity", name, t.layout(), t.title, t.notes(), tidy=t.to_frame())
+
+
+def _mediation_numbers(groups: dict) -> pd.DataFrame:
+    """The numbers of a mediation table by group (Tables 29-30): Table 21's numeric layout for each group that
+    could be estimated, stacked (a group that could not is left out; its column of the layout says why).
+    """
+    from sez.papers import sez_paper
+
+    names = {"Coef": "estimate", "Std Err": "std_err", "Z": "statistic", "P>|Z|": "p_value"}
+    estimated = {str(g): sez_paper.mediation_table(res).rename(columns=names) for g, res in groups.items()
+                 if not isinstance(res, str)}
+    if not estimated:
+        return pd.DataFrame(columns=["group", "row", *names.values()])
+    return pd.concat(estimated, names=["group", "row"])
 
 
 def step_mediation(run: Run) -> None:
@@ -232,7 +246,7 @@ def step_mediation(run: Run) -> None:
                   + ("no fixed effects" if not fe else "firm, year and city effects")
                   + f" (SEZ paper, Table {paper_table})",
                   "Quintiles of log TFP five years before entry, as the paper's Pre5; firms without that year are "
-                  "left out.")
+                  "left out.", tidy=_mediation_numbers(groups))
     # within firms, with the log of EG (positive EG only): the channel net of permanent firm differences
     positive = data[data["eg_city"] > 0].assign(ln_eg_city=lambda d: np.log(d["eg_city"]))
     try:
