@@ -296,14 +296,14 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
     seen = []
     real_feols, real_imputer, real_sun_abraham = _pyfixest._feols, imputation._Imputer, event_study._sun_abraham
 
-    def feols(data, outcome, regressors, fe, vcov):
+    def feols(data, outcome, regressors, fe, vcov, *args, **kwargs):
         seen.append(("feols", vcov))
-        return real_feols(data, outcome, regressors, fe, vcov)
+        return real_feols(data, outcome, regressors, fe, vcov, *args, **kwargs)
 
     class Imputer(real_imputer):
-        def __init__(self, data, outcome, treatment, fe, controls, vcov, tol):
+        def __init__(self, data, outcome, treatment, fe, controls, vcov, tol, *args, **kwargs):
             seen.append(("imputation", vcov))
-            super().__init__(data, outcome, treatment, fe, controls, vcov, tol)
+            super().__init__(data, outcome, treatment, fe, controls, vcov, tol, *args, **kwargs)
 
     def sun_abraham(*args):
         seen.append(("sun_abraham", args[8]))
