@@ -63,7 +63,10 @@ def test_models_are_columns_with_each_estimate_its_stars_and_standard_error(mode
     assert list(layout.loc["Pseudo R-squared"])[1:] == ["", "", ""]
     assert layout.loc["Clusters", "TWFE"] == "200"
     assert layout.loc["Standard errors", "TWFE"] == "clustered by firm_id"
-    assert "R-squared" not in layout.index  # no model has an r2 attribute: the row is left out
+    # R-squared where a result has it (TWFE), empty elsewhere; a table without it has no such row
+    assert list(layout.loc["R-squared"]) == ["", f"{twfe_res.r2:.3f}", "", ""]
+    assert list(layout.loc["Within R-squared"]) == ["", f"{twfe_res.r2_within:.3f}", "", ""]
+    assert "R-squared" not in etable([probit_res, tfp_res]).layout().index
 
 
 def test_t_statistics_in_place_of_standard_errors(models):
