@@ -209,11 +209,12 @@ class AggregateResults(Results):
             raise ValueError(f"event_study_table: needs the dynamic aggregation, this is {self.kind!r}: "
                              "call aggregate('dynamic')")
         parts = self.components
-        ci = self.conf_int(0.05).loc[parts.index]
-        table = pd.DataFrame({f"{name}_coef": parts["estimate"].to_numpy(), f"{name}_se": parts["std_err"].to_numpy(),
-                              f"{name}_lower": ci["conf_low"].to_numpy(), f"{name}_upper": ci["conf_high"].to_numpy()},
-                             index=pd.Index(parts["event_time"].astype(int).to_numpy(), name="event_time"))
-        return table
+        # an effect fixed at 0 (a universal base period) has bounds 0, as the event study's reference period
+        fixed = parts["std_err"].isna() & (parts["estimate"] == 0)
+        return pd.DataFrame({f"{name}_coef": parts["estimate"].to_numpy(), f"{name}_se": parts["std_err"].to_numpy(),
+                             f"{name}_lower": parts["conf_low"].mask(fixed, 0.0).to_numpy(),
+                             f"{name}_upper": parts["conf_high"].mask(fixed, 0.0).to_numpy()},
+                            index=pd.Index(parts["event_time"].astype(int).to_numpy(), name="event_time"))
 
     def _title(self) -> str:
         return f"{self.estimator}: {self.kind} aggregation of the effects on {self.outcome}"
