@@ -250,3 +250,17 @@ def test_sun_abraham_and_callaway_santanna_aggregate_the_same_exact_effects_alik
         assert np.allclose(a.loc[b.index], b, rtol=0, atol=1e-8), kind
     post = cs.aggregate("dynamic").params.filter(regex=r"e=\d")
     assert np.allclose(did.sun_abraham_aggregate(es, "dynamic").params.loc[post.index], post, atol=1e-8)
+
+
+def test_chunked_accumulation_equals_one_pass(monkeypatch):
+    from sez.did import callaway
+
+    data = _panel(n_units=200, seed=9)
+    vcovs = (None, {"CRV1": "region"})
+    whole = [did.callaway_santanna(data, "y", "sez", vcov=v, bootstrap=50, seed=3) for v in vcovs]
+    monkeypatch.setattr(callaway, "_CHUNK_ENTRIES", 97)  # a few units per chunk, cut where a cluster ends
+    for v, res in zip(vcovs, whole):
+        chunked = did.callaway_santanna(data, "y", "sez", vcov=v, bootstrap=50, seed=3)
+        assert np.allclose(chunked.cov_params(), res.cov_params(), rtol=1e-12, atol=0)
+        assert np.allclose(chunked._analytic_cov, res._analytic_cov, rtol=1e-12, atol=1e-18)
+        assert np.allclose(chunked.aggregate("group").bse, res.aggregate("group").bse, rtol=1e-12)

@@ -21,10 +21,10 @@ from sez.did.aggregate import (
     AggregateResults,
     aggregated_results,
     bootstrap_se,
+    combination_cov,
     combinations,
     uniform_critical_value,
 )
-from sez.did.aggregate import combination_cov as _combination_cov
 from sez.did.prepare import RENAMED, _as_treatment, _handle_reversals, resolve_vcov
 from sez.errors import DidDataError
 from sez.limits import MIN_CLUSTERS
@@ -129,7 +129,7 @@ class CallawaySantAnnaResults(Results):
         t = self.table
         att = t["estimate"].to_numpy(dtype=float)
         comb = combinations(t["cohort"].to_numpy(), t["year"].to_numpy(), att, self.cohort_sizes, kind, "aggregate")
-        cov = _combination_cov(comb, self._analytic_cov, self._effects_sizes_cov, self._sizes_cov)
+        cov = combination_cov(comb, self._analytic_cov, self._effects_sizes_cov, self._sizes_cov)
         draws = None if self._draws is None else (self._draws @ comb.weights.T
                                                   + self._size_draws @ comb.size_derivatives.T)
         return aggregated_results(comb, att, cov, draws, ESTIMATOR, kind, self.outcome, self.nobs,
@@ -453,10 +453,9 @@ def _pairs(panel: _Panel, control: str, base_period: str, anticipation: int, cou
             if not reference and (n1 == 0 or n0 == 0):
                 no_units += 1
                 continue
-            roles = np.where(controls, -1, 0)
+            # a reference pair (ATT fixed at 0) has no unit with a role: its influence function is 0
+            roles = np.zeros(len(levels), dtype=int) if reference else np.where(controls, -1, 0)
             roles[gc] = 0 if reference else 1
-            if reference:
-                roles[:] = 0
             rows.append((g, ti, bi, reference, roles, n1, n0, total[gc, ti, bi] / max(n1, 1),
                          total[controls, ti, bi].sum() / max(n0, 1)))
     if no_base:
@@ -514,7 +513,9 @@ def _influence_moments(panel: _Panel, pairs: _Pairs, bootstrap: int | None, seed
     cluster = panel.cluster_code[order]
     starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
     step = max(1, _CHUNK_ENTRIES // max(n_pairs, n_levels, bootstrap or 1))
-    cuts = np.unique(np.r_[starts[np.searchsorted(starts, np.arange(0, panel.n_units, step))], panel.n_units])
+    # chunks of about ``step`` units that end where a cluster ends
+    at = np.minimum(np.searchsorted(starts, np.arange(0, panel.n_units, step)), len(starts) - 1)
+    cuts = np.unique(np.r_[starts[at], panel.n_units])
     in_comparison = 0
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         rows = order[lo:hi]
@@ -534,7 +535,8 @@ def _influence_moments(panel: _Panel, pairs: _Pairs, bootstrap: int | None, seed
         effects_sizes += psi.T @ units_of
         sizes += units_of.T @ units_of
         if bootstrap is not None:
-            xi = _mammen(rng, (bootstrap, len(psi)))
+            # drawn cluster by cluster (B at a time), so the draws do not depend on the chunks
+            xi = _mammen(rng, (len(psi), bootstrap)).T
             draws += xi @ psi
             size_draws += xi @ units_of
     if in_comparison < panel.n_units:
@@ -570,5 +572,4 @@ def _results(panel: _Panel, pairs: _Pairs, moments: _Moments, outcome: str, colu
         pd.DataFrame(cov, index=table.index, columns=table.index), table, cohort_sizes, panel.nobs, panel.n_units,
         panel.n_clusters, control, base_period, anticipation, vcov, bootstrap, counts, critical,
         moments.effects_sizes[:, finite], moments.sizes[np.ix_(finite, finite)], moments.effects,
-        None if moments.draws is None else moments.draws,
-        None if moments.size_draws is None else moments.size_draws[:, finite])
+        moments.draws, None if moments.size_draws is None else moments.size_draws[:, finite])
