@@ -20,3 +20,13 @@ from sez.errors import DidDataError
 __all__ = ["DidResults", "EventStudyResults", "MediationResults", "twfe", "imputation", "event_study",
            "trend_specification", "TREND_FORMS", "mediation", "mediation_by_group", "adoption_timing",
            "pre_period_quintile", "by_group", "triple_difference", "DidDataError", "demeaner_for"]
+from sez.did.aggregate import (  # noqa: E402
+    AGGREGATIONS,
+    AggregateResults,
+    aggregate_cohort_effects,
+    sun_abraham_aggregate,
+)
+from sez.did.callaway import CallawaySantAnnaResults, callaway_santanna  # noqa: E402
+
+__all__ += ["callaway_santanna", "CallawaySantAnnaResults", "AggregateResults", "aggregate_cohort_effects",
+            "sun_abraham_aggregate", "AGGREGATIONS"]
