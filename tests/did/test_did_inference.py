@@ -182,3 +182,9 @@ def test_formula_and_list_calls_give_identical_results(panel):
     pd.testing.assert_frame_equal(*events)
     with pytest.raises(ValueError, match=r"log\(x\).*create those columns"):
         did.twfe(panel, "y ~ sez + log(x) | firm_id")
+
+
+@pytest.mark.parametrize("given", [{"controls": ["x"]}, {"fe": ["firm_id"]}, {"treatment": "x"}])
+def test_a_formula_with_roles_given_as_well_is_an_error_not_a_silent_choice(panel, given):
+    with pytest.raises(ValueError, match=f"twfe: the formula .* {next(iter(given))} given as well would be ignored"):
+        did.twfe(panel, "y ~ sez | firm_id + year", **given)
