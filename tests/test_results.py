@@ -41,6 +41,10 @@ RESULTS = {
     "imputation": lambda: did.imputation(PANEL, "y"),
     "event study": lambda: did.event_study(PANEL, "y", window=(-3, 3), reference=-3,
                                            estimators=("twfe", "imputation", "sun_abraham")),
+    "callaway-santanna": lambda: did.callaway_santanna(PANEL, "y"),
+    "callaway-santanna dynamic": lambda: did.callaway_santanna(PANEL, "y", control="not_yet").aggregate("dynamic"),
+    "sun-abraham group": lambda: did.sun_abraham_aggregate(
+        did.event_study(PANEL, "y", window=(-3, 3), reference=-1, estimators=("sun_abraham",)), "group"),
     "trend": lambda: did.trend_specification(PANEL, "y", form="linear")["imputation"],
     "mediation": lambda: did.mediation(PANEL.assign(m=PANEL.x + 0.2 * PANEL.sez), "y", "m"),
     "by group": lambda: did.by_group(PANEL, "y", PANEL.firm_id % 2),

@@ -208,8 +208,10 @@ def test_bad_inputs_name_the_column_and_what_to_do():
         did.callaway_santanna(varying, "y", cohort="cohort")
     with pytest.raises(DidDataError, match=r"cluster column 'year' must be constant within each unit"):
         did.callaway_santanna(data, "y", "sez", vcov={"CRV1": "year"})
-    with pytest.raises(ValueError, match="exactly one of treatment="):
-        did.callaway_santanna(data, "y", "sez", cohort="cohort")
+    with pytest.raises(ValueError, match="give one of treatment=.*not both"):
+        did.callaway_santanna(data.assign(d=data.sez), "y", "d", cohort="cohort")
+    with pytest.raises(ValueError, match="give treatment="):
+        did.callaway_santanna(data, "y", None)
 
 
 # ---------------------------------------------------------------------------

@@ -153,7 +153,7 @@ class CallawaySantAnnaResults(Results):
         return notes
 
 
-def callaway_santanna(data: pd.DataFrame, outcome: str, treatment: str | None = None, *, cohort: str | None = None,
+def callaway_santanna(data: pd.DataFrame, outcome: str, treatment: str | None = "sez", *, cohort: str | None = None,
                       control: str = "never", base_period: str = "varying", anticipation: int = 0,
                       vcov: dict | None = None, bootstrap: int | None = None, seed: int | None = None,
                       unit: str = "firm_id", time: str = "year", on_reversal: str = "error",
@@ -172,8 +172,10 @@ def callaway_santanna(data: pd.DataFrame, outcome: str, treatment: str | None = 
     outcome : str
         Outcome column.
     treatment : str, optional
-        A 0/1 (or boolean) absorbing treatment column; a unit's cohort is its
-        first treated year. Give this or ``cohort``.
+        A 0/1 (or boolean) absorbing treatment column (``"sez"``, as every
+        estimator of ``sez.did``); a unit's cohort is its first treated year.
+        Not used when ``cohort`` is given (pass ``treatment=None`` then, or leave
+        the default).
     cohort : str, optional
         A first-treatment-year column (whole years, constant within a unit; 0 or
         missing for never treated). A year after the panel's last means never
@@ -221,9 +223,13 @@ def callaway_santanna(data: pd.DataFrame, outcome: str, treatment: str | None = 
     """
     func = "callaway_santanna"
     renamed_keywords(old, RENAMED, func)
-    if (treatment is None) == (cohort is None):
-        raise ValueError(f"{func}: give exactly one of treatment= (a 0/1 column) and cohort= (a first-treatment-year "
-                         f"column), got treatment={treatment!r}, cohort={cohort!r}")
+    if cohort is not None and treatment not in (None, "sez"):
+        raise ValueError(f"{func}: give one of treatment= (a 0/1 column) and cohort= (a first-treatment-year column), "
+                         f"not both: got treatment={treatment!r}, cohort={cohort!r}")
+    if cohort is not None:
+        treatment = None
+    elif treatment is None:
+        raise ValueError(f"{func}: give treatment= (a 0/1 column) or cohort= (a first-treatment-year column)")
     if control not in CONTROLS:
         raise ValueError(f"{func}: control must be one of {CONTROLS}, got {control!r}")
     if base_period not in BASE_PERIODS:
