@@ -266,3 +266,32 @@ def test_chunked_accumulation_equals_one_pass(monkeypatch):
         assert np.allclose(chunked.cov_params(), res.cov_params(), rtol=1e-12, atol=0)
         assert np.allclose(chunked._analytic_cov, res._analytic_cov, rtol=1e-12, atol=1e-18)
         assert np.allclose(chunked.aggregate("group").bse, res.aggregate("group").bse, rtol=1e-12)
+
+
+def test_the_event_study_puts_callaway_santanna_beside_the_others():
+    panel = staggered_panel(n_firms=300, years=range(2000, 2009), seed=4)
+    both = did.event_study(panel, "y", window=(-3, 3), reference=-3,
+                           estimators=("twfe", "imputation", "sun_abraham", "callaway_santanna"))
+    alone = did.callaway_santanna(panel, "y", base_period="universal").aggregate("dynamic").event_study_table()
+    for column in ("coef", "se", "lower", "upper"):
+        np.testing.assert_allclose(both.table[f"callaway_santanna_{column}"],
+                                   alone[f"callaway_santanna_{column}"].reindex(range(-3, 4)), rtol=1e-12)
+    assert both.table.loc[-1, "callaway_santanna_coef"] == 0.0  # its base year, whatever the reference
+    assert both.estimators[-1] == "callaway_santanna" and both.nobs_by_estimator["callaway_santanna"] > 0
+    with pytest.raises(ValueError, match="no covariates"):
+        did.event_study(panel, "y", controls="x", estimators=("callaway_santanna",))
+    with pytest.raises(ValueError, match="clustered one way"):
+        did.event_study(panel, "y", vcov="hetero", estimators=("twfe", "callaway_santanna"))
+
+
+def test_in_the_event_study_a_unit_whose_cluster_changes_is_clustered_by_its_first_one():
+    panel = staggered_panel(n_firms=300, years=range(2000, 2009), seed=4).assign(
+        city=lambda d: (d.firm_id % 7 + (d.year > 2005) * (d.firm_id % 3 == 0)).astype(str))
+    moved = panel.groupby("firm_id")["city"].nunique().gt(1).sum()
+    result = did.event_study(panel, "y", window=(-3, 3), reference=-1, vcov={"CRV1": "city"},
+                             estimators=("callaway_santanna",))
+    assert result.counts["units clustered by their first city (Callaway-Sant'Anna; it changes within them)"] == moved
+    first_city = panel.assign(city=panel.groupby("firm_id")["city"].transform("first"))
+    alone = did.callaway_santanna(first_city, "y", base_period="universal", vcov={"CRV1": "city"})
+    np.testing.assert_allclose(result.table["callaway_santanna_se"],
+                               alone.event_study_table()["callaway_santanna_se"].reindex(range(-3, 4)), rtol=1e-12)

@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from sez.did._pyfixest import _feols, _n_clusters, _note_collinear, formula_roles
+from sez.did.callaway import callaway_santanna
 from sez.did.imputation import _cells, _Imputer, imputation_results
 from sez.did.prepare import (
     IMPUTATION_VCOV,
@@ -29,9 +30,13 @@ from sez.errors import CollinearError, DidDataError
 from sez.results import Vcov
 
 
+#: The estimators an event study can put side by side, in the order of its table and figure.
+EVENT_STUDY_ESTIMATORS = ("twfe", "imputation", "sun_abraham", "callaway_santanna")
+
+
 def _estimators(estimators, func: str) -> tuple[str, ...]:
     out = as_columns(estimators, "estimators", func)
-    unknown = set(out) - {"twfe", "imputation", "sun_abraham"}
+    unknown = set(out) - set(EVENT_STUDY_ESTIMATORS)
     if unknown:
         raise ValueError(f"{func}: unknown estimator(s) {sorted(unknown)}")
     return out
@@ -41,6 +46,9 @@ def _vcov_support(estimators: Sequence[str]) -> tuple[tuple[str, ...], int, str]
     """The ``vcov`` kinds and cluster columns every requested estimator supports, and why not others."""
     if set(estimators) <= {"twfe"}:
         return ("iid", "hetero", "CRV1"), 2, ""
+    if "callaway_santanna" in estimators:
+        return ("CRV1",), 1, ("Callaway and Sant'Anna's influence functions are clustered one way, by the unit or a "
+                              "column constant within each unit")
     if "sun_abraham" in estimators:
         return IMPUTATION_VCOV, 1, "the Sun-Abraham regression's covariance is clustered one way ('hetero': by row)"
     return IMPUTATION_VCOV, 2, IMPUTATION_VCOV_WHY
@@ -174,8 +182,12 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
         First and last event time with its own coefficient (ends binned).
     reference : int
         Omitted event time (coefficient 0), a pre-entry period.
-    estimators : sequence of {"twfe", "imputation", "sun_abraham"}
-        Which estimators to report.
+    estimators : sequence of {"twfe", "imputation", "sun_abraham", "callaway_santanna"}
+        Which estimators to report. The Callaway and Sant'Anna (2021) column is
+        the dynamic aggregation of :func:`sez.did.callaway_santanna` (never-treated
+        controls, or not-yet-treated where no unit is never treated), relative to
+        the year before entry (its universal base period) whatever ``reference``,
+        with the end points of the window not binned; it takes no controls.
 
     Returns
     -------
@@ -311,8 +323,32 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
         fits["sun_abraham"], fits["sun_abraham_weights"] = sa_fit, sa_weights
         table["sun_abraham_coef"] = [0.0 if k == reference else sa.get(k, (np.nan, np.nan))[0] for k in event_times]
         table["sun_abraham_se"] = [np.nan if k == reference else sa.get(k, (np.nan, np.nan))[1] for k in event_times]
-    names = tuple(e for e in ("twfe", "imputation", "sun_abraham") if e in estimators)
-    for e in names:
+    if "callaway_santanna" in estimators:
+        if controls:
+            raise ValueError(f"{func}: the Callaway-Sant'Anna column has no covariates (unconditional parallel "
+                             f"trends); drop controls {list(controls)} or that estimator")
+        treated_ever = sample.groupby(unit)[treatment].transform("any").to_numpy(dtype=bool)
+        cs_sample, cs_vcov = sample, vcov.spec
+        for column in (c for c in vcov.cluster if c != unit):
+            # its influence functions are per unit: a unit whose cluster changes (a firm moving city) is
+            # clustered by its first one, counted
+            first_value = sample.groupby(unit)[column].transform("first")
+            moved = sample.loc[first_value.ne(sample[column]).to_numpy(), unit].nunique()
+            if moved:
+                counts[f"units clustered by their first {column} (Callaway-Sant'Anna; it changes within them)"] = (
+                    int(moved))
+                cs_sample = sample.assign(**{column: first_value})
+        cs = callaway_santanna(cs_sample, outcome, treatment,
+                               control="never" if (~treated_ever).any() else "not_yet", base_period="universal",
+                               vcov=cs_vcov, unit=unit, time=time)
+        fits["callaway_santanna"] = cs
+        nobs["callaway_santanna"], n_clusters["callaway_santanna"] = cs.nobs, cs.n_clusters
+        # relative to the year before entry (its universal base), whatever ``reference``; end points not binned
+        dynamic = cs.event_study_table().reindex(event_times)
+        for column in dynamic.columns:
+            table[column] = dynamic[column]
+    names = tuple(e for e in EVENT_STUDY_ESTIMATORS if e in estimators)
+    for e in (e for e in names if e != "callaway_santanna"):
         table[f"{e}_lower"] = table[f"{e}_coef"] - z * table[f"{e}_se"]
         table[f"{e}_upper"] = table[f"{e}_coef"] + z * table[f"{e}_se"]
         table.loc[reference, [f"{e}_lower", f"{e}_upper"]] = 0.0

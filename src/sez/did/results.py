@@ -12,6 +12,12 @@ from scipy import stats
 from sez.results import Results, parse_vcov
 
 
+#: How the event-study figure names each estimator.
+ESTIMATOR_LABELS = {"twfe": "TWFE", "imputation": "imputation (Borusyak, Jaravel and Spiess 2024)",
+                    "sun_abraham": "interaction-weighted (Sun and Abraham 2021)",
+                    "callaway_santanna": "Callaway and Sant'Anna (2021), base year before entry"}
+
+
 @dataclass(frozen=True, repr=False)
 class DidResults(Results):
     """A difference-in-differences estimate: coefficients, standard errors and conventions.
@@ -172,7 +178,7 @@ class EventStudyResults(Results):
             lower, upper = self.table[f"{name}_lower"].to_numpy(), self.table[f"{name}_upper"].to_numpy()
             ok = np.isfinite(c)
             ax.errorbar(t[ok], c[ok], yerr=[np.nan_to_num(c - lower)[ok], np.nan_to_num(upper - c)[ok]],
-                        fmt=markers[k % 4], capsize=2, label=name)
+                        fmt=markers[k % 4], capsize=2, label=ESTIMATOR_LABELS.get(name, name))
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("years relative to entry into the zone")

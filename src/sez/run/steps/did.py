@@ -157,7 +157,8 @@ def step_event_study(run: Run) -> None:
     data, vcov = _did_sample(run)
     settings = run.cfg["event_study"]
     result = did.event_study(data, "ln_tfp", window=tuple(settings["window"]), reference=settings["reference"],
-                             estimators=("twfe", "imputation", "sun_abraham"), on_reversal="drop", vcov=vcov)
+                             estimators=("twfe", "imputation", "sun_abraham", "callaway_santanna"), on_reversal="drop",
+                             vcov=vcov)
     table = result.table.copy()
     table.index.name = "event_time"
     run.summary["event_study"] = {
@@ -167,13 +168,16 @@ def step_event_study(run: Run) -> None:
         "coefficients": {int(k): {c: json_number(v) for c, v in r.items() if c.endswith("_coef")}
                          for k, r in table.iterrows()}}
     run.table("event_study", "event_study", table,
-              "Event study of log TFP around entry into a zone, TWFE and imputation (SEZ paper, eqs. 11-13)",
-              f"Reference period {result.reference}; end points binned."
+              "Event study of log TFP around entry into a zone: TWFE, imputation, Sun-Abraham and "
+              "Callaway-Sant'Anna side by side (SEZ paper, eqs. 11-13)",
+              f"Reference period {result.reference}, end points binned, except Callaway-Sant'Anna: relative to the "
+              "year before entry, end points not binned."
               + ("" if run.truth is None else
                  f" Synthetic truth: 0 before entry, {run.truth.attrs['tau_sez']} after."))
     run.figure("event_study", "event_study", lambda p: result.plot(p),
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
-               "(Borusyak, Jaravel and Spiess, 2024) and interaction-weighted (Sun and Abraham, 2021)")
+               "(Borusyak, Jaravel and Spiess, 2024), interaction-weighted (Sun and Abraham, 2021) and Callaway and "
+               "Sant'Anna (2021), the last relative to the year before entry")
     with run.timed("event_study", "table17"):
         table17 = sez_paper.table17(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.table("event_study", "table17", table17.layout(), table17.title, table17.notes(), tidy=table17.to_frame())
