@@ -29,7 +29,6 @@ from sez.did.twfe import twfe_results
 from sez.errors import CollinearError, DidDataError
 from sez.results import Vcov
 
-
 #: The estimators an event study can put side by side, in the order of its table and figure.
 EVENT_STUDY_ESTIMATORS = ("twfe", "imputation", "sun_abraham", "callaway_santanna")
 

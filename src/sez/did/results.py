@@ -11,7 +11,6 @@ from scipy import stats
 
 from sez.results import Results, parse_vcov
 
-
 #: How the event-study figure names each estimator.
 ESTIMATOR_LABELS = {"twfe": "TWFE", "imputation": "imputation (Borusyak, Jaravel and Spiess 2024)",
                     "sun_abraham": "interaction-weighted (Sun and Abraham 2021)",
