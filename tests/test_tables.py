@@ -61,7 +61,8 @@ def test_models_are_columns_with_each_estimate_its_stars_and_standard_error(mode
     assert list(layout.loc["ind fixed effects"]) == ["Yes", "No", "", ""]
     assert layout.loc["Pseudo R-squared", "Probit"] == f"{probit_res.pseudo_r2:.3f}"
     assert list(layout.loc["Pseudo R-squared"])[1:] == ["", "", ""]
-    assert layout.loc["Clusters", "TWFE"] == "200"
+    assert layout.loc["Clusters", "TWFE"] == layout.loc["Clusters", "Event study"] == "200"
+    assert layout.loc["Standard errors", "Event study"] == "clustered by firm_id"
     assert layout.loc["Standard errors", "TWFE"] == "clustered by firm_id"
     # R-squared where a result has it (TWFE), empty elsewhere; a table without it has no such row
     assert list(layout.loc["R-squared"]) == ["", f"{twfe_res.r2:.3f}", "", ""]

@@ -351,7 +351,8 @@ def event_study(data: pd.DataFrame, outcome: str, treatment: str = "sez", window
         table[f"{e}_lower"] = table[f"{e}_coef"] - z * table[f"{e}_se"]
         table[f"{e}_upper"] = table[f"{e}_coef"] + z * table[f"{e}_se"]
         table.loc[reference, [f"{e}_lower", f"{e}_upper"]] = 0.0
-    return EventStudyResults(outcome, treatment, reference, (lo, hi), table, names, fits, counts, nobs, n_clusters)
+    return EventStudyResults(outcome, treatment, reference, (lo, hi), table, names, fits, counts, nobs, n_clusters,
+                             vcov.spec)
 
 
 TREND_FORMS = {

@@ -116,7 +116,8 @@ class EventStudyResults(Results):
     protocol (:mod:`sez.results`) reads the same numbers with ``params``
     indexed by (estimator, event time); inference is normal, as the bands.
     ``nobs_by_estimator`` and ``n_clusters_by_estimator`` give each
-    estimator's sample; ``nobs`` is the largest.
+    estimator's sample; ``nobs`` and ``n_clusters`` are the largest; ``vcov``
+    the standard errors in pyfixest's spelling.
     """
 
     outcome: str
@@ -129,6 +130,7 @@ class EventStudyResults(Results):
     counts: dict = field(default_factory=dict)
     nobs_by_estimator: dict = field(default_factory=dict)
     n_clusters_by_estimator: dict = field(default_factory=dict)
+    vcov: str | dict | None = None
 
     def _long(self, suffix: str) -> pd.Series:
         parts = {e: self.table[f"{e}_{suffix}"] for e in self.estimators}
@@ -149,6 +151,12 @@ class EventStudyResults(Results):
     def nobs(self) -> int:
         """The largest estimation sample of the estimators run."""
         return int(max(self.nobs_by_estimator.values(), default=0))
+
+    @property
+    def n_clusters(self) -> int | None:
+        """The most clusters of the estimators run (None when none clusters)."""
+        known = [n for n in self.n_clusters_by_estimator.values() if n is not None]
+        return int(max(known)) if known else None
 
     def _title(self) -> str:
         lo, hi = self.window
