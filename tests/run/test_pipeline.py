@@ -147,6 +147,8 @@ def test_html_has_every_caption_and_image(demo):
         assert f'data-file="{image}"' in page, image
     assert page.count('src="data:image/png;base64,') == len(images)
     assert "paper effect (%)" in page  # the paper's numbers beside ours
+    # each table links its layout and its numbers
+    assert 'CSV: <a href="tables/event_study.csv">layout</a>, <a href="tables/tidy/event_study.csv">numbers</a>' in page
 
 
 def _sections(page: str):

@@ -85,7 +85,8 @@ class Run:
         write_atomic(tidy_path, lambda f: numbers.to_csv(f, index=False))
         self.files += [path, tidy_path]
         shown = frame if index else frame.set_index(frame.columns[0])
-        self.sections[step].items.append(report.Table(caption, shown, note, csv=f"tables/{name}.csv"))
+        self.sections[step].items.append(report.Table(caption, shown, note, csv=f"tables/{name}.csv",
+                                                      tidy_csv=f"tables/tidy/{name}.csv"))
 
     def panel(self, name: str, frame: pd.DataFrame) -> Path:
         """Write a firm-year table as ``<out>/<name>.parquet`` (a kill leaves the earlier file or the new one)."""

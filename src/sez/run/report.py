@@ -41,12 +41,15 @@ class Table:
         Reading notes and, where the papers report the statistic, their numbers.
     csv : str
         Path of the CSV copy, relative to the report (linked under the table).
+    tidy_csv : str
+        Path of its numbers as a tidy CSV (``tables/tidy/``), linked beside it.
     """
 
     caption: str
     frame: pd.DataFrame
     note: str = ""
     csv: str = ""
+    tidy_csv: str = ""
 
 
 @dataclass
@@ -137,9 +140,10 @@ def _table_html(table: Table) -> str:
     out = f'{head}><caption>{html.escape(table.caption)}</caption>{rest}'
     parts = [f'<div class="scroll">{out}</div>']
     note = html.escape(table.note)
-    if table.csv:
-        link = html.escape(table.csv)
-        note = (note + " " if note else "") + f'CSV: <a href="{link}">{link}</a>'
+    links = [f'<a href="{html.escape(path)}">{what}</a>' for what, path in (("layout", table.csv),
+                                                                           ("numbers", table.tidy_csv)) if path]
+    if links:
+        note = (note + " " if note else "") + "CSV: " + ", ".join(links)
     if note:
         parts.append(f'<p class="note">{note}</p>')
     return "\n".join(parts)
