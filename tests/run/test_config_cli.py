@@ -174,3 +174,12 @@ def test_model_command_refuses_a_strangers_folder_before_solving(tmp_path, capsy
     err = capsys.readouterr()
     assert "not a sez output folder" in err.err and "solving" not in err.out
     assert (tmp_path / "no_sez_counterfactual.csv").read_text() == "mine"
+
+
+def test_python_dash_m_sez_is_the_sez_command(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sez", "run", "--example"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "[data]" in done.stdout
