@@ -71,6 +71,22 @@ PLAUSIBLE_RANGE = {
 }
 
 
+# --- Survey rules (what the ASIE covers; harmonise's ``sales_threshold`` applies one rule to every year) ----
+
+#: The ASIE's "above-scale" threshold from 1998 to 2010, in 1000 yuan of nominal annual sales (main business
+#: revenue): 5 million yuan (Brandt, Van Biesebroeck and Zhang 2012). Until 2006 state-owned firms below it
+#: were surveyed too.
+SURVEY_SALES_THRESHOLD_OLD = 5_000
+
+#: The ASIE's "above-scale" threshold from :data:`SURVEY_THRESHOLD_CHANGE_YEAR`, in 1000 yuan of nominal
+#: annual sales: 20 million yuan (National Bureau of Statistics, 2011). Firms with sales between the two
+#: thresholds leave the survey in 2011, which looks like exit and changes who is treated.
+SURVEY_SALES_THRESHOLD_NEW = 20_000
+
+#: The first survey year under :data:`SURVEY_SALES_THRESHOLD_NEW`.
+SURVEY_THRESHOLD_CHANGE_YEAR = 2011
+
+
 # --- Estimation samples ----------------------------------------------------------------------------
 
 #: A regressor that keeps less than this share of its variation (sum of squared deviations from its

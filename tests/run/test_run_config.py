@@ -14,6 +14,7 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -52,6 +53,9 @@ def _valid(**sections):
     (_valid(did={"fixed_effects": ["firm_id", "year"]}), r"\[did\] fixed_effects must be list\[list\[str\]\]"),
     (_valid(model={"n_cash": 3}), r"\[model\] n_cash must be at least 10"),
     (_valid(harmonise="not a table"), r"\[harmonise\] must be a table"),
+    (_valid(harmonise={"sales_threshold": -20000}), r"\[harmonise\] sales_threshold must be 1000 yuan of sales, "
+                                                     r"at least 0 .* got -20000"),
+    (_valid(harmonise={"sales_threshold": "20000"}), r"\[harmonise\] sales_threshold must be float"),
 ])
 def test_config_errors_name_the_section_and_key(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -65,6 +69,26 @@ def test_defaults_filled_and_floats_accepted_from_ints():
     for section, keys in PIPELINE_SCHEMA.items():
         assert set(cfg[section]) == set(keys)
     assert cfg["tfp"]["method"] == "op" and cfg["event_study"]["reference"] == -5
+
+
+@pytest.mark.parametrize("given, passed", [(None, None), (20000, 20000.0)])
+def test_the_sales_threshold_reaches_harmonise(monkeypatch, given, passed):
+    """[harmonise] sales_threshold is harmonise's sales_threshold; 0, the default, is none (the survey's own)."""
+    import sez.data
+    from sez.run.steps.data import step_harmonise
+
+    calls = []
+
+    def harmonise(raw, **options):
+        calls.append(options)
+        raise StopIteration  # the call's arguments are all this test needs
+
+    monkeypatch.setattr(sez.data, "harmonise", harmonise)
+    keys = {} if given is None else {"sales_threshold": given}
+    run = SimpleNamespace(truth=None, cfg=pipeline_config(_valid(harmonise=keys)), state={"raw": None})
+    with pytest.raises(StopIteration):
+        step_harmonise(run)
+    assert calls[0]["sales_threshold"] == passed
 
 
 def test_toml_file_errors_name_the_file(tmp_path):

@@ -2,7 +2,8 @@
 
 Cleaning follows Brandt, Van Biesebroeck and Zhang (2012) and Cai and Liu (2009):
 an employment threshold, missing or non-positive key values, accounting
-identities, panel firms with at least two years. Every dropped row is counted by
+identities, panel firms with at least two years; optionally one sales threshold
+for every year (the survey's rose in 2011). Every dropped row is counted by
 reason in the audit table.
 """
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from sez.data.columns import MONEY, NUMBER
 from sez.data.refdata import reference_csv
+from sez.errors import InputError
 from sez.limits import PLAUSIBLE_RANGE
 from sez.results import renamed
 
@@ -91,9 +93,29 @@ def fix_units(raw: pd.DataFrame, audit: Audit, units="auto") -> pd.DataFrame:
     return raw
 
 
+def check_sales_threshold(sales_threshold, columns) -> None:
+    """Refuse a ``sales_threshold`` that is not None or a positive number, or one the records cannot apply."""
+    if sales_threshold is None:
+        return
+    if isinstance(sales_threshold, bool) or not isinstance(sales_threshold, (int, float, np.integer, np.floating)) \
+            or not 0 < sales_threshold < np.inf:
+        raise InputError(f"harmonise: sales_threshold must be a positive number of 1000 yuan of nominal sales "
+                         f"(e.g. 20_000, the survey's threshold from 2011) or None for the survey's own "
+                         f"thresholds; got {sales_threshold!r} (in sez run: [harmonise] sales_threshold, 0 for none)")
+    if "sales" not in columns:
+        raise InputError(f"harmonise: sales_threshold={sales_threshold:g} needs the column 'sales' (main business "
+                         f"revenue), which the records lack; map your sales column to 'sales' (read_asie "
+                         f"extra_names; in sez run: [data] columns), or leave sales_threshold out")
+
+
 @renamed(df="data")
-def clean(data: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min_years: int = 2) -> pd.DataFrame:
+def clean(data: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min_years: int = 2,
+          sales_threshold: float | None = None) -> pd.DataFrame:
     """Drop rows that cannot be used, counting each by reason (in this order).
+
+    ``sales_threshold`` (1000 yuan of nominal sales; None: none) drops firm-years with lower sales in every
+    year, the survey's own rule applied alike before and after its threshold rose in 2011; records without
+    sales are kept, counted in a note.
 
     First a value outside its variable's plausible range (``sez.limits.PLAUSIBLE_RANGE``), or not finite,
     drops its whole record: such a value is an overflow, a shifted column or a wrong unit, so the record's
@@ -113,6 +135,16 @@ def clean(data: pd.DataFrame, audit: Audit, employment_threshold: float = 8, min
             data = audit.drop(data, ~(data[col] > 0), "cleaning", f"missing or non-positive {col}")
     data = audit.drop(data, data["employees"] < employment_threshold, "cleaning",
                     f"fewer than {employment_threshold:g} employees")
+    if sales_threshold is not None:
+        check_sales_threshold(sales_threshold, data.columns)
+        # the survey's rule is on nominal sales, and sales are nominal here (only output and value added
+        # are deflated, later): one nominal threshold for every year, as the survey applies within a year
+        unknown = data["sales"].isna()
+        if unknown.any():
+            audit.note(f"{int(unknown.sum())} records without sales kept: the common sales threshold cannot be "
+                       f"checked for them")
+        data = audit.drop(data, data["sales"] < sales_threshold, "cleaning",
+                          f"sales below the common threshold of {sales_threshold / 1000:g} million yuan")
     if {"total_assets", "current_assets"} <= set(data.columns):
         data = audit.drop(data, data["total_assets"] < data["current_assets"], "identities",
                         "total assets below current assets")

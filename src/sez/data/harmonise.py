@@ -12,7 +12,12 @@ from sez.data import clean as cl
 from sez.data.link import MAX_GAP, link_firms
 from sez.data.read import check_year_range
 from sez.errors import InputError
-from sez.limits import EARLIEST_FOUNDING_YEAR
+from sez.limits import (
+    EARLIEST_FOUNDING_YEAR,
+    SURVEY_SALES_THRESHOLD_NEW,
+    SURVEY_SALES_THRESHOLD_OLD,
+    SURVEY_THRESHOLD_CHANGE_YEAR,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ def harmonise(
     deflators: pd.DataFrame | None = None,
     catalogue: pd.DataFrame | None = None,
     weak_keywords_count: bool = False,
+    sales_threshold: float | None = None,
 ) -> Panel:
     """Harmonise raw records (``sez.data.read_asie``) into a firm-year panel.
 
@@ -64,6 +70,11 @@ def harmonise(
     identities, firms with at least ``min_years`` years); derived variables.
     Every dropped row is counted by reason in ``Panel.audit``.
 
+    The survey covers firms above a threshold of nominal annual sales: 5 million yuan to 2010, 20 million
+    from 2011 (``sez.limits``). ``sales_threshold`` (1000 yuan, e.g. 20_000) applies one threshold to every
+    year, so that a sample spanning 2011 is consistent; without it (None) a note says when the years span
+    the change.
+
     With ``min_years=1``, years of which no two are within ``sez.data.link.MAX_GAP``
     of each other (one year, or 1998 and 2005) make a cross-section: nothing is
     linked, investment is missing, exit and movers are not observed, and a note
@@ -73,7 +84,9 @@ def harmonise(
     from sez.data import codes, sez_id
 
     linked_across_years = _check_years(raw, min_years)
+    cl.check_sales_threshold(sales_threshold, raw.columns)
     audit = cl.Audit(len(raw))
+    _note_threshold_change(raw, sales_threshold, audit)
     if not linked_across_years:
         audit.note(f"no two years of the records ({_years_text(raw)}) are within {MAX_GAP} years of each other: "
                    f"a cross-section, so no firm is linked across years, investment is missing, and exit, mover "
@@ -120,7 +133,7 @@ def harmonise(
                               weak_sets_sez=weak_keywords_count)
     df = df.assign(sez=sez["sez"].to_numpy(), sez_evidence=sez["sez_evidence"].to_numpy())
 
-    df = cl.clean(df, audit, employment_threshold, min_years)
+    df = cl.clean(df, audit, employment_threshold, min_years, sales_threshold)
     out = _derive(df, deflators, audit)
     firms = sez_id.classify_firms(out[["firm_id", "year", "sez", "birth_year"]])
     if "firm_id" not in firms.columns:
@@ -136,6 +149,26 @@ def harmonise(
 
 def _years_text(raw: pd.DataFrame) -> str:
     return ", ".join(str(y) for y in np.unique(raw["year"]))
+
+
+def _note_threshold_change(raw: pd.DataFrame, sales_threshold, audit: cl.Audit) -> None:
+    """Note records that span the survey's change of threshold without a common one at least as high."""
+    first, last = int(raw["year"].min()), int(raw["year"].max())
+    if not first < SURVEY_THRESHOLD_CHANGE_YEAR <= last:
+        return
+    if sales_threshold is None:
+        audit.note(f"the records span {SURVEY_THRESHOLD_CHANGE_YEAR} ({first}-{last}), when the survey's size "
+                   f"threshold rose from {SURVEY_SALES_THRESHOLD_OLD / 1000:g} to "
+                   f"{SURVEY_SALES_THRESHOLD_NEW / 1000:g} million yuan of annual sales: firms between the two "
+                   f"leave the sample then, which looks like exit and changes entry and treatment composition; "
+                   f"for one threshold in every year pass sales_threshold={SURVEY_SALES_THRESHOLD_NEW:_} "
+                   f"(in sez run: [harmonise] sales_threshold = {SURVEY_SALES_THRESHOLD_NEW})")
+    elif sales_threshold < SURVEY_SALES_THRESHOLD_NEW:
+        audit.note(f"sales_threshold={sales_threshold:g} is below the survey's threshold from "
+                   f"{SURVEY_THRESHOLD_CHANGE_YEAR} ({SURVEY_SALES_THRESHOLD_NEW:,} thousand yuan), which the "
+                   f"records span ({first}-{last}): the firms between the two are still kept only before "
+                   f"{SURVEY_THRESHOLD_CHANGE_YEAR}; use at least {SURVEY_SALES_THRESHOLD_NEW:_} for one "
+                   f"threshold in every year")
 
 
 def _check_years(raw: pd.DataFrame, min_years: int) -> bool:

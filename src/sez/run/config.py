@@ -223,6 +223,9 @@ PIPELINE_SCHEMA: dict[str, dict[str, Setting]] = {
         "min_years": Setting("int", 2, "Drop firms observed in fewer years."),
         "weak_keywords_count": Setting("bool", False, "Let weak zone keywords (e.g. 'industrial park') alone "
                                                       "mark a firm as in an SEZ."),
+        "sales_threshold": Setting("float", 0.0, "Drop firm-years with lower nominal sales (1000 yuan) in every "
+                                                 "year: 20000 applies the survey's threshold from 2011 to "
+                                                 "earlier years too (it was 5000); 0: the survey's own."),
     },
     "tfp": {
         "method": Setting("str", "op", "Production-function estimator for ln_tfp.",
@@ -387,6 +390,9 @@ def _check_pipeline_values(s: dict, source: str) -> None:
             name_map(data["columns"])
         except ValueError as err:
             fail("data", "columns", str(err))
+    if not 0 <= s["harmonise"]["sales_threshold"] < float("inf"):
+        fail("harmonise", "sales_threshold", f"must be 1000 yuan of sales, at least 0 (0: the survey's own "
+                                             f"thresholds), got {s['harmonise']['sales_threshold']}")
     if not s["calibrate"]["free"]:
         fail("calibrate", "free", "is empty: name at least one parameter")
     _check_free(s["calibrate"]["free"], lambda text: ConfigError(f"{source}: [calibrate] free {text}"))

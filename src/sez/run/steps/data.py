@@ -95,7 +95,8 @@ def step_harmonise(run: Run) -> None:
     else:
         deflators = None
     panel = harmonise(run.state["raw"], deflators=deflators, employment_threshold=settings["employment_threshold"],
-                      min_years=settings["min_years"], weak_keywords_count=settings["weak_keywords_count"])
+                      min_years=settings["min_years"], weak_keywords_count=settings["weak_keywords_count"],
+                      sales_threshold=settings["sales_threshold"] or None)
     run.state["panel"] = panel
     data = panel.data
     run.panel("panel", data)
