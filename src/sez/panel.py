@@ -333,4 +333,5 @@ def codebook(data: pd.DataFrame) -> pd.DataFrame:
         })
     columns = ["variable", "label", "dtype", "unit", "meaning", "non_missing", "share_missing", "min", "max",
                "distinct_values"]
-    return pd.DataFrame(rows, columns=columns).astype({"min": float, "max": float, "distinct_values": "Int64"})
+    # summaries as floats, NaN where one does not apply: plain numbers in a CSV, Stata or the report
+    return pd.DataFrame(rows, columns=columns).astype({"min": float, "max": float, "distinct_values": float})
