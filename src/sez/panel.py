@@ -8,14 +8,18 @@ the others in ``df.attrs["not_produced"]``.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sez.errors import SchemaError
 from sez.results import renamed
+from sez.store import write_atomic
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,21 @@ COLUMNS = (
 
 SCHEMA = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+
+#: Columns the harmonised survey panel carries beyond the schema (a model panel has none of them):
+#: described for the Stata labels and the codebook, not checked by :func:`validate`.
+SURVEY_ONLY_COLUMNS = (
+    Column("va_method", "category", "", "how value added was measured: reported, production or income approach"),
+    Column("link_type", "category", "", "rule that linked the record to the firm's earlier year ('new': none)"),
+    Column("high_tech", "bool", "", "OECD high-technology industry"),
+    Column("coastal", "bool", "", "coastal province"),
+    Column("source", "category", "", "extract file the record was read from"),
+    Column("source_row", "int", "", "row of the record in its extract (0-based)"),
+)
+DESCRIBED = {c.name: c for c in (*COLUMNS, *SURVEY_ONLY_COLUMNS)}
+
+STATA_LABEL_LENGTH = 80  # Stata's limit on a variable label (characters), a property of the file format
+_STATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 
 
 @renamed(df="data")
@@ -223,3 +242,96 @@ def _nullable_dtype(series: pd.Series):
     if pd.api.types.is_float_dtype(series):
         return float
     return series.dtype
+
+
+# Stata and the codebook ----------------------------------------------------------
+def stata_label(column: Column) -> str:
+    """``column``'s Stata variable label: "meaning (unit)", or the meaning alone where it has no unit.
+
+    A label longer than Stata's 80 characters keeps its unit whole (a number without its unit
+    misleads) and cuts the meaning after the last word that fits, ending it with "..."
+    (:func:`textwrap.shorten`, which also collapses runs of spaces).
+    """
+    unit = f" ({column.unit})" if column.unit else ""
+    meaning = textwrap.shorten(column.meaning, STATA_LABEL_LENGTH - len(unit), placeholder="...")
+    return (meaning + unit)[:STATA_LABEL_LENGTH]
+
+
+def stata_labels(data: pd.DataFrame) -> dict[str, str]:
+    """The Stata label of each column of ``data``: from the schema (:data:`DESCRIBED`), empty for other columns."""
+    return {name: stata_label(DESCRIBED[name]) if name in DESCRIBED else "" for name in data.columns}
+
+
+def to_stata(data: pd.DataFrame, path: str | Path, data_label: str = "firm-year panel") -> Path:
+    """Write a firm-year table as a Stata 14+ ``.dta`` file (format 118, UTF-8) with variable labels; return its path.
+
+    Each column is written as Stata holds it, deliberately:
+
+    - bool: a byte of 0/1 (nullable boolean: missing as ``.``);
+    - int64: a long where its values fit 32 bits, else a double (pandas' rule; exact up to 2**53);
+    - nullable Int64: a long with Stata's missing value ``.`` for a missing one;
+    - float: a double, missing as ``.``;
+    - category: an integer with value labels (the categories as text), missing as ``.``;
+    - text: a string; a missing text becomes "" (Stata strings have no missing value).
+
+    The labels are :func:`stata_labels`. The file is written beside ``path`` and renamed over it, so a
+    killed write leaves the earlier file or the new one. ``pandas.read_stata`` reads it back: 0/1 for
+    bool, int32 for long (float64 where a value is missing), categoricals, "" for missing text.
+
+    Raises SchemaError naming a column whose name Stata cannot hold (letters, digits and underscores,
+    not starting with a digit, at most 32 characters): rename it first.
+    """
+    bad = [name for name in data.columns if not (isinstance(name, str) and _STATA_NAME.fullmatch(name))]
+    if bad:
+        raise SchemaError(f"to_stata: column name(s) {bad} are not Stata variable names (letters, digits and "
+                          "underscores, not starting with a digit, at most 32 characters); rename them first")
+    path = Path(path)
+    frame = pd.DataFrame({name: _stata_values(data[name]) for name in data.columns})
+    # a text longer than a fixed-width string column holds (2045 bytes) goes into Stata's strL
+    long_texts = [name for name in frame.columns if frame[name].dtype == object
+                  and frame[name].str.encode("utf-8").str.len().max() > 2045]
+    write_atomic(path, lambda f: frame.to_stata(f, write_index=False, version=118, data_label=data_label,
+                                                variable_labels=stata_labels(data), convert_strl=long_texts))
+    return path
+
+
+def _stata_values(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        if not len(series):  # pandas cannot write value labels of an empty column: an empty text column
+            return series.astype(object)
+        return series.cat.rename_categories(str)  # Stata's value labels are text
+    if pd.api.types.is_bool_dtype(series):  # Stata has no bool; a nullable one keeps its missing values
+        return series.astype("Int8" if isinstance(series.dtype, pd.BooleanDtype) else np.int8)
+    if pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
+        return series.astype("string").fillna("").astype(object)
+    return series
+
+
+def codebook(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per column of ``data``: its name, Stata label, dtype, unit and meaning (from the schema), and
+    what it holds.
+
+    ``non_missing`` counts the values present and ``share_missing`` is the share missing. ``min`` and
+    ``max`` are given for numeric and bool columns (bool as 0/1); ``distinct_values`` counts the
+    distinct values present of a text or categorical column.
+    """
+    labels = stata_labels(data)
+    rows = []
+    for name in data.columns:
+        series, spec = data[name], DESCRIBED.get(name)
+        present = series.dropna()
+        numeric = (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)) \
+            and not isinstance(series.dtype, pd.CategoricalDtype)
+        values = present.astype(float) if numeric else None
+        rows.append({
+            "variable": name, "label": labels[name], "dtype": str(series.dtype),
+            "unit": spec.unit if spec else "", "meaning": spec.meaning if spec else "",
+            "non_missing": len(present), "share_missing": series.isna().mean() if len(series) else np.nan,
+            "min": values.min() if numeric and len(values) else np.nan,
+            "max": values.max() if numeric and len(values) else np.nan,
+            "distinct_values": np.nan if numeric else present.nunique(),
+        })
+    columns = ["variable", "label", "dtype", "unit", "meaning", "non_missing", "share_missing", "min", "max",
+               "distinct_values"]
+    # summaries as floats, NaN where one does not apply: plain numbers in a CSV, Stata or the report
+    return pd.DataFrame(rows, columns=columns).astype({"min": float, "max": float, "distinct_values": float})

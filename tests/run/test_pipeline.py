@@ -42,8 +42,9 @@ def test_every_step_succeeds_and_is_timed(demo):
 
 def test_expected_files_exist(demo):
     out, summary = demo
-    expected = ["summary.json", "report.html", "panel.parquet", "analysis_panel.parquet",
-                "tables/audit.csv", "tables/links.csv", "tables/tfp_op_by_industry.csv",
+    expected = ["summary.json", "report.html", "panel.parquet", "panel.dta", "analysis_panel.parquet",
+                "tables/audit.csv", "tables/links.csv", "tables/codebook.csv", "figures/harmonise_audit.png",
+                "tables/tfp_op_by_industry.csv",
                 "tables/elasticities_pooled.csv", "tables/production_variables.csv", "tables/ln_tfp_by_zone.csv",
                 "tables/exporter_counts.csv", "tables/ks_dominance.csv", "tables/export_probit.csv",
                 "tables/facts_zone.csv", "tables/facts_birth.csv", "tables/facts_movers.csv",
@@ -59,6 +60,14 @@ def test_expected_files_exist(demo):
     assert len(list((out / "raw").glob("asie_*"))) == 16  # one raw extract per year 1998-2013
     panel = pd.read_parquet(out / "panel.parquet")
     assert len(panel) == summary["harmonise"]["rows_out"]
+    # the Stata copy holds the same firm-years, labelled; the codebook has a row per column
+    stata = pd.read_stata(out / "panel.dta")
+    assert stata[["firm_id", "year"]].values.tolist() == panel[["firm_id", "year"]].values.tolist()
+    with pd.io.stata.StataReader(out / "panel.dta") as reader:
+        assert reader.variable_labels()["sez"] == "located in a special economic zone this year"
+    codebook = pd.read_csv(out / "tables" / "codebook.csv")
+    assert codebook["variable"].tolist() == list(panel.columns)
+    assert codebook.set_index("variable").loc["sez", "non_missing"] == len(panel)
 
 
 def test_every_table_has_a_tidy_numeric_twin(demo):
@@ -122,11 +131,14 @@ def test_did_recovers_the_synthetic_effect(demo):
 
 
 def test_html_has_every_caption_and_image(demo):
-    out, _ = demo
+    out, summary = demo
     page = (out / "report.html").read_text(encoding="utf-8")
     tables = [t for s in _sections(page) for t in s]
     assert "<caption>Steps: status, wall time and peak memory" in page and "<th>peak memory (GiB)</th>" in page
     for caption in ("Rows dropped by step and reason during harmonisation",
+                    "Codebook of the harmonised panel (panel.parquet, panel.dta)",
+                    f"From {summary['harmonise']['rows_in']:,} rows in to {summary['harmonise']['rows_out']:,} "
+                    "rows out: rows dropped by step and reason",
                     "Olley-Pakes production-function elasticities by 2-digit industry (value added)",
                     "Kolmogorov-Smirnov dominance of log TFP by export status and agglomeration",
                     "Export probit with lagged regressors (agglomeration paper, Table 3 layout)",
@@ -141,8 +153,9 @@ def test_html_has_every_caption_and_image(demo):
                     "(SEZ paper, Table 20)", "(SEZ paper, Table 31)", "(SEZ paper, Table 32)"):
         assert caption in page, caption
     assert tables  # every table carries a caption
-    images = ("tfp_densities.png", "event_study.png", "model_decision_rules.png", "model_location_map.png",
-              "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png", "figure12.png")
+    images = ("harmonise_audit.png", "tfp_densities.png", "event_study.png", "model_decision_rules.png",
+              "model_location_map.png", "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png",
+              "figure12.png")
     for image in images:
         assert f'data-file="{image}"' in page, image
     assert page.count('src="data:image/png;base64,') == len(images)

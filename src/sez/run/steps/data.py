@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sez.data.read import InputError, find_files
+from sez.panel import codebook, to_stata
 from sez.run.config import PipelineConfig
 from sez.run.context import Run
 
@@ -100,6 +101,8 @@ def step_harmonise(run: Run) -> None:
     run.state["panel"] = panel
     data = panel.data
     run.panel("panel", data)
+    with run.timed("harmonise", "panel.dta"):
+        run.files.append(to_stata(data, run.out / "panel.dta"))
     links = panel.links.groupby("rule", sort=False)["links"].sum()
     run.summary["harmonise"] = {
         "rows_in": int(panel.audit.attrs["rows_in"]), "rows_out": int(panel.audit.attrs["rows_out"]),
@@ -120,6 +123,38 @@ def step_harmonise(run: Run) -> None:
     notes = pd.DataFrame({"note": list(panel.notes)})
     run.table("harmonise", "harmonise_notes", notes, "Changes made during harmonisation that dropped no rows",
               index=False)
+    rows_in, rows_out = panel.audit.attrs["rows_in"], panel.audit.attrs["rows_out"]
+    run.figure("harmonise", "harmonise_audit", lambda path: _plot_audit(panel.audit, path),
+               f"From {rows_in:,} rows in to {rows_out:,} rows out: rows dropped by step and reason",
+               "Reasons in the order they are applied; each bar is labelled with the rows it drops, their share "
+               "of the rows in, and the rows left after it. A reason that dropped none is shown with 0: its check "
+               "ran.")
+    run.table("harmonise", "codebook", codebook(data), "Codebook of the harmonised panel (panel.parquet, panel.dta)",
+              "Labels are the Stata variable labels of panel.dta: \"meaning (unit)\", at most 80 characters. "
+              "min and max of bool columns are 0/1; distinct values count text and categorical columns. "
+              "In panel.dta bool columns are 0/1 bytes, categories labelled integers, and a missing text is \"\".",
+              index=False)
+
+
+def _plot_audit(audit: pd.DataFrame, path: Path) -> None:
+    """Horizontal bars of the rows each step and reason dropped, top to bottom in the order applied."""
+    from matplotlib.figure import Figure
+
+    rows_in = audit.attrs["rows_in"]
+    labels = [f"{r.step}: {r.reason}" for r in audit.itertuples()]
+    left = rows_in - audit["rows"].cumsum()
+    fig = Figure(figsize=(8.5, 1.0 + 0.35 * max(len(audit), 1)), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(range(len(audit)), audit["rows"], color="tab:red")
+    ax.set_yticks(range(len(audit)), labels, fontsize=8)
+    ax.invert_yaxis()  # the first reason applied on top
+    for i, (dropped, remaining) in enumerate(zip(audit["rows"], left)):
+        ax.annotate(f" {dropped:,} ({dropped / max(rows_in, 1):.1%}); {remaining:,} left", (dropped, i), va="center",
+                    fontsize=8)
+    ax.set_xlim(0, max(int(audit["rows"].max()) if len(audit) else 0, 1) * 1.6)  # room for the labels
+    ax.set_xlabel("rows dropped")
+    ax.set_title(f"Harmonisation: {rows_in:,} rows in, {audit.attrs['rows_out']:,} rows out", fontsize=10)
+    fig.savefig(path, dpi=150)
 
 
 def _read_deflators(path: Path) -> pd.DataFrame:
