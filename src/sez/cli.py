@@ -18,21 +18,130 @@ def _step(console, text, func, *args, **kw):
     return out
 
 
+#: Widest line of the closing summary: long warnings and errors are cut there (summary.json holds them whole).
+_SUMMARY_WIDTH = 118
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SUMMARY_WIDTH else text[:_SUMMARY_WIDTH - 3] + "..."
+
+
+def _num(value, spec: str = ".3f") -> str:
+    """A number of summary.json as the closing summary shows it (None, a missing estimate, as n/a)."""
+    return "n/a" if value is None else format(value, spec)
+
+
+def _effects_lines(summary: dict) -> list[str]:
+    """The SEZ effect on TFP: TWFE and imputation, and the event study's mean effect after entry."""
+    did = summary.get("did") or {}
+    estimates = [did[k] for k in ("twfe", "imputation") if did.get(k)]
+    if not estimates:
+        return []
+    truth = f" (synthetic truth {did['truth']:.2f})" if did.get("truth") is not None else ""
+    lines = [f"SEZ effect on log TFP{truth}:"]
+    for e in estimates:
+        size = (f", {e['nobs']:,} firm-years, {e['clusters']:,} clusters"
+                if e.get("nobs") is not None and e.get("clusters") is not None else "")
+        lines.append(f"  {e['estimator']}: {_num(e['coef'])} (s.e. {_num(e['se'])}){size}")
+    post = (summary.get("event_study") or {}).get("imputation_post_mean")
+    if post is not None:
+        lines.append(f"  event study, imputation: mean effect after entry {post:.3f}")
+    return lines
+
+
+def _productivity_lines(summary: dict) -> list[str]:
+    """The production function's elasticities (medians over industries) and the pooled ones by method."""
+    lines = []
+    tfp = summary.get("tfp") or {}
+    if "beta_employees_median" in tfp:
+        truth = tfp.get("truth") or {}
+        known = (f"; synthetic truth {truth['beta_l']:.2f}, {truth['beta_k']:.2f}"
+                 if {"beta_l", "beta_k"} <= set(truth) else "")
+        lines.append(f"Production function ({str(tfp.get('method', '')).upper()} by {tfp.get('by')}): labour "
+                     f"{_num(tfp['beta_employees_median'])}, capital {_num(tfp.get('beta_capital_median'))} "
+                     f"(medians over industries{known})")
+    pooled = {name.removesuffix(" Overall"): e for name, e in (summary.get("elasticities") or {}).items()
+              if name.endswith(" Overall")}
+    if pooled:
+        lines.append("Pooled elasticities (labour, capital): "
+                     + "; ".join(f"{m} {_num(e.get('employees'))}, {_num(e.get('capital'))}"
+                                 for m, e in pooled.items()))
+    return lines
+
+
+def _verdict_lines(summary: dict) -> list[str]:
+    """KS dominance (years by verdict, per panel of the agglomeration paper's Table 2) and the export probit."""
+    lines = []
+    verdicts = (summary.get("dominance") or {}).get("verdicts") or {}
+    if verdicts:
+        from sez.papers.agglomeration import GROUP_LABELS, TABLE2_PANELS
+
+        groups = {panel: (GROUP_LABELS[a], GROUP_LABELS[b]) for panel, a, b in TABLE2_PANELS}
+        lines.append(f"KS dominance of log TFP, years by verdict ({len(summary['dominance'].get('years', []))} "
+                     "years):")
+        for panel, counts in verdicts.items():
+            a, b = groups.get(panel, ("A", "B"))
+            lines.append(_clip(f"  {panel}: A = {a}; B = {b}: " + ", ".join(f"{v} {n}" for v, n in counts.items())))
+    models = (summary.get("probit") or {}).get("models") or {}
+    tfp_terms = {title: (m["coefficients"][key], m.get("z", {}).get(key)) for title, m in models.items()
+                 for key in ("L.ln_tfp",) if key in m.get("coefficients", {})}
+    if tfp_terms:
+        lines.append(_clip("Export probit, lagged log TFP: " + "; ".join(
+            f"{title} {_num(coef)} (z {_num(z, '.1f')})" for title, (coef, z) in tfp_terms.items())))
+    return lines
+
+
+def _model_lines(summary: dict) -> list[str]:
+    """The model's counterfactual effect (its first row: aggregate TFP) and the calibration's fit."""
+    lines = []
+    model = summary.get("model") or {}
+    effects = model.get("effect_pct") or {}
+    if effects:
+        label, value = next(iter(effects.items()))
+        paper = (model.get("paper_effect_pct") or {}).get(label)
+        lines.append(f"Model, {model.get('scenario')} counterfactual ({model.get('closure')} equilibrium): "
+                     f"effect of SEZs on {label} {_num(value, '+.2f')}%"
+                     + ("" if paper is None else f" (paper {paper:+.2f}%)"))
+    calibrate = summary.get("calibrate") or {}
+    if "objective" in calibrate:
+        within = calibrate.get("within_10pct") or {}
+        lines.append(f"SMM calibration: objective {_num(calibrate['objective'], '.4g')} after "
+                     f"{calibrate.get('evaluations')} evaluations, {sum(within.values())} of {len(within)} targets "
+                     "within 10%" + ("" if calibrate.get("converged") else " (not converged)"))
+    return lines
+
+
+def _warning_lines(steps: dict) -> list[str]:
+    """Warnings by step: how many, and the first of each (summary.json lists them all)."""
+    counts = {name: len(s.get("warnings") or ()) for name, s in steps.items()}
+    total = sum(counts.values())
+    if not total:
+        return ["Warnings: none"]
+    lines = [f"Warnings: {total} in {sum(n > 0 for n in counts.values())} step(s), all in summary.json "
+             "(steps.<step>.warnings); the first of each:"]
+    lines += [_clip(f"  {name} ({n}): {steps[name]['warnings'][0]}") for name, n in counts.items() if n]
+    return lines
+
+
 def _report_end(summary: dict, out: Path) -> int:
-    """The closing lines of ``sez demo`` and ``sez run``: what ran, the main finding, where the report is."""
+    """The closing summary of ``sez demo`` and ``sez run``: what ran, the headline numbers, the warnings by step
+    and where the files are. Plain text, the same on a terminal and in a batch job's log; a number a run lacks
+    (a step not run, or failed) is left out.
+    """
     steps = summary["steps"]
     failed = [name for name, s in steps.items() if s["status"] != "ok"]
     stored = [name for name, s in steps.items() if s.get("cached")]
-    did = summary.get("did", {})
-    print(f"{len(steps) - len(failed)} of {len(steps)} steps ran in {summary['total_seconds']:.1f} s"
-          + (f" ({len(stored)} reused from an earlier run)" if stored else "")
-          + (f"; not run or failed: {', '.join(failed)}" if failed else ""))
-    if did.get("twfe") and did.get("imputation"):
-        truth = f" (synthetic truth {did['truth']:.2f})" if did.get("truth") is not None else ""
-        print(f"SEZ effect on log TFP{truth}: "
-              + ", ".join(f"{did[k]['estimator']} {did[k]['coef']:.3f} (s.e. {did[k]['se']:.3f})"
-                          for k in ("twfe", "imputation")))
-    print(f"report: {out.resolve() / 'report.html'}  (tables in {out / 'tables'}, summary {out / 'summary.json'})")
+    lines = [f"{len(steps) - len(failed)} of {len(steps)} steps ran in {summary['total_seconds']:.1f} s"
+             + (f" ({len(stored)} reused from an earlier run)" if stored else "")
+             + (f"; not run or failed: {', '.join(failed)}" if failed else "")]
+    lines += [_clip(f"  {name}: {steps[name]['error']}") for name in failed if steps[name].get("error")]
+    lines += _effects_lines(summary) + _productivity_lines(summary) + _verdict_lines(summary)
+    lines += _model_lines(summary) + _warning_lines(steps)
+    folder = out.resolve()
+    lines += [f"Report:  {folder / 'report.html'}",
+              f"Tables:  {folder / 'tables'} (numbers in tables/tidy), figures in {folder / 'figures'}",
+              f"Summary: {folder / 'summary.json'} (with the run's provenance)"]
+    print("\n".join(lines))
     return 0 if not failed else 1
 
 

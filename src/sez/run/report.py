@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,8 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: .3em 0
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-weight: 600; } pre.error { background: #fff3f3; padding: .5em; overflow-x: auto; font-size: .8em; }
 .scroll { overflow-x: auto; }
+table.provenance td { text-align: left; }
+pre.settings { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: .8em; }
 """
 
 
@@ -162,8 +165,25 @@ def _figure_html(figure: Figure, base: Path, embed: bool) -> str:
             f'<img src="{src}" alt="{name}" data-file="{name}">{note}</figure>')
 
 
+def _provenance_html(record: dict) -> str:
+    """The report's last section: :func:`sez.run.provenance.describe`'s rows, then the settings as read."""
+    from sez.run.provenance import describe
+
+    rows = "".join(f"<tr><th>{html.escape(what)}</th><td>{html.escape(value)}</td></tr>"
+                   for what, value in describe(record))
+    settings = html.escape(json.dumps(record["settings"], indent=2))
+    return ('<h2 id="provenance">Provenance</h2>\n'
+            "<p>What reproduces these results: the code and its dependencies, the machine, the seed, the threads "
+            "and the configuration as read. summary.json holds the same record under \"provenance\".</p>\n"
+            '<table class="data provenance"><caption>Code, machine and seed of this run</caption><tbody>'
+            f"{rows}</tbody></table>\n"
+            '<p class="note">The configuration as read, every default filled in (JSON, one object per TOML '
+            "section):</p>\n"
+            f'<pre class="settings">{settings}</pre>')
+
+
 def write_html(sections: Sequence[Section], path: str | Path, title: str = "SEZ pipeline report",
-               intro: str = "", embed_images: bool = True) -> Path:
+               intro: str = "", embed_images: bool = True, provenance: dict | None = None) -> Path:
     """Write the sections as one HTML page.
 
     Parameters
@@ -179,6 +199,8 @@ def write_html(sections: Sequence[Section], path: str | Path, title: str = "SEZ 
     embed_images : bool
         Embed figures as base64 PNG (a self-contained page, the default) or link
         them by their path relative to the page.
+    provenance : dict, optional
+        The run's :func:`sez.run.provenance.collect` record, shown in a last section, "Provenance".
 
     Returns
     -------
@@ -220,6 +242,8 @@ def write_html(sections: Sequence[Section], path: str | Path, title: str = "SEZ 
             else:
                 raise TypeError(f"write_html: section {section.title!r} holds a {type(item).__name__}, "
                                 "not a Table or Figure")
+    if provenance is not None:
+        body.append(_provenance_html(provenance))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

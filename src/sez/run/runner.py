@@ -22,7 +22,7 @@ from sez.data.synthetic import PAPER_EXIT_0
 from sez.data.synthetic.generate import SyntheticASIE
 from sez.data.synthetic.mess import MessRates
 from sez.progress import MemorySampler, RunLog
-from sez.run import report
+from sez.run import provenance, report
 from sez.run.config import PIPELINE_SCHEMA as _DEFAULTS
 from sez.run.config import PipelineConfig, pipeline_config
 from sez.run.context import Run, StepRecord, json_number
@@ -423,8 +423,9 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True, deflate: bool = Fal
     -------
     dict
         The summary written to ``summary.json``: ``steps`` (status, seconds,
-        cached, error, warnings of each), key numbers by step, ``files`` written
-        and ``total_seconds``.
+        cached, error, warnings of each), key numbers by step, ``files`` written,
+        ``total_seconds`` and ``provenance`` (:func:`sez.run.provenance.collect`: versions, commit,
+        seed, threads and the settings as read).
 
     Raises
     ------
@@ -549,6 +550,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
     report_path = out / "report.html"
     summary_path = out / "summary.json"
     run.summary["files"] = sorted({str(p.relative_to(out)) for p in run.files}) + ["report.html", "summary.json"]
+    run.summary["provenance"] = provenance.collect(cfg, run)
     if synthetic:
         truth = run.summary.get("synthetic", {}).get("truth", {})
         intro = (f"Synthetic ASIE data ({cfg['data']['synthetic_firms']:,} true firms, seed {run.seed}) through "
@@ -562,7 +564,8 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                  + (f", configuration {cfg.path}" if cfg.path else "") + ".")
     write_atomic(summary_path, lambda f: f.write(json.dumps(_jsonable(run.summary), indent=2).encode("utf-8")))
     report.write_html([run.sections[n] for n in shown], report_path,
-                      title="SEZ: from raw data to the papers' tables", intro=intro)
+                      title="SEZ: from raw data to the papers' tables", intro=intro,
+                      provenance=run.summary["provenance"])
     return _jsonable(run.summary)
 
 
