@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -341,3 +342,41 @@ def test_every_did_step_honours_the_did_cluster_setting(tmp_path, monkeypatch):
         layout = pd.read_csv(tmp_path / "tables" / f"{table}.csv", index_col=0, header=[0, 1])
         row = layout.loc["Standard errors"]
         assert set(row[[c for c in layout.columns if c[1] != "paper"]].dropna()) == {"clustered by city"}, table
+
+
+def test_every_numeric_report_column_has_one_number_format(demo):
+    """Within each numeric column of every report table, every number has the same decimals (a year aside).
+    Cells the papers' layouts format themselves (text) are theirs, not the report's."""
+    import re
+
+    from sez.run.earlier import EarlierSteps
+    from sez.run.report import _format_column
+
+    out, summary = demo
+    earlier, mixed, checked = EarlierSteps(out), [], 0
+    for step in summary["steps"]:
+        for item in earlier.recall(step)["section"].items:
+            if not isinstance(item, report.Table):
+                continue
+            frame = item.frame
+            for j, column in enumerate(frame.columns):
+                values = frame.iloc[:, j]
+                if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                    continue
+                cells = _format_column(list(values), column, list(frame.index))
+                decimals = {len(c.partition(".")[2]) if "e" not in c else "sci" for c in cells
+                            if c and not re.fullmatch(r"(19|20)\d\d", c)}
+                checked += 1
+                if len(decimals) > 1:
+                    mixed.append(f"{item.caption}: {column} {sorted(map(str, decimals))}")
+    assert checked > 50 and not mixed, mixed
+
+
+def test_a_column_is_formatted_as_one():
+    from sez.run.report import _format_column
+
+    assert _format_column([0.1234567, 2.0, np.nan], "coef", ["a", "b", "c"]) == ["0.1235", "2.0000", ""]
+    assert _format_column([3, 4000, 12], "firms", ["a", "b", "c"]) == ["3", "4,000", "12"]
+    assert _format_column([1998.0, 1234567.5], "min", ["year", "sales"]) == ["1998", "1,234,568"]
+    assert _format_column([1111.0, 1.5], "SEZ", ["firm-years", "ln z"]) == ["1,111.00", "1.50"]
+    assert _format_column([1e-5, 2e-6], "p", ["a", "b"]) == ["1.000e-05", "2.000e-06"]

@@ -16,9 +16,10 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,32 +109,54 @@ pre.settings { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: 
 """
 
 
-def _format_value(value, thousands: bool = True) -> str:
-    """Numbers to 4 significant-looking decimals; integers and text as they are (years without separators)."""
-    sep = "," if thousands else ""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):{sep}}"
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not np.isfinite(v):
-            return str(v)
-        if v == int(v) and abs(v) < 1e15 and abs(v) >= 1:
-            return f"{int(v):{sep}}"
-        return f"{v:.4f}" if 1e-4 <= abs(v) < 1e5 else f"{v:.4g}"
-    return str(value)
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_year(label) -> bool:
-    return "year" in " ".join(map(str, label if isinstance(label, tuple) else (label,))).lower()
+    """Whether a column or row label names a year ("year", "birth_year"; not "firm-years")."""
+    text = " ".join(map(str, label if isinstance(label, tuple) else (label,))).lower()
+    return "year" in re.split(r"[^a-z]+", text)
+
+
+def _column_format(values) -> Callable[[float, bool], str]:
+    """One number format for a column: whole numbers with thousands separators when every number is whole,
+    else fixed decimals chosen from the column's largest magnitude (4 below 1,000, 2 below a million, 0 above),
+    or scientific notation when every number is below 0.001 in size.
+    """
+    finite = [float(v) for v in values if _is_number(v) and np.isfinite(float(v))]
+    if finite and all(v == int(v) for v in finite):
+        return lambda v, year: f"{int(v)}" if year else f"{int(v):,}"
+    largest = max((abs(v) for v in finite), default=0.0)
+    if 0 < largest < 1e-3:
+        return lambda v, year: f"{v:.3e}"
+    decimals = 4 if largest < 1e3 else 2 if largest < 1e6 else 0
+    return lambda v, year: f"{int(v)}" if year and v == int(v) else f"{v:,.{decimals}f}"
+
+
+def _format_column(values, column_label, row_labels) -> list[str]:
+    """A column's cells in its one format; a year (a whole number from 1000 to 2999 in a column or row that
+    says "year") without separators.
+    """
+    number = _column_format(values)
+    cells = []
+    for value, row in zip(values, row_labels):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            cells.append("")
+        elif isinstance(value, (bool, np.bool_)):
+            cells.append(str(bool(value)))
+        elif _is_number(value):
+            v = float(value)
+            year = (_is_year(column_label) or _is_year(row)) and v == int(v) and 1000 <= v <= 2999
+            cells.append(number(v, year) if np.isfinite(v) else str(v))
+        else:
+            cells.append(str(value))
+    return cells
 
 
 def _table_html(table: Table) -> str:
     frame = table.frame
-    body = pd.DataFrame({j: [_format_value(v, thousands=not _is_year(col)) for v in frame.iloc[:, j]]
+    body = pd.DataFrame({j: _format_column(list(frame.iloc[:, j]), col, list(frame.index))
                          for j, col in enumerate(frame.columns)}, index=frame.index)
     body.columns = frame.columns
     # a MultiIndex on columns renders as stacked header rows; index names stay as written
