@@ -107,8 +107,9 @@ def test_toml_file_errors_name_the_file(tmp_path):
 def test_example_config_is_complete_and_valid():
     text = config.example_pipeline_config()
     raw = tomllib.loads(text)
-    assert set(raw) == set(PIPELINE_SCHEMA)
+    assert set(raw) == set(PIPELINE_SCHEMA) | {"analysis"}
     cfg = pipeline_config(raw)  # every key present, every value of the right type
+    assert cfg["analysis"]["tfp_after_2000"]["estimator"] == "twfe"  # the example specification, valid
     for section, keys in PIPELINE_SCHEMA.items():
         assert set(raw[section]) == set(keys), section
         for key, setting in keys.items():

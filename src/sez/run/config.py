@@ -43,6 +43,8 @@ from sez.model import Grid, Params
 from sez.model.params import ESTIMABLE
 from sez.moments import CALIBRATION_MOMENTS, MOMENTS
 from sez.papers.sez_paper.model import table7
+from sez.run.analysis import EXAMPLE as ANALYSIS_EXAMPLE
+from sez.run.analysis import check_analysis
 
 SECTIONS = ("model", "grid", "simulation", "points", "calibrate", "targets", "output")
 SIMULATION_KEYS = ("n_firms", "years", "burn_in", "seed", "method", "moments")
@@ -52,7 +54,7 @@ OUTPUT_KEYS = ("checkpoint", "table", "verdict")
 #: The steps of a ``sez run`` pipeline in the order they run (``[run] steps`` names some of them);
 #: the runner's registry (``sez.run.STEPS``) holds a step for each, in this order.
 STEP_NAMES = ("synthetic", "read", "harmonise", "tfp", "elasticities", "agglomeration", "dominance", "probit",
-              "facts", "did", "event_study", "heterogeneity", "mediation", "model", "calibrate")
+              "facts", "did", "event_study", "heterogeneity", "mediation", "analysis", "model", "calibrate")
 
 
 @dataclass(frozen=True)
@@ -326,10 +328,11 @@ def pipeline_config(raw: dict | None = None, base: str | Path = ".", source: str
     lists of the wrong length raise :class:`ConfigError` naming ``source``, the
     section and the key.
     """
-    raw = raw or {}
+    raw = dict(raw or {})
+    analysis = check_analysis(raw.pop("analysis", None), source)
     unknown = [s for s in raw if s not in PIPELINE_SCHEMA]
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; known: {list(PIPELINE_SCHEMA)}")
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; known: {[*PIPELINE_SCHEMA, 'analysis']}")
     settings = {}
     for section, keys in PIPELINE_SCHEMA.items():
         given = raw.get(section, {})
@@ -355,6 +358,7 @@ def pipeline_config(raw: dict | None = None, base: str | Path = ".", source: str
                 raise ConfigError(f"{where} must have {setting.length} entries, got {len(value)}")
             values[key] = value
         settings[section] = values
+    settings["analysis"] = analysis
     _check_pipeline_values(settings, source)
     cfg = PipelineConfig(settings, Path(base))
     for section, key in (("data", "deflators"), ("facts", "boundaries")):
@@ -455,4 +459,5 @@ def example_pipeline_config() -> str:
             shown = setting.default if setting.example is None else setting.example
             lines.append(f"{key} = {_toml_value(shown)}")
         lines.append("")
+    lines.append(ANALYSIS_EXAMPLE)
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from sez.run.config import PipelineConfig, pipeline_config
 from sez.run.context import Run, StepRecord, json_number
 from sez.run.earlier import STALE, EarlierSteps
 from sez.run.steps.agglomeration import step_agglomeration, step_dominance, step_probit
+from sez.run.steps.analysis import step_analysis
 from sez.run.steps.data import input_files, step_harmonise, step_read, step_synthetic
 from sez.run.steps.did import step_did, step_event_study, step_heterogeneity, step_mediation
 from sez.run.steps.facts import step_facts
@@ -150,6 +151,7 @@ STEPS: dict[str, Step] = {
                           ("did.cluster",), (), step_heterogeneity),
     "mediation": Step("SEZ effect on TFP: mediation through agglomeration", ("agglomeration",), ("did.cluster",), (),
                       step_mediation),
+    "analysis": Step("Your specifications ([analysis])", ("agglomeration",), ("analysis",), (), step_analysis),
     "model": Step("Model: solution and counterfactual", (), ("model",), (), step_model),
     "calibrate": Step("Model: a short SMM calibration to the paper's targets", (),
                       ("calibrate", "model.n_cash", "model.n_capital", "run.seed"),
@@ -460,7 +462,9 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
     matplotlib.use("Agg")  # figures are written to files, never shown
     synthetic = cfg["data"]["source"] == "synthetic"
     chosen = cfg["run"]["steps"] or [n for n, step in STEPS.items() if not step.optional]
-    wanted = [n for n in _with_prerequisites(chosen, cfg) if synthetic or n != "synthetic"]
+    # the synthetic step serves only synthetic data, the analysis step only a configuration with [analysis]
+    wanted = [n for n in _with_prerequisites(chosen, cfg)
+              if (synthetic or n != "synthetic") and (cfg["analysis"] or n != "analysis")]
     run = Run(out, cfg, deflate=deflate, allow_large=allow_large)
     use_cache = cfg["run"]["cache"]
     cache = StepCache(out, CACHED_TYPES)
