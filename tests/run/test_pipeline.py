@@ -9,6 +9,7 @@ the measurement error of harmonised SEZ status and estimated TFP.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -236,6 +237,16 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-tables", document.querySelectorAll("table").length);
   document.body.setAttribute("data-rendered-rows", Array.from(document.querySelectorAll("table tr")).filter(
     function (r) { return r.getBoundingClientRect().height > 0; }).length);
+  var links = Array.from(document.querySelectorAll('a[href^="#"]'));
+  document.body.setAttribute("data-links", links.length);
+  document.body.setAttribute("data-links-resolved", links.filter(function (a) {
+    return document.getElementById(a.getAttribute("href").slice(1)) !== null; }).length);
+  // follow the sidebar's link to the event study's figure: the page goes there and the target is the figure
+  var figureLink = document.querySelector('nav.contents a[href^="#event-study"]');
+  figureLink.click();
+  var target = document.querySelector(":target");
+  document.body.setAttribute("data-followed", (target !== null && "#" + target.id === figureLink.getAttribute(
+    "href") && window.scrollY > 0) ? 1 : 0);
 });
 </script>"""
 
@@ -270,6 +281,8 @@ def test_report_opens_in_a_real_browser(demo, tmp_path):
     assert int(attrs["min-image-width"]) >= 300
     assert int(attrs["tables"]) == page.count("<table")
     assert int(attrs["rendered-rows"]) > 100  # the tables are laid out, not hidden
+    assert int(attrs["links"]) == page.count('href="#') > 50 and int(attrs["links-resolved"]) == int(attrs["links"])
+    assert attrs["followed"] == "1"  # a sidebar link scrolls to its target
     for caption in ("Steps: status, wall time and peak memory", "Export probit with lagged regressors",
                     "Event study of log TFP around entry into a zone"):
         assert caption in done.stdout, caption
@@ -380,3 +393,96 @@ def test_a_column_is_formatted_as_one():
     assert _format_column([1998.0, 1234567.5], "min", ["year", "sales"]) == ["1998", "1,234,568"]
     assert _format_column([1111.0, 1.5], "SEZ", ["firm-years", "ln z"]) == ["1,111.00", "1.50"]
     assert _format_column([1e-5, 2e-6], "p", ["a", "b"]) == ["1.000e-05", "2.000e-06"]
+
+
+def _ids_and_links(page: str) -> tuple[list[str], list[str]]:
+    import re
+
+    return re.findall(r'\sid="([^"]+)"', page), re.findall(r'href="#([^"]*)"', page)
+
+
+def test_every_caption_has_an_anchor_the_sidebar_links_to(demo):
+    """Each section, table and figure has a unique id; the sidebar links each one; every link on the page
+    resolves to an id; the steps table links each step to its section; the page has a print stylesheet."""
+    import re
+
+    out, summary = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    ids, links = _ids_and_links(page)
+    assert len(ids) == len(set(ids)) and set(links) <= set(ids)
+    sidebar = page[page.index('<nav class="contents"'):page.index("</nav>")]
+    sidebar_links = set(re.findall(r'href="#([^"]*)"', sidebar))
+    anchored = re.findall(r'<table class="[^"]*" id="([^"]+)">\s*<caption>|<figure id="([^"]+)">', page)
+    captions = page.count("<caption>") + page.count("<figcaption>")
+    # split tables carry their anchor on the first piece only; every other table and figure has one
+    assert captions - page.count("(continued, ") == len(anchored) > 30
+    assert {a or b for a, b in anchored} <= sidebar_links
+    sections = re.findall(r'<h2 id="([^"]+)">', page)
+    assert len(sections) == len(summary["steps"]) + 1 and sections[-1] == "provenance"
+    assert set(sections) <= sidebar_links
+    steps_table = page[page.index('id="steps"'):].split("</table>")[0]
+    assert re.findall(r'href="#([^"]*)"', steps_table) == sections[:-1]
+    style = page[page.index("<style>"):page.index("</style>")]
+    printed = style[style.index("@media print"):]
+    assert "nav.contents { display: none; }" in printed and "break-inside: avoid" in printed
+
+
+def test_a_step_warning_is_shown_in_its_section(demo):
+    """The demo's harmonisation warns that no deflators were given: the warning is in that step's section."""
+    out, summary = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    warning = next(w for w in summary["steps"]["harmonise"]["warnings"] if "no output deflators" in w)
+    start = page.index('<h2 id="harmonising-into-one-firm-year-panel">')
+    section = page[start:page.index("<h2", start + 1)]
+    assert 'class="warnings"' in section and html.escape(warning) in section
+    assert page.count(html.escape(warning)) == 1
+
+
+def test_wide_tables_are_split_or_transposed(tmp_path):
+    """37 columns and 40 rows: four tables of at most report.MAX_COLUMNS columns, each with the row labels;
+    37 columns and 3 rows: one table, transposed; 12 column groups of 3 are split between groups."""
+    wide = pd.DataFrame(np.arange(40 * 37, dtype=float).reshape(40, 37) / 7,
+                        index=[f"row {i}" for i in range(40)], columns=[f"c{j}" for j in range(37)])
+    pieces = report.fit_to_page(wide, "Wide")
+    assert [p.shape for _, p in pieces] == [(40, 12), (40, 12), (40, 12), (40, 1)]
+    assert [c for _, p in pieces for c in p.columns] == list(wide.columns)
+    assert [c for c, _ in pieces] == ["Wide (columns 1-12 of 37)", "Wide (continued, columns 13-24 of 37)",
+                                      "Wide (continued, columns 25-36 of 37)", "Wide (continued, columns 37-37 of 37)"]
+    (caption, short), = report.fit_to_page(wide.head(3), "Short")
+    assert "transposed" in caption and short.shape == (37, 3) and list(short.columns) == ["row 0", "row 1", "row 2"]
+    grouped = pd.DataFrame(np.ones((20, 36)), columns=pd.MultiIndex.from_product([[f"m{i}" for i in range(1, 13)],
+                                                                                  ["TWFE", "imp", "paper"]]))
+    assert [sorted(set(p.columns.get_level_values(0)), key=lambda m: int(m[1:])) for _, p in
+            report.fit_to_page(grouped, "G")] == [["m1", "m2", "m3", "m4"], ["m5", "m6", "m7", "m8"],
+                                                  ["m9", "m10", "m11", "m12"]]
+    page = report.write_html([report.Section("Wide", items=[report.Table("Wide", wide)])],
+                             tmp_path / "r.html").read_text()
+    assert page.count("<table") == 5 and page.count("<th>row 39</th>") == 4  # the steps table, then four pieces
+    assert page.count("(continued, columns") == 3 and page.count(f"<td>{wide.iloc[0, 36]:.4f}</td>") == 1
+
+
+def test_a_warning_raised_while_a_table_is_computed_is_shown_beside_it_and_printed(tmp_path, monkeypatch, capsys):
+    """A TFPWarning raised while the productivity step estimates its production functions: printed when the
+    step ends, and shown under the production-function table (the section's box links to it)."""
+    import warnings
+
+    from sez import tfp
+    from sez.errors import TFPWarning
+
+    real = tfp.estimate
+    message = "lp: the estimates are not consistent; use method='acf'"
+
+    def estimate(*args, **kwargs):
+        warnings.warn(message, TFPWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tfp, "estimate", estimate)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
+    run.run_demo("tiny", tmp_path, progress=True, steps=["tfp"])
+    assert f"warning tfp: TFPWarning: {message}" in capsys.readouterr().out
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    table = page.index("<caption>Olley-Pakes production-function elasticities")
+    beside = page[table:page.index("<table", table)]
+    assert 'class="warnings"' in beside and html.escape(f"TFPWarning: {message}") in beside
+    section = page[page.index('<h2 id="productivity-production-functions-by-industry">'):table]
+    assert 'href="#olley-pakes-production-function-elasticities' in section

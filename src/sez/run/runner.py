@@ -222,10 +222,17 @@ class _Progress:
         memory = "" if record.peak_gib is None else f", peak memory {record.peak_gib:.2f} GiB"
         self.log.context = ""
         self.log.line(f"{status:<7} {record.name}: {title} in {record.seconds:.1f} s{when}{memory}{detail}")
+        fresh = [] if record.cached else record.warnings  # a stored step's warnings were shown when it ran
+        for text in fresh:
+            self.log.line(f"warning {record.name}: {text}")
         if self.bar is not None:
+            from rich.markup import escape
+
             colour = {"ok": "green", "stored": "cyan", "failed": "red", "skipped": "yellow"}[status]
             self.bar.console.print(f"[{colour}]{status:>7}[/{colour}] {title} ({record.seconds:.2f} s{when}"
                                    f"{memory}){detail}", highlight=False, markup=True)
+            for text in fresh:
+                self.bar.console.print(f"[yellow]warning[/yellow] {escape(text)}", highlight=False, markup=True)
             self.bar.advance(self.task)
 
 
@@ -340,6 +347,46 @@ def _warning_lines(caught: list) -> list[str]:
         ordered.append(f"{sum(library_notices.values())} deprecation notice(s) raised inside "
                        f"{', '.join(sorted(library_notices))} left out (they concern those libraries' code)")
     return ordered
+
+
+class _StepWarnings(warnings.catch_warnings):
+    """Every warning a step raises (as ``catch_warnings(record=True)``), with how many tables and figures the
+    step had added to its section when it was raised: a warning concerns the item the step was computing,
+    the next one it adds.
+    """
+
+    def __init__(self, section: report.Section):
+        super().__init__()
+        self.section, self.caught, self.items_before = section, [], []
+
+    def __enter__(self) -> _StepWarnings:
+        super().__enter__()
+        warnings.simplefilter("always")
+        warnings.showwarning = self._keep  # restored on exit
+        return self
+
+    def _keep(self, message, category, filename, lineno, file=None, line=None) -> None:
+        self.caught.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+        self.items_before.append(len(self.section.items))
+
+    def __iter__(self):
+        return iter(self.caught)
+
+    def place(self, lines: Sequence[str]) -> None:
+        """Give each of ``lines`` (:func:`_warning_lines` of these warnings) raised before the step added its
+        last item to that next item; the others stay the section's (see :func:`_section_keeps_the_rest`).
+        """
+        items = self.section.items
+        for w, before in zip(self.caught, self.items_before):
+            text = f"{w.category.__name__}: {w.message}"
+            if text in lines and before < len(items) and text not in items[before].warnings:
+                items[before].warnings.append(text)
+
+
+def _section_keeps_the_rest(section: report.Section, lines: Sequence[str]) -> None:
+    """The step's warnings that no table or figure holds are shown under the section's title."""
+    held = {text for item in section.items for text in item.warnings}
+    section.warnings = [line for line in lines if line not in held]
 
 
 def demo_config(size: str = "small", seed: int = 0, out_dir: str | Path = "sez-demo-run",
@@ -493,8 +540,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                 pass
             else:
                 cache.forget(name)  # with or without the cache: the entry's files are about to change
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+                with _StepWarnings(section) as caught:
                     try:
                         step.func(run)
                         record.status = "ok"
@@ -503,6 +549,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                         record.error = f"{type(err).__name__}: {err}"
                         record.traceback = traceback.format_exc()
                 record.warnings = _warning_lines(caught)
+                caught.place(record.warnings)
                 if unreadable:
                     record.warnings.append(f"stored results not reused, the step ran again: {unreadable}")
                 record.seconds = time.perf_counter() - t0
@@ -521,6 +568,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
             if not record.cached and record.status != "skipped":
                 record.peak_gib = memory.peak / 2 ** 30
             section.status, section.seconds, section.error = record.status, record.seconds, record.error
+            _section_keeps_the_rest(section, record.warnings)
             section.peak_gib = record.peak_gib
             if record.status != "skipped":  # a skipped step wrote nothing: its earlier files and record stand
                 written = [os.path.relpath(p, out) for p in run.files[files_before:]]
