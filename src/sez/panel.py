@@ -335,3 +335,83 @@ def codebook(data: pd.DataFrame) -> pd.DataFrame:
                "distinct_values"]
     # summaries as floats, NaN where one does not apply: plain numbers in a CSV, Stata or the report
     return pd.DataFrame(rows, columns=columns).astype({"min": float, "max": float, "distinct_values": float})
+
+
+# ----------------------------------------------------------------------------------------------
+# Human labels for the report's tables
+# ----------------------------------------------------------------------------------------------
+
+# Schema columns whose meaning, shortened, would make a poor column header.
+_SHORT_LABELS = {"firm_id": "firm", "year": "year", "sez": "in an SEZ", "ln_tfp": "log TFP",
+                 "employees": "employment", "capital": "capital", "city": "prefecture", "county": "county",
+                 "exporter": "exporter", "birth_zone": "zone at birth", "investment": "investment", "age": "age",
+                 "entry": "entry", "exit": "exit", "ownership": "ownership", "foreign_invested": "foreign-invested",
+                 "va_method": "value-added measure", "link_type": "link rule", "source": "extract file",
+                 "source_row": "row in extract"}
+
+#: Label and meaning of each name the pipeline derives (estimates and statistics) that its report shows.
+DERIVED_NAMES = {
+    "beta_employees": ("labour elasticity", "output elasticity of employment in the production function"),
+    "beta_capital": ("capital elasticity", "output elasticity of the capital stock in the production function"),
+    "returns_to_scale": ("returns to scale", "labour elasticity + capital elasticity"),
+    "n_obs": ("observations", "firm-years the estimate uses"),
+    "n_firms": ("firms", "distinct firms the estimate uses"),
+    "converged": ("converged", "the estimator's optimiser met its convergence criterion"),
+    "estimated": ("estimated on", "the industry's own rows, or a production function pooled over small industries"),
+    "firms": ("firms", "firms in the panel that year"),
+    "in_sez": ("firms in SEZs", "firms located in a special economic zone that year"),
+    "share": ("share in SEZs", "firms in SEZs / firms"),
+    "t_employees": ("t statistic, employment", "t statistic of the employment elasticity"),
+    "t_capital": ("t statistic, capital", "t statistic of the capital elasticity"),
+    "constant": ("constant", "intercept of the production function"),
+    "t_constant": ("t statistic, constant", "t statistic of the intercept"),
+    "r2": ("R-squared", "share of the variance of log value added explained"),
+    "r2_adj": ("adjusted R-squared", "R-squared adjusted for the number of regressors"),
+    "n_treated_obs": ("treated firm-years", "firm-years at this time relative to entry into a zone"),
+    "event_time": ("years since entry", "year minus the year of entry into a zone"),
+}
+_ESTIMATORS = {"twfe": "TWFE", "imputation": "imputation", "sun_abraham": "Sun-Abraham",
+               "callaway_santanna": "Callaway-Sant'Anna"}
+_ESTIMATES = {"coef": ("estimate", "point estimate"), "se": ("standard error", "standard error"),
+              "lower": ("lower 95% bound", "estimate - 1.96 standard errors"),
+              "upper": ("upper 95% bound", "estimate + 1.96 standard errors")}
+
+
+def _labels() -> dict[str, tuple[str, str]]:
+    """Name -> (label, meaning): the schema's columns (label: the meaning up to its first comma or
+    parenthesis), the pipeline's derived names, and each estimator's estimates (``twfe_lower``).
+    """
+    out = {}
+    for column in DESCRIBED.values():
+        short = re.split(r",| \(", column.meaning, maxsplit=1)[0]
+        out[column.name] = (_SHORT_LABELS.get(column.name, short), stata_label(column))
+    out.update(DERIVED_NAMES)
+    for key, estimator in _ESTIMATORS.items():
+        for suffix, (label, meaning) in _ESTIMATES.items():
+            out[f"{key}_{suffix}"] = (f"{estimator}, {label}", f"{estimator} estimator: {meaning}")
+    return out
+
+
+#: Name -> (label, meaning) of every column name the report translates (:func:`human_label`).
+LABELS = _labels()
+
+
+def human_label(name) -> str:
+    """The label a reader sees for a column name (``beta_employees`` -> ``"labour elasticity"``); a name
+    without one is returned unchanged.
+    """
+    entry = LABELS.get(name) if isinstance(name, str) else None
+    return entry[0] if entry else name
+
+
+def with_human_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with human labels for its column names and index names (values unchanged), for the report;
+    the tidy CSVs keep the machine names.
+    """
+    return frame.rename(columns=human_label).rename_axis(index=[human_label(n) for n in frame.index.names])
+
+
+def glossary() -> pd.DataFrame:
+    """One row per name the report translates: ``name``, ``label`` and ``meaning`` (:data:`LABELS`)."""
+    return pd.DataFrame([(name, label, meaning) for name, (label, meaning) in LABELS.items()],
+                        columns=["name", "label", "meaning"])

@@ -487,3 +487,52 @@ def test_a_warning_raised_while_a_table_is_computed_is_shown_beside_it_and_print
     assert 'class="warnings"' in beside and html.escape(f"TFPWarning: {message}") in beside
     section = page[page.index('<h2 id="productivity-production-functions-by-industry">'):table]
     assert 'href="#olley-pakes-production-function-elasticities' in section
+
+def _table_headers(page: str) -> dict[str, set[str]]:
+    """Caption -> the header cells (column and row labels) of each table of the report."""
+    import re
+
+    headers = {}
+    for chunk in page.split("<table")[1:]:
+        caption = re.search(r"<caption>(.*?)</caption>", chunk, re.S)
+        headers[caption.group(1) if caption else ""] = {re.sub(r"<[^>]+>", "", h).strip()
+                                                        for h in re.findall(r"<th[^>]*>(.*?)</th>", chunk, re.S)}
+    return headers
+
+
+def test_report_tables_show_labels_names_and_a_glossary(demo):
+    from sez.panel import LABELS
+
+    out, _ = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    headers = _table_headers(page)
+    glossary = [c for c in headers if c.startswith("Glossary")]
+    assert len(glossary) == 1 and {"beta_employees", "twfe_lower", "ln_tfp"} <= headers[glossary[0]]
+    mapped = ("beta_employees", "beta_capital", "returns_to_scale", "n_obs", "in_sez", "t_employees", "r2_adj",
+              "cic2")
+    # the glossary and the codebook list the names on purpose
+    listed = (*glossary, "Codebook of the harmonised panel (panel.parquet, panel.dta)")
+    shown = {caption: names & set(mapped) for caption, names in headers.items() if caption not in listed}
+    assert not any(shown.values()), {c: n for c, n in shown.items() if n}
+    assert {"labour elasticity", "2-digit industry", "firms in SEZs", "adjusted R-squared"} <= set().union(
+        *headers.values())
+    by_province = headers[next(c for c in headers if c.startswith("Share of firms in SEZs by province"))]
+    assert "Guangdong (44)" in by_province and "44" not in by_province
+    # the numbers' files keep the machine names and codes
+    tidy = pd.read_csv(out / "tables" / "tidy" / "tfp_op_by_industry.csv")
+    assert {"cic2", "beta_employees"} <= set(tidy.columns)
+    assert 44 in pd.read_csv(out / "tables" / "tidy" / "sez_share_by_province.csv")["province"].tolist()
+    assert LABELS["twfe_lower"][0] == "TWFE, lower 95% bound"
+
+
+def test_a_name_has_one_human_label():
+    from sez.panel import glossary, human_label, with_human_labels
+
+    assert [human_label(n) for n in ("beta_employees", "ln_tfp", "twfe_lower", "sun_abraham_se", "no_such")] == [
+        "labour elasticity", "log TFP", "TWFE, lower 95% bound", "Sun-Abraham, standard error", "no_such"]
+    frame = pd.DataFrame({"beta_capital": [0.3], "other": [1]}, index=pd.Index(["13"], name="cic2"))
+    labelled = with_human_labels(frame)
+    assert list(labelled.columns) == ["capital elasticity", "other"] and labelled.index.name == "2-digit industry"
+    assert list(frame.columns) == ["beta_capital", "other"]  # the frame given is left as it was
+    table = glossary()
+    assert table["name"].is_unique and not table["meaning"].eq("").any()

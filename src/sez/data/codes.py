@@ -34,6 +34,10 @@ __all__ = [
     "to_2013",
     "province_codes",
     "province_code_of",
+    "province_name",
+    "city_name",
+    "area_names",
+    "AREA_LEVELS",
     "cic_vintage",
     "cic_to_2002",
     "resolve_splits",
@@ -294,6 +298,96 @@ def province_code_of(values) -> pd.Series:
     uniques = pd.unique(s)
     mapping = {u: one(u) for u in uniques}
     return s.map(mapping).astype(object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Names of 2013 codes, for tables a reader reads
+# ----------------------------------------------------------------------------------------------
+
+#: Digits of a 2013 code at each administrative level (the panel's ``province``, ``city``, ``county``).
+AREA_LEVELS = {"province": 2, "city": 4, "county": 6}
+
+# The shipped code history names places in Chinese only; province names are short and few enough to
+# give in English here. Prefectures and counties keep their Chinese names.
+_PROVINCE_ENGLISH = {
+    "11": "Beijing", "12": "Tianjin", "13": "Hebei", "14": "Shanxi", "15": "Inner Mongolia", "21": "Liaoning",
+    "22": "Jilin", "23": "Heilongjiang", "31": "Shanghai", "32": "Jiangsu", "33": "Zhejiang", "34": "Anhui",
+    "35": "Fujian", "36": "Jiangxi", "37": "Shandong", "41": "Henan", "42": "Hubei", "43": "Hunan",
+    "44": "Guangdong", "45": "Guangxi", "46": "Hainan", "50": "Chongqing", "51": "Sichuan", "52": "Guizhou",
+    "53": "Yunnan", "54": "Tibet", "61": "Shaanxi", "62": "Gansu", "63": "Qinghai", "64": "Ningxia",
+    "65": "Xinjiang", "71": "Taiwan", "81": "Hong Kong", "82": "Macau",
+}
+_MUNICIPALITIES = ("11", "12", "31", "50")  # their districts sit directly under the province
+_DIRECTLY_ADMINISTERED = "直辖"  # the code history's prefecture of a county under no prefecture
+
+
+@lru_cache(maxsize=1)
+def _names_2013() -> dict[str, dict[str, str]]:
+    """Level -> 2013 code -> name: provinces in English, prefectures and counties as the code history
+    names them. A 4-digit code of counties under no prefecture (a municipality's districts, Hainan's
+    and Henan's directly administered cities) is named after its province.
+    """
+    rec = _area_records()
+    live = rec[(rec["start"] <= 2013) & (rec["end"] > 2013)]
+    province = {code[:2]: _PROVINCE_ENGLISH.get(code[:2], name)
+                for code, name in zip(live["code"], live["name"]) if code.endswith("0000")}
+    city = {code[:4]: name for code, name, level in zip(live["code"], live["name"], live["level"])
+            if level == "地级"}
+    direct = live[live["level"].eq("县级") & live["prefecture_name"].eq(_DIRECTLY_ADMINISTERED)]
+    for four in set(direct["code"].str[:4]) - set(city):
+        home = province.get(four[:2], four[:2])
+        city[four] = home if four[:2] in _MUNICIPALITIES else f"{home}, directly administered"
+    county = {code: name for code, name in zip(live["code"], live["name"]) if not code.endswith("00")}
+    county.update({code: name for code, name, level in zip(live["code"], live["name"], live["level"])
+                   if level == "地级" and code not in county})  # prefectures without counties (Dongguan)
+    return {"province": province, "city": city, "county": county}
+
+
+def _area_code_text(code) -> str | None:
+    """A code as its digits (``44``, ``"44"``, ``44.0`` -> ``"44"``); None for a missing value."""
+    if code is None or code is pd.NA or (isinstance(code, float) and np.isnan(code)):
+        return None
+    if isinstance(code, Real) and not isinstance(code, (bool, np.bool_)) and float(code).is_integer():
+        return str(int(code))
+    return str(code).strip()
+
+
+def _names_at(level: str) -> dict[str, str]:
+    if level not in AREA_LEVELS:
+        raise ValueError(f"level={level!r} is not an administrative level: use one of {sorted(AREA_LEVELS)}")
+    return _names_2013()[level]
+
+
+def province_name(code) -> str | None:
+    """English name of a 2-digit 2013 province code (``44`` -> ``"Guangdong"``); None where unknown."""
+    return _names_at("province").get(_area_code_text(code))
+
+
+def city_name(code) -> str | None:
+    """Name of a 4-digit 2013 prefecture code as the code history gives it (``4403`` -> ``"深圳市"``);
+    None where unknown.
+    """
+    return _names_at("city").get(_area_code_text(code))
+
+
+def area_names(codes, level: str) -> pd.Series:
+    """Labels ``"name (code)"`` of 2013 codes at ``level`` (``"province"``, ``"city"`` or ``"county"``),
+    for tables a reader reads: ``44`` -> ``"Guangdong (44)"``.
+
+    A code that names no 2013 unit is kept and flagged, ``"99 (unknown code)"``; a missing code stays
+    missing. The index of ``codes`` (a Series) is kept.
+    """
+    names = _names_at(level)
+    s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+
+    def label(code):
+        text = _area_code_text(code)
+        if text is None:
+            return None
+        name = names.get(text)
+        return f"{name} ({text})" if name is not None else f"{text} (unknown code)"
+
+    return s.map({c: label(c) for c in pd.unique(s)}).astype(object)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sez.data.read import InputError, find_files
-from sez.panel import codebook, to_stata
+from sez.panel import codebook, glossary, to_stata
 from sez.run.config import PipelineConfig
 from sez.run.context import Run
 
@@ -133,6 +133,12 @@ def step_harmonise(run: Run) -> None:
               "Labels are the Stata variable labels of panel.dta: \"meaning (unit)\", at most 80 characters. "
               "min and max of bool columns are 0/1; distinct values count text and categorical columns. "
               "In panel.dta bool columns are 0/1 bytes, categories labelled integers, and a missing text is \"\".",
+              index=False)
+    run.table("harmonise", "glossary", glossary(),
+              "Glossary: the labels of the report's tables and the names they stand for",
+              "The report's tables show the labels; the CSV files of numbers (tables/tidy) and the panel keep "
+              "the names. TWFE: two-way fixed effects; imputation: Borusyak, Jaravel and Spiess (2024); "
+              "Sun-Abraham: Sun and Abraham (2021); Callaway-Sant'Anna: Callaway and Sant'Anna (2021).",
               index=False)
 
 

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from sez.data.codes import area_names
+from sez.panel import with_human_labels
 from sez.papers import numbers
 from sez.run.context import Run, json_number
 from sez.run.steps.productivity import paper_mean_ln_tfp
@@ -36,10 +38,16 @@ def step_facts(run: Run) -> None:
     settings = run.cfg["facts"]
     region = settings["region"]
     by_region = facts.sez_share_by_region(data, region=region)
-    run.table("facts", "sez_share_by_year", by_year, "Share of firms in SEZs by year (SEZ paper, Figure 1)")
-    run.table("facts", f"sez_share_by_{region}", by_region,
-              f"Share of firms in SEZs by {region}, first and last year (SEZ paper, Figure 2, as a ranked chart)")
-    run.figure("facts", "sez_shares", lambda path: facts.plot_sez_shares(by_year, by_region, path),
+    run.table("facts", "sez_share_by_year", with_human_labels(by_year),
+              "Share of firms in SEZs by year (SEZ paper, Figure 1)", tidy=by_year)
+    named = by_region.set_axis(area_names(by_region.index.to_series(), region).to_numpy())
+    named.index.name = by_region.index.name
+    run.table("facts", f"sez_share_by_{region}", with_human_labels(named),
+              f"Share of firms in SEZs by {region}, first and last year (SEZ paper, Figure 2, as a ranked chart)",
+              "Regions by their name and 2013 code; the numbers' file keeps the code alone.", tidy=by_region)
+    # prefectures and counties have Chinese names only, which the chart's font may lack: codes there
+    charted = named if region == "province" else by_region
+    run.figure("facts", "sez_shares", lambda path: facts.plot_sez_shares(by_year, charted, path),
                f"Firms in SEZs over time and by {region} (SEZ paper, Figures 1-2)")
     if settings["boundaries"]:
         on_map = {}

@@ -7,6 +7,7 @@ import pandas as pd
 
 from sez.data.read import InputError
 from sez.limits import MIN_GROUP_OBS
+from sez.panel import human_label, with_human_labels
 from sez.papers import numbers
 from sez.run.context import Run, json_number
 
@@ -85,11 +86,11 @@ def step_tfp(run: Run) -> None:
                        "estimated"]].copy()
     shown.index.name = by or "sample"
     name = _METHOD_NAMES[method]
-    run.table("tfp", f"tfp_{method}_by_industry", shown,
+    run.table("tfp", f"tfp_{method}_by_industry", with_human_labels(shown),
               f"{name} production-function elasticities "
               + (f"by {_GROUP_NAMES.get(by, by)} (value added)" if by else "(value added)"),
               f"Industries with fewer than {min_obs} usable observations share a pooled estimate. "
-              + _truth_note(run) + _op_note())
+              + _truth_note(run) + _op_note(), tidy=shown)
     run.table("tfp", "production_variables", productivity.production_table(analysed),
               "Production variables in logs (SEZ paper, Table 12 layout)")
     table15 = productivity.tfp_table(analysed)
@@ -114,10 +115,11 @@ def step_elasticities(run: Run) -> None:
                                           seed=run.seed)
     table.columns = [f"{m} {s}" for m, s in table.columns]
     run.summary["elasticities"] = {col: {k: json_number(v) for k, v in table[col].items()} for col in table.columns}
-    run.table("elasticities", "elasticities_pooled", table,
+    shown = table.rename(index=human_label)  # the rows are the production function's terms
+    run.table("elasticities", "elasticities_pooled", shown,
               "Pooled production-function elasticities by method, all firms, SEZ and non-SEZ "
               "(SEZ paper, Tables 13-14 layout)",
-              "t statistics for OLS and FE only. " + _truth_note(run) + _op_note())
+              "t statistics for OLS and FE only. " + _truth_note(run) + _op_note(), tidy=table)
 
 
 def paper_mean_ln_tfp(table: int) -> dict[str, float]:
