@@ -488,8 +488,8 @@ def coefficient_plot(table, path=None):
     axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the table's first row on top
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False, fontsize="small")
-    title = table.title.split("; outcome")[0] + ": estimates with 95% intervals"
-    fig.suptitle(textwrap.fill(title, 40 + 45 * len(terms)), fontsize="medium")
+    subject = textwrap.fill(table.title.split(" (SEZ paper")[0], 40 + 45 * len(terms))
+    fig.suptitle(f"{subject}\n(SEZ paper, Table {table.table}): estimates with 95% intervals", fontsize="medium")
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig

@@ -99,14 +99,15 @@ def step_did(run: Run) -> None:
 
 def _coefficient_figure(run: Run, step: str, name: str, table) -> None:
     """The table's effect terms as a coefficient plot, ours beside the paper's (none when nothing was estimated)."""
-    from sez.papers.sez_paper import did as paper_did
+    from sez.papers import sez_paper
 
-    if paper_did.has_coefficient_plot(table):
-        run.figure(step, f"{name}_coefficients", lambda p: paper_did.coefficient_plot(table, p),
+    if sez_paper.has_coefficient_plot(table):
+        run.figure(step, f"{name}_coefficients", lambda p: sez_paper.coefficient_plot(table, p),
                    f"{table.title.split(' (SEZ paper')[0]} (SEZ paper, Table {table.table}) as a coefficient plot: "
                    "our TWFE and imputation estimates (circles, diamonds) with 95% intervals (t with G-1 degrees "
                    "of freedom, G clusters) beside the paper's printed estimates (black squares) with 95% intervals "
-                   "from its t statistics (normal). Rows as in the table; skipped cells are left out (see its notes).")
+                   "from its t statistics (normal). Rows as in the table; skipped cells are left out (see its "
+                   "notes); a point without a bar has a standard error of (numerically) zero.")
 
 
 def _accuracy_at_scale(run: Run, data: pd.DataFrame, fe: tuple, vcov: dict, tau: float,

@@ -41,7 +41,8 @@ def step_model(run: Run) -> None:
               "Effect (%) = benchmark / counterfactual - 1. " + " ".join(notes))
     run.figure("model", f"model_{scenario}_effects", lambda p: effect_bars(table, p),
                f"Model: the SEZ effect on each aggregate, benchmark vs {_SCENARIO_NAMES[scenario]} counterfactual, "
-               "ours (blue) beside the paper's printed effect (grey)" + (f", {paper_table}" if paper_table else "")
+               "ours (blue) beside the paper's printed effect (grey)"
+               + (f" (SEZ paper, {paper_table})" if paper_table else "")
                + ". Effect (%) = benchmark / counterfactual - 1; a bar marked 'cut' runs past the axis (its value "
                "is printed).")
     bench = cf.benchmark
