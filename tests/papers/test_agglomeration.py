@@ -11,6 +11,7 @@ from sez.agglo import DroppedRowsWarning, is_agglomerated
 from sez.papers.agglomeration import (
     GROUP_LABELS,
     dominance_table,
+    plot_dominance_ecdfs,
     plot_tfp_by_zone_and_agglomeration,
     plot_tfp_densities,
     probit_table,
@@ -161,3 +162,23 @@ def test_tables_render_as_html_and_latex(fitted):
     table = probit_table(ours)
     coef = table.iloc[0, 0]
     assert coef in table.to_html() and coef in table.to_latex()
+
+
+def test_dominance_ecdfs_are_the_compared_groups_and_give_the_ks_distance():
+    df = agglomeration_panel(seed=6, firms_per_year=300)
+    fig = plot_dominance_ecdfs(df, year=2002)
+    table = dominance_table(df, years=[2002]).xs(2002, level="year")
+    assert len(fig.axes) == 4
+    for ax, (panel, row) in zip(fig.axes, table.iterrows()):
+        first, second = ax.lines
+        assert ax.get_title() == f"({panel}) {row.group_a} vs {row.group_b}"
+        assert first.get_label() == f"{row.group_a} (n = {row.n_a:,})"
+        assert second.get_label() == f"{row.group_b} (n = {row.n_b:,})"
+        # the largest vertical gap between the two drawn step functions is the table's KS statistic
+        steps = [np.asarray(line.get_xdata(), dtype=float)[1:] for line in (first, second)]
+        pooled = np.concatenate(steps)
+        cdfs = [np.searchsorted(x, pooled, side="right") / x.size for x in steps]
+        assert np.max(np.abs(cdfs[0] - cdfs[1])) == pytest.approx(row.d, abs=1e-12)
+        assert [line.get_ydata()[-1] for line in (first, second)] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="no row has year == 1990"):
+        plot_dominance_ecdfs(df, year=1990)

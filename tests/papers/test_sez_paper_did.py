@@ -272,3 +272,61 @@ def test_specification_where_one_estimator_fails_keeps_the_other_column(monkeypa
     assert layout.iloc[0][("m7", "imputation")] == "failed (see notes)"
     assert layout.iloc[0][("m7", "TWFE")] not in ("", "skipped", "failed (see notes)")
     assert "m7, imputation: failed (forced failure" in tab.notes()
+
+
+def _errorbars(ax) -> dict:
+    """``{legend label: (x, y, half-widths of the horizontal bars)}`` of each errorbar series on ``ax``."""
+    out = {}
+    for c in ax.containers:
+        segments = c.lines[2][0].get_segments()
+        out[c.get_label()] = (np.asarray(c.lines[0].get_xdata(), dtype=float),
+                              np.asarray(c.lines[0].get_ydata(), dtype=float),
+                              np.array([(s[1][0] - s[0][0]) / 2 for s in segments]))
+    return out
+
+
+def test_coefficient_plot_draws_our_intervals_beside_the_papers_printed_estimates():
+    from scipy import stats
+
+    tab = sez_paper.table16(controls_panel(n_firms=300), outcome="y", region="city", specifications=["m1", "m7"])
+    ax = sez_paper.coefficient_plot(tab).axes[0]
+    frame = tab.to_frame().query("term == 'sez'").set_index(["estimator", "spec"])
+    series = _errorbars(ax)
+    assert list(series) == ["Ours: TWFE", "Ours: imputation (Borusyak, Jaravel and Spiess 2024)",
+                            "The paper's printed estimate"]
+    for label, estimator in zip(list(series)[:2], ("twfe", "imputation")):
+        x, _, half = series[label]
+        ours = frame.loc[estimator].loc[["m1", "m7"]]
+        np.testing.assert_allclose(x, ours.coef)
+        np.testing.assert_allclose(half, stats.t.ppf(0.975, ours.n_clusters - 1) * ours.se)
+    x, y, half = series["The paper's printed estimate"]
+    np.testing.assert_allclose(x, [0.909, 0.922])  # Table 16, SEZ row, m1 and m7 as printed
+    np.testing.assert_allclose(half, 1.959964 * frame.loc["twfe"].loc[["m1", "m7"]].paper_se, rtol=1e-6)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["m1: firm + year + region FE, no controls",
+                                                            "m7: firm + region x year FE, no controls"]
+    assert ax.get_title() == "SEZ"
+
+
+def test_coefficient_plot_of_a_quintile_table_leaves_out_omitted_cells():
+    from sez.papers.sez_paper.heterogeneity import GroupedTable
+
+    estimates = pd.DataFrame({"panel": "Pre1", "column": ["20%", "20%", "40%", "40%"],
+                              "estimator": ["twfe", "imputation"] * 2, "term": "sez",
+                              "coef": [0.1, 0.2, 0.0, 0.4], "se": [0.05, 0.05, np.nan, 0.1],
+                              "p_value": 0.05, "omitted": [False, False, True, False], "nobs": 100,
+                              "n_clusters": 11, "r2": np.nan, "constant": np.nan})
+    paper = pd.DataFrame({"panel": "Pre1", "column": ["20%", "40%"], "term": "sez", "coef": [1.415, 1.035],
+                          "t": [108.0, np.nan], "se": [1.415 / 108.0, np.nan], "omitted": False})
+    tab = GroupedTable(19, "ln_tfp", ("Pre1",), ("20%", "40%"), ("sez",), estimates, paper, pd.DataFrame(),
+                       ("firm", "year"), "CRV1 by city")
+    ax = sez_paper.coefficient_plot(tab).axes[0]
+    series = _errorbars(ax)
+    np.testing.assert_allclose(series["Ours: TWFE"][0], [0.1])  # the omitted 40% TWFE cell is not drawn
+    np.testing.assert_allclose(series["Ours: imputation (Borusyak, Jaravel and Spiess 2024)"][0], [0.2, 0.4])
+    x, _, half = series["The paper's printed estimate"]
+    np.testing.assert_allclose(x, [1.415, 1.035])
+    np.testing.assert_allclose(half, [1.959964 * 1.415 / 108.0, 0.0], rtol=1e-6)  # no printed t: no bar
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Pre1, 20%", "Pre1, 40%"]
+    with pytest.raises(ValueError, match="Table 17 has no coefficient plot"):
+        sez_paper.coefficient_plot(GroupedTable(17, "ln_tfp", ("",), ("m1",), ("sez",), estimates, paper,
+                                                    pd.DataFrame(), (), ""))

@@ -41,3 +41,21 @@ def test_fit_table_adds_the_papers_model_column():
     table = model.fit_table(res)
     assert "paper model" not in res.moments_table()
     assert table.loc["exit_rate_sez", "paper model"] == pytest.approx(0.2827)
+
+
+def test_effect_bars_put_ours_beside_the_papers_and_cut_an_outlier():
+    import numpy as np
+
+    table = pd.DataFrame({"effect (%)": [1.5, -42.4, np.nan], "paper effect (%)": [25.7, 1800.31, -95.55]},
+                         index=["Aggregate TFP (Z)", "Effective tax rate", "Birth rate"])
+    ax = model.effect_bars(table).axes[0]
+    ours, paper = ax.containers[:2]
+    assert [p.get_width() for p in ours] == [1.5, -42.4, 0.0]
+    # 1800 is more than three times the next largest effect (95.55): drawn to the axis edge, its value printed
+    assert [p.get_width() for p in paper] == [25.7, 95.55, -95.55]
+    texts = {t.get_text() for t in ax.texts}
+    assert {"1.5", "-42.4", "n/a", "25.7", "1,800.3 (cut)", "-95.5"} <= texts
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(table.index)
+    assert [t.get_text() for t in ax.figure.legends[0].get_texts()] == ["Ours", "The paper's (printed)"]
+    with pytest.raises(KeyError, match="no 'effect \\(%\\)' column"):
+        model.effect_bars(table.drop(columns="effect (%)"))

@@ -53,7 +53,10 @@ def test_expected_files_exist(demo):
                 "tables/facts_zone.csv", "tables/facts_birth.csv", "tables/facts_movers.csv",
                 "tables/did_sez_ln_tfp.csv", "tables/event_study.csv", "tables/model_no_sez_counterfactual.csv",
                 "figures/tfp_densities.png", "figures/event_study.png", "figures/model_decision_rules.png",
-                "figures/model_location_map.png", "figures/model_lifecycle.png", "figures/model_tfp_density.png"]
+                "figures/model_location_map.png", "figures/model_lifecycle.png", "figures/model_tfp_density.png",
+                "figures/table16_coefficients.png", "figures/table18_coefficients.png",
+                "figures/table19_coefficients.png", "figures/table20_coefficients.png",
+                "figures/ks_dominance_ecdfs.png", "figures/model_no_sez_effects.png"]
     for name in expected:
         assert (out / name).is_file(), name
         assert (out / name).stat().st_size > 0, name
@@ -158,7 +161,8 @@ def test_html_has_every_caption_and_image(demo):
     assert tables  # every table carries a caption
     images = ("harmonise_audit.png", "tfp_densities.png", "event_study.png", "model_decision_rules.png",
               "model_location_map.png", "model_lifecycle.png", "model_tfp_density.png", "sez_shares.png",
-              "figure12.png")
+              "figure12.png", "table16_coefficients.png", "table18_coefficients.png", "table19_coefficients.png",
+              "table20_coefficients.png", "ks_dominance_ecdfs.png", "model_no_sez_effects.png")
     for image in images:
         assert f'data-file="{image}"' in page, image
     assert page.count('src="data:image/png;base64,') == len(images)

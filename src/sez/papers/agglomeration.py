@@ -465,3 +465,45 @@ def summary_statistics(data: pd.DataFrame, columns: Sequence[str], years: Sequen
     out = pd.concat(blocks, axis=1)
     out.index = [labels.get(c, c) for c in out.index]
     return out
+
+
+def plot_dominance_ecdfs(data: pd.DataFrame, path: str | Path | None = None, value: str = "ln_tfp", *,
+                         year: int | None = None, agglomerated: str | None = None, exporter: str = "exporter",
+                         time: str = "year", industry: str = "cic3", region: str = "city", size: str = "output"):
+    """Empirical CDFs of the two groups each panel of :func:`dominance_table` compares, one small multiple per
+    panel (a)-(d), in one year (the latest by default). The group whose CDF lies to the right (below) has more
+    mass at high values: it first-order dominates.
+
+    Arguments as in :func:`plot_tfp_densities`. Returns the matplotlib Figure, also saved to ``path`` when
+    given.
+    """
+    from matplotlib.figure import Figure
+
+    func = "plot_dominance_ecdfs"
+    group, dropped = _firm_groups(data, value, agglomerated, exporter, time, industry, region, size, func)
+    _report_dropped(func, dropped, len(data))
+    years = data[time].to_numpy()
+    year = int(np.max(years)) if year is None else year
+    in_year = years == year
+    if not in_year.any():
+        raise ValueError(f"{func}: no row has {time} == {year}; pass a year of column {time!r}")
+    values = pd.to_numeric(data[value]).to_numpy(dtype=float, na_value=np.nan)
+    samples = [np.sort(values[in_year & (group == g)]) for g in range(4)]
+    fig = Figure(figsize=(10.0, 7.0), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
+    for ax, (panel, a, b) in zip(axes, TABLE2_PANELS):
+        for g, colour in ((a, "tab:blue"), (b, "tab:red")):
+            sample = samples[g]
+            if sample.size:
+                ax.ecdf(sample, color=colour, label=f"{GROUP_LABELS[g]} (n = {sample.size:,})")
+        ax.set_title(f"({panel}) {GROUP_LABELS[a]} vs {GROUP_LABELS[b]}", fontsize="small")
+        ax.legend(frameon=False, loc="upper left", fontsize="x-small")
+        ax.grid(alpha=0.3)
+    for ax in axes[2:]:
+        ax.set_xlabel(f"{value} (log total factor productivity)")
+    for ax in axes[::2]:
+        ax.set_ylabel("share of firms at or below")
+    fig.suptitle(f"Empirical CDFs of {value} by export status and agglomeration, {year}", fontsize="medium")
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig

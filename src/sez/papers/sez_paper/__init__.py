@@ -11,6 +11,8 @@ from sez.papers.sez_paper.did import (
     SPECIFICATIONS,
     Specification,
     SpecificationTable,
+    coefficient_plot,
+    has_coefficient_plot,
     specification_table,
     table16,
     table17,
@@ -28,11 +30,12 @@ from sez.papers.sez_paper.heterogeneity import (
     table32,
 )
 from sez.papers.sez_paper.mediation import mediation_table
-from sez.papers.sez_paper.model import counterfactual_table, fit_table, table7
+from sez.papers.sez_paper.model import counterfactual_table, effect_bars, fit_table, table7
 from sez.papers.sez_paper.productivity import PRODUCTION_VARIABLES, elasticity_table, production_table, tfp_table
 
 __all__ = ["PAPER_CONTROLS", "PaperControl", "eg_mediator", "paper_controls", "SPECIFICATIONS", "Specification",
            "SpecificationTable", "specification_table", "table16", "table17", "table18", "QUINTILE_COLUMNS",
            "GroupedTable", "heterogeneity_table", "high_agglomeration", "moderation_table", "table19", "table20",
            "table31", "table32", "mediation_table", "PRODUCTION_VARIABLES", "elasticity_table",
-           "production_table", "tfp_table", "counterfactual_table", "fit_table", "table7"]
+           "production_table", "tfp_table", "counterfactual_table", "fit_table", "table7", "coefficient_plot",
+           "has_coefficient_plot", "effect_bars"]

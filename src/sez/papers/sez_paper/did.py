@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -402,3 +403,93 @@ def table17(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> Specificat
 def table18(data: pd.DataFrame, outcome: str = "ln_tfp", **kwargs) -> SpecificationTable:
     """The paper's Table 18 (entry year and after, Appendix A4, m1-m12); see :func:`specification_table`."""
     return specification_table(data, 18, outcome, **kwargs)
+
+
+# the effect terms a coefficient plot shows (the controls' coefficients stay in the tables)
+_PLOTTED_TERMS = {16: ("sez",), 18: ("current", "post_sez"), 19: ("sez",), 20: ("sez",)}
+_OUR_ESTIMATORS = {"twfe": ("Ours: TWFE", "tab:blue", "o"),
+                   "imputation": ("Ours: imputation (Borusyak, Jaravel and Spiess 2024)", "tab:orange", "D")}
+_PAPER_STYLE = ("The paper's printed estimate", "black", "s")
+_PLOTTED_TITLES = {"sez": "SEZ", "current": "entry year (current)", "post_sez": "years after entry (PostSEZ)"}
+
+
+def _row_label(keys: tuple, specifications: dict) -> str:
+    """A specification's row in words: its fixed effects and number of controls; a quintile cell as printed."""
+    if len(keys) == 2:
+        return f"{keys[0]}, {keys[1]}"
+    spec = specifications.get(keys[0])
+    if spec is None:
+        return str(keys[0])
+    effects = "firm + region x year FE" if spec.region_by_year else "firm + year + region FE"
+    controls = f"{len(spec.controls)} controls" if spec.controls else "no controls"
+    return f"{keys[0]}: {effects}, {controls}"
+
+
+def _plotted(table) -> tuple[pd.DataFrame, list[str]]:
+    """The estimates a coefficient plot draws (finite, not omitted) and its effect terms that have any."""
+    frame = table.to_frame()
+    if "omitted" in frame:
+        frame = frame.loc[~frame["omitted"].astype(bool)]
+    frame = frame.loc[np.isfinite(frame["coef"]) & np.isfinite(frame["se"])]
+    return frame, [t for t in _PLOTTED_TERMS.get(table.table, ()) if t in set(frame["term"])]
+
+
+def has_coefficient_plot(table) -> bool:
+    """Whether :func:`coefficient_plot` can draw this table: a plotted table with an effect estimated."""
+    return bool(_plotted(table)[1])
+
+
+def coefficient_plot(table, path=None):
+    """Our estimates of a table's effect terms with 95% intervals beside the paper's printed estimates.
+
+    ``table`` is a :class:`SpecificationTable` (Tables 16, 18) or a
+    ``GroupedTable`` (Tables 19, 20); one row per specification (or panel
+    and quintile), one panel per effect term. Our intervals use t with
+    G - 1 degrees of freedom (G clusters), as the tables' stars do; the
+    paper's use the normal and its standard error implied by |coef / t|.
+    Returns the matplotlib Figure, also saved to ``path`` when given.
+    """
+    from matplotlib.figure import Figure
+
+    if table.table not in _PLOTTED_TERMS:
+        raise ValueError(f"coefficient_plot: Table {table.table} has no coefficient plot; "
+                         f"pass Table {', '.join(map(str, _PLOTTED_TERMS))}")
+    frame, terms = _plotted(table)
+    keys = ["spec"] if "spec" in frame else ["panel", "column"]
+    if not terms:
+        raise ValueError(f"coefficient_plot: Table {table.table} has no estimate of "
+                         f"{', '.join(_PLOTTED_TERMS[table.table])} to plot; its notes say why")
+    rows = list(dict.fromkeys(map(tuple, frame[keys].to_numpy())))
+    position = {r: i for i, r in enumerate(rows)}
+    fig = Figure(figsize=(4.2 * len(terms) + 3.2, 0.32 * len(rows) + 1.9), layout="constrained")
+    axes = fig.subplots(1, len(terms), sharey=True, squeeze=False)[0]
+    for ax, term in zip(axes, terms):
+        here = frame.loc[frame["term"] == term]
+        for offset, (estimator, (label, colour, marker)) in zip((-0.22, 0.0), _OUR_ESTIMATORS.items()):
+            ours = here.loc[here["estimator"] == estimator]
+            if ours.empty:
+                continue
+            half = stats.t.ppf(0.975, ours["n_clusters"].astype(float) - 1) * ours["se"]
+            y = [position[tuple(k)] + offset for k in ours[keys].to_numpy()]
+            ax.errorbar(ours["coef"], y, xerr=half.to_numpy(), fmt=marker, color=colour, markersize=4,
+                        capsize=2, label=label)
+        paper = here.drop_duplicates(keys).loc[lambda d: np.isfinite(d["paper_coef"])]
+        if len(paper):
+            label, colour, marker = _PAPER_STYLE
+            half = stats.norm.ppf(0.975) * paper["paper_se"].fillna(0.0)
+            y = [position[tuple(k)] + 0.22 for k in paper[keys].to_numpy()]
+            ax.errorbar(paper["paper_coef"], y, xerr=half.to_numpy(), fmt=marker, color=colour, markersize=4,
+                        capsize=2, label=label)
+        ax.axvline(0.0, color="grey", linewidth=0.8)
+        ax.set_title(_PLOTTED_TITLES[term])
+        ax.set_xlabel("effect on log TFP" if table.outcome == "ln_tfp" else f"effect on {table.outcome}")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), [_row_label(r, getattr(table, "specifications", {})) for r in rows])
+    axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the table's first row on top
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False, fontsize="small")
+    subject = textwrap.fill(table.title.split(" (SEZ paper")[0], 40 + 45 * len(terms))
+    fig.suptitle(f"{subject}\n(SEZ paper, Table {table.table}): estimates with 95% intervals", fontsize="medium")
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig

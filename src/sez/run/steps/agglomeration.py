@@ -77,6 +77,12 @@ def step_dominance(run: Run) -> None:
     run.figure("dominance", "tfp_densities",
                lambda p: agglomeration.plot_tfp_densities(data, p, agglomerated="agglomerated", year=year),
                f"Densities of log TFP by export status and agglomeration, {year} (agglomeration paper, Figure 1)")
+    run.figure("dominance", "ks_dominance_ecdfs",
+               lambda p: agglomeration.plot_dominance_ecdfs(data, p, agglomerated="agglomerated", year=year),
+               f"Empirical CDFs of log TFP of the two groups each Kolmogorov-Smirnov panel (a)-(d) compares, {year}. "
+               "Reading dominance: the group whose CDF lies to the right (below the other) has more firms at high "
+               "productivity and first-order dominates; curves that cross mean neither dominates. The table above "
+               "gives the tests for every year.")
 
 
 def _probit_numbers(results: list, titles: list[str]) -> pd.DataFrame:

@@ -94,6 +94,20 @@ def step_did(run: Run) -> None:
         table16 = sez_paper.table16(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.summary["did"]["table16_skipped"] = table16.skipped
     run.table("did", "table16", table16.layout(), table16.title, table16.notes(), tidy=table16.to_frame())
+    _coefficient_figure(run, "did", "table16", table16)
+
+
+def _coefficient_figure(run: Run, step: str, name: str, table) -> None:
+    """The table's effect terms as a coefficient plot, ours beside the paper's (none when nothing was estimated)."""
+    from sez.papers import sez_paper
+
+    if sez_paper.has_coefficient_plot(table):
+        run.figure(step, f"{name}_coefficients", lambda p: sez_paper.coefficient_plot(table, p),
+                   f"{table.title.split(' (SEZ paper')[0]} (SEZ paper, Table {table.table}) as a coefficient plot: "
+                   "our TWFE and imputation estimates (circles, diamonds) with 95% intervals (t with G-1 degrees "
+                   "of freedom, G clusters) beside the paper's printed estimates (black squares) with 95% intervals "
+                   "from its t statistics (normal). Rows as in the table; skipped cells are left out (see its "
+                   "notes); a point without a bar has a standard error of (numerically) zero.")
 
 
 def _accuracy_at_scale(run: Run, data: pd.DataFrame, fe: tuple, vcov: dict, tau: float,
@@ -188,6 +202,7 @@ def step_event_study(run: Run) -> None:
     with run.timed("event_study", "table18"):
         table18 = sez_paper.table18(data, "ln_tfp", region="city", eg="eg_city", vcov=vcov)
     run.table("event_study", "table18", table18.layout(), table18.title, table18.notes(), tidy=table18.to_frame())
+    _coefficient_figure(run, "event_study", "table18", table18)
     run.summary["event_study"]["skipped"] = {"table17": table17.skipped, "table18": table18.skipped}
 
 
@@ -207,6 +222,8 @@ def step_heterogeneity(run: Run) -> None:
     run.summary["heterogeneity"] = {name: {"skipped": t.skipped} for name, t in tables.items()}
     for name, t in tables.items():
         run.table("heterogeneity", name, t.layout(), t.title, t.notes(), tidy=t.to_frame())
+        if name in ("table19", "table20"):
+            _coefficient_figure(run, "heterogeneity", name, t)
 
 
 def _mediation_numbers(groups: dict) -> pd.DataFrame:
