@@ -513,7 +513,7 @@ def test_report_tables_show_labels_names_and_a_glossary(demo):
     glossary = [c for c in headers if c.startswith("Glossary")]
     assert len(glossary) == 1 and {"beta_employees", "twfe_lower", "ln_tfp"} <= headers[glossary[0]]
     mapped = ("beta_employees", "beta_capital", "returns_to_scale", "n_obs", "in_sez", "t_employees", "r2_adj",
-              "cic2")
+              "cic2", "twfe_lower", "callaway_santanna_coef", "n_treated_obs")
     # the glossary and the codebook list the names on purpose
     listed = (*glossary, "Codebook of the harmonised panel (panel.parquet, panel.dta)")
     shown = {caption: names & set(mapped) for caption, names in headers.items() if caption not in listed}

@@ -245,7 +245,7 @@ def test_run_on_user_files_then_reuse_stored_steps(user_files):
     third = run_pipeline(config.load_pipeline(late), progress=False)
     assert _statuses(third) == {"read": "stored", "harmonise": "stored", "tfp": "stored", "agglomeration": "stored",
                                 "facts": "stored", "did": "stored", "event_study": "ok"}
-    events = pd.read_csv(out / "tables" / "event_study.csv")
+    events = pd.read_csv(out / "tables" / "tidy" / "event_study.csv")
     assert events["event_time"].min() == -4 and events["event_time"].max() == 6
     assert third["event_study"]["reference"] == -4
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from sez.panel import require_columns
+from sez.panel import require_columns, with_human_labels
 from sez.progress import track
 from sez.run.context import SEZ_EFFECT_TOLERANCE_SE, Run, json_number
 from sez.run.steps.data import with_true_flags
@@ -181,13 +181,13 @@ def step_event_study(run: Run) -> None:
         if "imputation_coef" in table else None,
         "coefficients": {int(k): {c: json_number(v) for c, v in r.items() if c.endswith("_coef")}
                          for k, r in table.iterrows()}}
-    run.table("event_study", "event_study", table,
+    run.table("event_study", "event_study", with_human_labels(table),
               "Event study of log TFP around entry into a zone: TWFE, imputation, Sun-Abraham and "
               "Callaway-Sant'Anna side by side (SEZ paper, eqs. 11-13)",
               f"Reference period {result.reference}, end points binned, except Callaway-Sant'Anna: relative to the "
               "year before entry, end points not binned."
               + ("" if run.truth is None else
-                 f" Synthetic truth: 0 before entry, {run.truth.attrs['tau_sez']} after."))
+                 f" Synthetic truth: 0 before entry, {run.truth.attrs['tau_sez']} after."), tidy=table)
     run.figure("event_study", "event_study", lambda p: result.plot(p),
                "Dynamic effect of SEZ entry on log TFP with 95% bands, firm and year effects: TWFE, imputation "
                "(Borusyak, Jaravel and Spiess, 2024), interaction-weighted (Sun and Abraham, 2021) and Callaway and "
