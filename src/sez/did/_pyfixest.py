@@ -11,6 +11,7 @@ import pandas as pd
 from sez.did.prepare import _codes, _non_singleton_rows
 from sez.errors import CollinearError, DidDataError
 from sez.limits import COLLINEAR_SHARE
+from sez.panel import as_columns
 from sez.results import Vcov
 
 
@@ -197,10 +198,6 @@ def split_formula(formula: str, func: str) -> tuple[str, list[str], list[str]]:
     return lhs[0], rhs, fe
 
 
-def _as_tuple(value) -> tuple:
-    return (value,) if isinstance(value, str) else tuple(value or ())
-
-
 def formula_roles(outcome: str, treatment: str, fe, controls, func: str) -> tuple[str, str, object, object]:
     """``outcome`` as a fixest formula ``"y ~ d + x1 + x2 | fe1 + fe2^fe3"`` read as (outcome, treatment,
     fixed effects, controls): the first regressor is the treatment, the others are controls, and the
@@ -208,8 +205,9 @@ def formula_roles(outcome: str, treatment: str, fe, controls, func: str) -> tupl
     """
     if "~" not in outcome:
         return outcome, treatment, fe, controls
-    given = [name for name, value, default in (("treatment", treatment, "sez"), ("fe", fe, ("firm_id", "year")),
-                                               ("controls", controls, ())) if _as_tuple(value) != _as_tuple(default)]
+    defaults = (("treatment", treatment, "sez"), ("fe", fe, ("firm_id", "year")), ("controls", controls, ()))
+    given = [name for name, value, default in defaults
+             if as_columns(value, name, func) != as_columns(default, name, func)]
     if given:
         raise ValueError(f"{func}: the formula {outcome!r} names the treatment, controls and fixed effects; "
                          f"{', '.join(given)} given as well would be ignored: put them in the formula, or give "

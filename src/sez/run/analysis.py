@@ -2,14 +2,8 @@
 
 Each ``[analysis.<name>]`` table names one specification; the ``analysis`` step
 runs each on the analysed panel (after productivity and agglomeration) and shows
-it as a table of its own (a tidy CSV beside it), with a figure for event studies::
-
-    [analysis.tfp_after_2000]
-    estimator = "twfe"
-    formula = "ln_tfp ~ sez | firm_id + year"
-    vcov = {CRV1 = "city"}
-    sample = "year >= 2000"
-    title = "SEZ effect on log TFP, 2000 onwards"
+it as a table of its own (a tidy CSV beside it), with a figure for event studies.
+:data:`EXAMPLE` shows one specification (``sez run --example`` prints it).
 
 The papers' replications stay the default steps; a specification here adds to them.
 """

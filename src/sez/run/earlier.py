@@ -13,7 +13,6 @@ there is run). A later run into the folder
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import time
 from pathlib import Path
@@ -43,16 +42,14 @@ class EarlierSteps:
             entry = self._store.load(name)
         except (OSError, ValueError, TypeError, KeyError):
             return None
-        entry["section"].items = [dataclasses.replace(i, path=self.out / i.path) if isinstance(i, report.Figure)
-                                  else i for i in entry["section"].items]
+        entry["section"].items = report.figures_located(entry["section"].items, self.out)
         return entry
 
     def record(self, name: str, section: report.Section, summary, step: dict, files: list[str]) -> None:
         """Record what step ``name`` showed and wrote in this run."""
-        items = [dataclasses.replace(i, path=os.path.relpath(i.path, self.out)) if isinstance(i, report.Figure)
-                 else i for i in section.items]
-        entry = {"section": dataclasses.replace(section, items=items), "summary": summary, "step": step,
-                 "files": files, "written_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        stored = dataclasses.replace(section, items=report.figures_relative(section.items, self.out))
+        entry = {"section": stored, "summary": summary, "step": step, "files": files,
+                 "written_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         self._store.store(name, _KEY, entry, [], step.get("seconds") or 0.0)
 
     def move_stale(self, earlier: dict | None, written: list[str]) -> list[str]:

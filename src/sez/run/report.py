@@ -17,7 +17,7 @@ import html
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -92,6 +92,16 @@ class Section:
     error: str = ""
     peak_gib: float | None = None  # peak resident memory while the step ran (sampled)
     warnings: list = field(default_factory=list)
+
+
+def figures_relative(items: list, out: Path) -> list:
+    """Report items with figure paths relative to the output folder (stored items survive a moved folder)."""
+    return [replace(i, path=os.path.relpath(i.path, out)) if isinstance(i, Figure) else i for i in items]
+
+
+def figures_located(items: list, out: Path) -> list:
+    """Stored report items with their figure paths inside the output folder ``out`` again."""
+    return [replace(i, path=out / i.path) if isinstance(i, Figure) else i for i in items]
 
 
 _STYLE = """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -310,16 +309,6 @@ def _step_entry(record: StepRecord, run: Run) -> dict:
             "traceback": record.traceback, "warnings": record.warnings}
 
 
-def _figures_relative(items: list, out: Path) -> list:
-    """Report items with figure paths relative to the output folder (stored entries survive a moved folder)."""
-    return [dataclasses.replace(i, path=os.path.relpath(i.path, out)) if isinstance(i, report.Figure) else i
-            for i in items]
-
-
-def _figures_located(items: list, out: Path) -> list:
-    return [dataclasses.replace(i, path=out / i.path) if isinstance(i, report.Figure) else i for i in items]
-
-
 #: At most this many distinct warnings are kept per step (the package's own first).
 MAX_WARNINGS = 20
 
@@ -556,7 +545,7 @@ def _run_pipeline(cfg: PipelineConfig, out: Path, progress: bool, deflate: bool,
                 if use_cache and record.status == "ok":
                     written = [os.path.relpath(p, out) for p in run.files[files_before:]]
                     payload = {"state": {k: run.state[k] for k in step.produces}, "summary": run.summary.get(name),
-                               "items": _figures_relative(section.items, out), "warnings": record.warnings,
+                               "items": report.figures_relative(section.items, out), "warnings": record.warnings,
                                "files": written}
                     try:
                         cache.store(name, keys[name], payload, written, record.seconds)
@@ -640,7 +629,7 @@ def _restore(run: Run, cache: StepCache, name: str, record: StepRecord, section:
     run.state.update(state)
     if summary is not None:
         run.summary[name] = summary
-    section.items.extend(_figures_located(items, run.out))
+    section.items.extend(report.figures_located(items, run.out))
     section.intro = f"Stored results reused (computed in {meta['seconds']:.2f} s in an earlier run)."
     run.files.extend(run.out / f for f in payload["files"])
     record.status, record.cached, record.warnings = "ok", True, payload["warnings"]
